@@ -1,0 +1,219 @@
+//! Reading the kernel's NVMe controllers from `/sys/class/nvme`.
+//!
+//! Each `nvmeN` directory carries a `uevent` file whose `NVME_*` lines are
+//! what the kernel puts in its uevents (kernel `drivers/nvme/host/core.c`,
+//! `nvme_class_uevent`: NVME_TRTYPE, NVME_TRADDR, NVME_TRSVCID,
+//! NVME_HOST_TRADDR, NVME_HOST_IFACE, with the literal `none` when unset), and
+//! attributes `subsysnqn`, `hostnqn`, `hostid`, `address`, `state`, `cntlid`,
+//! `cntrltype` (>= 5.18) (stacd-spec.md §5.3). A controller can be deleted
+//! while we read it: a vanished directory is skipped, never an error.
+
+use crate::root::{rel, Root};
+use std::io;
+use std::path::Path;
+
+/// One controller as the kernel describes it. Text fields are trimmed; the
+/// uevent's `none` is an empty string.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KernelCtrl {
+    /// `nvmeN`.
+    pub name: String,
+    /// N.
+    pub instance: u32,
+    /// NVME_TRTYPE: tcp, rdma, fc, loop, pcie...
+    pub transport: String,
+    pub traddr: String,
+    pub trsvcid: String,
+    pub host_traddr: String,
+    pub host_iface: String,
+    pub subsysnqn: String,
+    pub hostnqn: String,
+    pub hostid: String,
+    /// `src_addr=` of the `address` attribute (tcp, kernel >= 6.1, while
+    /// the admin queue is live); empty otherwise.
+    pub src_addr: String,
+    /// `live`, `connecting`, `resetting`, `deleting`, `dead`, `new`...
+    pub state: String,
+    pub cntlid: Option<u16>,
+    /// `io`, `discovery`, `admin`; `None` when the attribute is missing
+    /// (kernels before 5.18).
+    pub cntrltype: Option<String>,
+    /// The controller has namespace children (`nvmeNnM`, `nvmeXcNnM`).
+    pub has_namespaces: bool,
+    /// `ctrl_loss_tmo` attribute in seconds; -1 = forever; `None` if absent.
+    pub ctrl_loss_tmo: Option<i64>,
+}
+
+impl KernelCtrl {
+    /// An I/O controller (§5.2): `cntrltype` is `io`, or, without that
+    /// attribute (kernel < 5.18), the device has namespaces.
+    pub fn is_io(&self) -> bool {
+        match &self.cntrltype {
+            Some(t) => t == "io",
+            None => self.has_namespaces,
+        }
+    }
+
+    /// A fabrics controller (not PCIe).
+    pub fn is_fabrics(&self) -> bool {
+        crate::identity::Transport::parse(&self.transport).is_some()
+    }
+
+    /// The kernel is going to delete it (or has): not a controller to adopt.
+    pub fn is_dying(&self) -> bool {
+        self.state.starts_with("deleting") || self.state == "dead"
+    }
+
+    /// Live: the admin and I/O queues are up.
+    pub fn is_live(&self) -> bool {
+        self.state == "live"
+    }
+}
+
+/// Read an attribute as libnvme does: trimmed of trailing newline and spaces;
+/// `None` when missing or unreadable.
+pub fn read_attr(dir: &Path, name: &str) -> Option<String> {
+    let s = std::fs::read_to_string(dir.join(name)).ok()?;
+    Some(
+        s.trim_end_matches(['\n', ' ', '\0'])
+            .trim_start()
+            .to_string(),
+    )
+}
+
+/// The value of `key` in a `KEY=VALUE` per line text (a `uevent` file).
+fn uevent_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+}
+
+/// `none` (any case) and empty both mean "not set" (§5.3).
+fn unset_none(v: Option<&str>) -> String {
+    match v.map(str::trim) {
+        Some(v) if !v.eq_ignore_ascii_case("none") => v.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// The `src_addr=` value of an `address` attribute (§5.3).
+pub fn src_addr(address: &str) -> &str {
+    match address.find("src_addr=") {
+        Some(i) => {
+            let rest = &address[i + "src_addr=".len()..];
+            rest.split([',', '\n']).next().unwrap_or("").trim()
+        }
+        None => "",
+    }
+}
+
+/// `nvmeN` → N; `None` for namespaces (`nvme0n1`, `nvme0c0n1`) and others.
+pub fn instance_of(name: &str) -> Option<u32> {
+    let digits = name.strip_prefix("nvme")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Read one controller directory; `None` when it vanished meanwhile.
+pub fn read_ctrl(dir: &Path, name: &str) -> Option<KernelCtrl> {
+    let instance = instance_of(name)?;
+    // The uevent file is the one attribute every controller has: if it is
+    // gone, so is the controller.
+    let uevent = read_attr(dir, "uevent")?;
+    let ev = |k| unset_none(uevent_value(&uevent, k));
+    let attr = |k| unset_none(read_attr(dir, k).as_deref());
+    let address = read_attr(dir, "address").unwrap_or_default();
+    let has_namespaces = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten().any(|e| {
+                let n = e.file_name();
+                let n = n.to_string_lossy();
+                n.strip_prefix(name)
+                    .is_some_and(|r| r.starts_with('n') || r.starts_with('c'))
+            })
+        })
+        .unwrap_or(false);
+    let transport = match ev("NVME_TRTYPE") {
+        t if t.is_empty() => attr("transport"),
+        t => t,
+    };
+    Some(KernelCtrl {
+        name: name.to_string(),
+        instance,
+        transport,
+        traddr: ev("NVME_TRADDR"),
+        trsvcid: ev("NVME_TRSVCID"),
+        host_traddr: ev("NVME_HOST_TRADDR"),
+        host_iface: ev("NVME_HOST_IFACE"),
+        subsysnqn: attr("subsysnqn"),
+        hostnqn: attr("hostnqn"),
+        hostid: attr("hostid"),
+        src_addr: src_addr(&address).to_string(),
+        state: attr("state"),
+        cntlid: read_attr(dir, "cntlid").and_then(|v| v.parse().ok()),
+        cntrltype: read_attr(dir, "cntrltype").filter(|v| !v.is_empty()),
+        has_namespaces,
+        ctrl_loss_tmo: read_attr(dir, "ctrl_loss_tmo").and_then(|v| {
+            if v == "off" {
+                Some(-1)
+            } else {
+                v.parse().ok()
+            }
+        }),
+    })
+}
+
+/// All controllers under `/sys/class/nvme`, by instance number. A missing
+/// class directory (nvme-core not loaded) is an empty list.
+pub fn scan(root: &Root) -> io::Result<Vec<KernelCtrl>> {
+    let class = root.path(rel::CLASS_NVME);
+    let rd = match std::fs::read_dir(&class) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out: Vec<KernelCtrl> = rd
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            read_ctrl(&class.join(&name), &name)
+        })
+        .collect();
+    out.sort_by_key(|c| c.instance);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn src_addr_and_instances() {
+        assert_eq!(
+            src_addr(
+                "traddr=10.10.1.100,trsvcid=4420,host_traddr=10.10.1.50,src_addr=10.10.1.50\n"
+            ),
+            "10.10.1.50"
+        );
+        assert_eq!(
+            src_addr("traddr=127.0.0.1,trsvcid=4420,src_addr=127.0.0.1,x=1"),
+            "127.0.0.1"
+        );
+        assert_eq!(src_addr("traddr=nn-0x1:pn-0x2"), "");
+        assert_eq!(instance_of("nvme12"), Some(12));
+        assert_eq!(instance_of("nvme0n1"), None);
+        assert_eq!(instance_of("nvme0c0n1"), None);
+        assert_eq!(instance_of("nvme-fabrics"), None);
+        assert_eq!(instance_of("nvme"), None);
+    }
+
+    #[test]
+    fn uevent_lines() {
+        let t = "MAJOR=240\nNVME_TRTYPE=tcp\nNVME_TRADDR=127.0.0.1\nNVME_HOST_IFACE=none\n";
+        assert_eq!(uevent_value(t, "NVME_TRTYPE"), Some("tcp"));
+        assert_eq!(unset_none(uevent_value(t, "NVME_HOST_IFACE")), "");
+        assert_eq!(unset_none(uevent_value(t, "NVME_TRSVCID")), "");
+        assert_eq!(uevent_value(t, "NVME_TR"), None);
+    }
+}

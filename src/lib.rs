@@ -1,0 +1,12 @@
+//! stacd: the NVMe-over-Fabrics I/O controller connector of nvme-stas, as one
+//! small static binary. See DESIGN notes in docs/ and the module docs below;
+//! data flows one way: inputs → desired set → kernel scan → plan → apply.
+
+pub mod config;
+pub mod identity;
+pub mod kernel;
+pub mod matching;
+pub mod nbft;
+pub mod netif;
+pub mod root;
+pub mod secret;

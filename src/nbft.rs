@@ -1,0 +1,1 @@
+//! NVMe Boot Firmware Table (ACPI signature `NBFT`) decoding.

@@ -1,0 +1,5 @@
+//! The host's network interfaces and their addresses, read with rtnetlink
+//! (stacd-spec.md §5.4): per interface its name, index, MAC and its IPv4 and
+//! IPv6 addresses in kernel order (the first one is the primary source
+//! address). Used to match a tcp controller's host-iface/host-traddr against
+//! the kernel's `src_addr` (§4.4) and to find an NBFT HFI by MAC.
