@@ -10,3 +10,8 @@ pub mod nbft;
 pub mod netif;
 pub mod root;
 pub mod secret;
+pub mod desired;
+pub mod params;
+pub mod plan;
+pub mod state;
+pub mod engine;

@@ -1,0 +1,339 @@
+//! The desired set: every I/O controller the inputs ask for, as an identity
+//! with its connect parameters and its origin.
+//!
+//! Rules (stacd-spec.md §3.5 steps 1–8, with DESIGN.md's decisions): the
+//! identity's host NQN is the one used to connect and to match; exclusion
+//! patterns are applied to the configured form and again after host names
+//! were resolved; tcp/rdma addresses must be IP addresses of an enabled
+//! family; the first occurrence of an identity wins (a `controller=` line
+//! shadows the same controller from another source). Everything dropped is
+//! reported with the reason and, for configured entries, the file and line.
+
+use crate::config::host::HostIdentity;
+use crate::config::{ControllerEntry, IpFamily, StacdConf};
+use crate::identity::{IdFields, Identity};
+use crate::params::{ConnectParams, DEFAULT_CTRL_LOSS_TMO};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::IpAddr;
+
+/// Where a wanted controller comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A `controller=` line of stacd.conf.
+    Config { line: usize },
+    /// A discovery log page entry published by stafd.
+    Stafd,
+    /// The firmware's NBFT.
+    Nbft,
+    /// The kernel command line (`rd.nvmf.*`, `rd.stacd.*`).
+    Cmdline,
+    /// Our own discovery of a configured discovery controller.
+    Discovery,
+    /// Restored from the boot hand-off record.
+    Boot,
+}
+
+impl Origin {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Origin::Config { .. } => "config",
+            Origin::Stafd => "stafd",
+            Origin::Nbft => "nbft",
+            Origin::Cmdline => "cmdline",
+            Origin::Discovery => "discovery",
+            Origin::Boot => "boot",
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Config { line } => write!(f, "config line {line}"),
+            o => f.write_str(o.as_str()),
+        }
+    }
+}
+
+/// One controller the inputs ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    pub id: Identity,
+    pub params: ConnectParams,
+    pub origin: Origin,
+    /// A boot path: never disconnected by policy, ctrl_loss_tmo -1 default.
+    pub boot: bool,
+    /// Keys of the entry stacd does not interpret (shown on D-Bus).
+    pub extras: Vec<(String, String)>,
+}
+
+impl Wanted {
+    /// `ctrl_loss_tmo` sent when none is configured: forever for boot paths
+    /// (DESIGN.md), libnvme's 600 s otherwise.
+    pub fn default_ctrl_loss_tmo(&self) -> i64 {
+        if self.boot {
+            -1
+        } else {
+            DEFAULT_CTRL_LOSS_TMO
+        }
+    }
+}
+
+/// Resolves a host name to addresses (the system resolver in production).
+pub type Resolver<'a> = &'a dyn Fn(&str) -> std::io::Result<Vec<IpAddr>>;
+
+/// The system resolver (musl's: /etc/hosts, /etc/resolv.conf).
+pub fn system_resolver(name: &str) -> std::io::Result<Vec<IpAddr>> {
+    use std::net::ToSocketAddrs;
+    Ok((name, 0).to_socket_addrs()?.map(|a| a.ip()).collect())
+}
+
+/// An IP literal, with an optional IPv6 zone (`fe80::1%eth0`) dropped.
+pub fn parse_ip(s: &str) -> Option<IpAddr> {
+    let s = s.trim();
+    let s = s.split_once('%').map_or(s, |(a, _)| a);
+    s.parse().ok()
+}
+
+/// The host ID to send with `host_nqn`: the host's own ID with its own NQN;
+/// for another NQN the UUID it carries (`...:uuid:<uuid>`), else none (the
+/// kernel then derives one) — sending the host's ID with a foreign NQN makes
+/// newer kernels refuse the connect (kernel `fabrics.c`, `nvmf_host_add`,
+/// "same hostid but different hostnqn").
+pub fn hostid_for(host: &HostIdentity, host_nqn: &str) -> Option<String> {
+    if host_nqn == host.nqn.as_str() {
+        return host.id.clone();
+    }
+    let (_, uuid) = host_nqn.rsplit_once(":uuid:")?;
+    (uuid.len() == 36 && uuid.bytes().filter(|&b| b == b'-').count() == 4).then(|| uuid.to_string())
+}
+
+fn family_ok(ip: &IpAddr, fam: IpFamily) -> bool {
+    match ip {
+        IpAddr::V4(_) => fam.allows_v4(),
+        // An IPv4-mapped IPv6 literal counts as IPv6 here (§3.5 step 7).
+        IpAddr::V6(_) => fam.allows_v6(),
+    }
+}
+
+fn excluded(conf: &StacdConf, id: &Identity, extras: &[(String, String)]) -> Option<usize> {
+    let mut cand: Vec<(&str, &str)> = id.as_pairs().to_vec();
+    cand.extend(extras.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    conf.excludes.iter().find(|p| p.matches(&cand)).map(|p| p.line)
+}
+
+/// Builds the desired set in order, dropping duplicates (first wins).
+#[derive(Debug, Default)]
+pub struct Desired {
+    pub wanted: Vec<Wanted>,
+    seen: BTreeSet<Identity>,
+    /// Why entries were dropped, one sentence each.
+    pub notes: Vec<String>,
+}
+
+impl Desired {
+    /// Add `w` unless excluded, of a disabled family, or a duplicate.
+    pub fn push(&mut self, conf: &StacdConf, w: Wanted) {
+        if let Some(line) = excluded(conf, &w.id, &w.extras) {
+            self.notes.push(format!(
+                "{} ({}) excluded by exclude= at {}:{line}",
+                w.id,
+                w.origin,
+                conf.path.display()
+            ));
+            return;
+        }
+        if w.id.transport.is_ip() {
+            match parse_ip(&w.id.traddr) {
+                None => {
+                    self.notes.push(format!("{} ({}): IP address is not valid", w.id, w.origin));
+                    return;
+                }
+                Some(ip) if !family_ok(&ip, conf.ip_family) => {
+                    self.notes.push(format!(
+                        "{} ({}) ignored: its address family is disabled by ip-family in {}",
+                        w.id,
+                        w.origin,
+                        conf.path.display()
+                    ));
+                    return;
+                }
+                Some(_) => {}
+            }
+        }
+        if self.seen.insert(w.id.clone()) {
+            self.wanted.push(w);
+        }
+    }
+}
+
+/// A configured entry as a wanted controller, host names resolved.
+fn from_entry(
+    conf: &StacdConf,
+    host: &HostIdentity,
+    e: &ControllerEntry,
+    resolve: Resolver<'_>,
+) -> Result<Wanted, String> {
+    let host_nqn = e.host_nqn.as_deref().unwrap_or(&host.nqn);
+    let fields = IdFields {
+        transport: &e.transport,
+        traddr: &e.traddr,
+        trsvcid: &e.trsvcid,
+        subsysnqn: &e.subsysnqn,
+        host_traddr: &e.host_traddr,
+        // ignore-iface erases host-iface from every identity (§3.1).
+        host_iface: if conf.ignore_iface { "" } else { &e.host_iface },
+        host_nqn,
+    };
+    let id = Identity::new(&fields).map_err(|err| err.to_string())?;
+    // First exclusion pass: the configured form (a host name may be
+    // excluded by name, §2.5).
+    if let Some(line) = excluded(conf, &id, &e.extras) {
+        return Err(format!("excluded by exclude= at line {line}"));
+    }
+    let id = if id.transport.is_ip() && parse_ip(&id.traddr).is_none() {
+        let addrs = resolve(&id.traddr).map_err(|err| format!("cannot resolve {}: {err}", id.traddr))?;
+        // The first IPv4 result if IPv4 is enabled, else the first IPv6
+        // result (§3.5 step 3).
+        let pick = addrs
+            .iter()
+            .find(|a| a.is_ipv4() && conf.ip_family.allows_v4())
+            .or_else(|| addrs.iter().find(|a| a.is_ipv6() && conf.ip_family.allows_v6()))
+            .ok_or_else(|| format!("{} has no address of an enabled family", id.traddr))?;
+        let text = pick.to_string();
+        Identity::new(&IdFields { traddr: &text, ..fields }).map_err(|err| err.to_string())?
+    } else {
+        id
+    };
+    Ok(Wanted {
+        params: ConnectParams {
+            conn: e.overrides.or(&conf.params),
+            hostid: hostid_for(host, &id.host_nqn),
+            // DESIGN.md: the per-controller key first, the host key as default.
+            dhchap_secret: e.dhchap_secret.clone().or_else(|| host.key.clone()),
+            dhchap_ctrl_secret: e.dhchap_ctrl_secret.clone(),
+        },
+        id,
+        origin: Origin::Config { line: e.line },
+        boot: false,
+        extras: e.extras.clone(),
+    })
+}
+
+/// The wanted controllers of stacd.conf.
+pub fn from_config(conf: &StacdConf, host: &HostIdentity, resolve: Resolver<'_>, out: &mut Desired) {
+    for e in &conf.controllers {
+        match from_entry(conf, host, e, resolve) {
+            Ok(w) => out.push(conf, w),
+            Err(why) => out.notes.push(format!(
+                "{}:{}: controller ignored: {why}",
+                conf.path.display(),
+                e.line
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::host::HostSource;
+    use crate::config::Pattern;
+    use crate::secret::Secret;
+    use std::path::Path;
+
+    const NQN: &str = "nqn.2014-08.org.nvmexpress:uuid:01234567-0123-0123-0123-0123456789ab";
+
+    fn host() -> HostIdentity {
+        HostIdentity {
+            nqn: heapless::String::try_from(NQN).unwrap(),
+            id: Some("01234567-89ab-cdef-0123-456789abcdef".into()),
+            key: Some(Secret::new("DHHC-1:00:hostkey:")),
+            symname: None,
+            source: HostSource::EtcNvme,
+        }
+    }
+
+    fn entry(line: usize, t: &str, a: &str, nqn: &str) -> ControllerEntry {
+        ControllerEntry {
+            line,
+            transport: t.into(),
+            traddr: a.into(),
+            subsysnqn: nqn.into(),
+            ..Default::default()
+        }
+    }
+
+    fn no_dns(name: &str) -> std::io::Result<Vec<IpAddr>> {
+        match name {
+            "array.example" => Ok(vec!["2001:db8::5".parse().unwrap(), "10.0.0.5".parse().unwrap()]),
+            _ => Err(std::io::Error::new(std::io::ErrorKind::NotFound, "unknown host")),
+        }
+    }
+
+    fn build(conf: &StacdConf) -> Desired {
+        let mut d = Desired::default();
+        from_config(conf, &host(), &no_dns, &mut d);
+        d
+    }
+
+    #[test]
+    fn entries_become_identities_with_params() {
+        let mut conf = StacdConf::defaults(Path::new("/etc/stas/stacd.conf"));
+        conf.params.kato = Some(30);
+        let mut e = entry(5, "tcp", "1.1.1.1", "x");
+        e.overrides.kato = Some(71);
+        e.dhchap_secret = Some(Secret::new("DHHC-1:01:ctrl:"));
+        conf.controllers = vec![e, entry(6, "tcp", "2.2.2.2", "y"), entry(7, "tcp", "1.1.1.1", "x")];
+        let d = build(&conf);
+        assert_eq!(d.wanted.len(), 2, "duplicate dropped: {:?}", d.notes);
+        let w = &d.wanted[0];
+        assert_eq!(w.id.to_string(), "(tcp, 1.1.1.1, 4420, x)");
+        assert_eq!(w.id.host_nqn.as_str(), NQN);
+        assert_eq!(w.params.conn.kato, Some(71));
+        assert_eq!(w.params.dhchap_secret.as_ref().unwrap().expose(), "DHHC-1:01:ctrl:");
+        assert_eq!(w.origin, Origin::Config { line: 5 });
+        let w = &d.wanted[1];
+        assert_eq!(w.params.conn.kato, Some(30));
+        assert_eq!(w.params.dhchap_secret.as_ref().unwrap().expose(), "DHHC-1:00:hostkey:");
+        assert_eq!(w.params.hostid.as_deref(), Some("01234567-89ab-cdef-0123-456789abcdef"));
+    }
+
+    #[test]
+    fn exclusion_family_and_names() {
+        let mut conf = StacdConf::defaults(Path::new("/c"));
+        conf.ip_family = IpFamily::V4;
+        conf.excludes = vec![Pattern { line: 9, keys: vec![("traddr".into(), "3.3.3.3".into())] }];
+        conf.controllers = vec![
+            entry(1, "tcp", "3.3.3.3", "x"),
+            entry(2, "tcp", "::1", "x"),
+            entry(3, "tcp", "array.example", "x"),
+            entry(4, "tcp", "nowhere.example", "x"),
+            entry(5, "fc", "nn-0x1:pn-0x2", "x"),
+            entry(6, "bogus", "1.1.1.1", "x"),
+            entry(7, "tcp", "", "x"),
+        ];
+        let d = build(&conf);
+        let ids: Vec<String> = d.wanted.iter().map(|w| w.id.to_string()).collect();
+        assert_eq!(ids, ["(tcp, 10.0.0.5, 4420, x)", "(fc, nn-0x1:pn-0x2, , x)"]);
+        let notes = d.notes.join("\n");
+        for want in ["line 9", "ip-family", "cannot resolve nowhere.example", "/c:6:", "invalid transport", "/c:7:", "traddr is missing"] {
+            assert!(notes.contains(want), "{want} not in {notes}");
+        }
+    }
+
+    #[test]
+    fn ignore_iface_and_foreign_host_nqn() {
+        let mut conf = StacdConf::defaults(Path::new("/c"));
+        conf.ignore_iface = true;
+        let mut e = entry(1, "tcp", "1.1.1.1", "x");
+        e.host_iface = "eth0".into();
+        e.host_nqn = Some("nqn.2014-08.org.nvmexpress:uuid:aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee".into());
+        conf.controllers = vec![e];
+        let d = build(&conf);
+        assert_eq!(d.wanted[0].id.host_iface.as_str(), "");
+        assert_eq!(d.wanted[0].params.hostid.as_deref(), Some("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"));
+        assert_eq!(hostid_for(&host(), "nqn.other"), None);
+    }
+}

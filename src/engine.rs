@@ -1,0 +1,551 @@
+//! The engine: scans, plans and applies, and tracks each identity's
+//! connect attempts. Shared by the daemon and `--once`.
+//!
+//! Connects run on worker threads (the `/dev/nvme-fabrics` write blocks for
+//! the whole connect) and report back over a channel; the daemon's poll loop
+//! is woken by a byte on its wake pipe. One connect per identity at a time
+//! (single flight); a connect that outlives its deadline is reported as
+//! overdue but cannot be cancelled — its result is still used when it comes.
+//! Retry timing (stacd-spec.md §4.7): after the first failure of a series
+//! the fast retry (3 s), after later ones 60 s, each with ±10 % jitter so a
+//! fleet of hosts does not hammer a target in step; after a managed
+//! controller vanishes, the fast retry (§4.8).
+
+use crate::config::DisconnectScope;
+use crate::desired::Wanted;
+use crate::identity::{Identity, Transport};
+use crate::kernel::fabrics::{ConnectError, Fabrics, Reply};
+use crate::kernel::sysfs::{self, KernelCtrl};
+use crate::netif::IfAddrs;
+use crate::params::{self, KernelOptions};
+use crate::plan::{self, Action, Busy, Keeping, Plan, PlanInput};
+use crate::root::Root;
+use crate::state::{Owned, OwnedMap, Store};
+use rustix::fd::OwnedFd;
+use rustix::io::Errno;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Retry delays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// After the first failure of a series, and after a controller vanished.
+    pub first: Duration,
+    /// After the second and later failures.
+    pub later: Duration,
+    /// How long a connect may take before it is reported as overdue.
+    pub deadline: Duration,
+}
+
+impl Retry {
+    /// nvme-stas's schedule (§4.7): 3 s, then 60 s.
+    pub const DAEMON: Retry = Retry {
+        first: Duration::from_secs(3),
+        later: Duration::from_secs(60),
+        deadline: Duration::from_secs(30),
+    };
+    /// `--once` has a bounded budget: retry at a bounded, faster rate.
+    pub const ONCE: Retry = Retry {
+        first: Duration::from_secs(1),
+        later: Duration::from_secs(3),
+        deadline: Duration::from_secs(10),
+    };
+}
+
+/// How a controller became ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum How {
+    Connected(Duration),
+    Adopted,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Flight {
+    started: Instant,
+    deadline: Instant,
+    overdue: bool,
+}
+
+/// Per-identity bookkeeping.
+#[derive(Debug, Clone, Default)]
+struct Runtime {
+    attempts: u32,
+    next_try: Option<Instant>,
+    flight: Option<Flight>,
+    last_error: Option<String>,
+    how: Option<How>,
+}
+
+#[derive(Debug)]
+struct Done {
+    id: Identity,
+    result: Result<Reply, ConnectError>,
+    took: Duration,
+}
+
+/// What one wanted controller looks like now.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub id: Identity,
+    pub origin: String,
+    pub device: Option<String>,
+    pub cntlid: Option<u16>,
+    /// The kernel's `state` attribute of the device.
+    pub state: Option<String>,
+    pub how: Option<How>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub connecting: bool,
+}
+
+impl Status {
+    pub fn is_live(&self) -> bool {
+        self.state.as_deref() == Some("live")
+    }
+}
+
+/// Interface addresses matter only for tcp identities with a host-iface or
+/// host-traddr (§4.4).
+fn needs_ifaces(wanted: &[Wanted]) -> bool {
+    wanted.iter().any(|w| {
+        w.id.transport == Transport::Tcp && !(w.id.host_iface.is_empty() && w.id.host_traddr.is_empty())
+    })
+}
+
+/// A small xorshift for retry jitter (no randomness crate on the design card).
+fn jitter(seed: &mut u64, d: Duration) -> Duration {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    // ±10 %.
+    let permille = 900 + (*seed % 201);
+    d * permille as u32 / 1000
+}
+
+pub struct Engine {
+    root: Root,
+    kernel: Arc<dyn Fabrics>,
+    store: Store,
+    kopts: KernelOptions,
+    warned_omitted: BTreeSet<&'static str>,
+    pub net: IfAddrs,
+    pub retry: Retry,
+    scope: DisconnectScope,
+    trtypes: Vec<Transport>,
+    wanted: Vec<Wanted>,
+    owned: OwnedMap,
+    rt: BTreeMap<Identity, Runtime>,
+    scan: Vec<KernelCtrl>,
+    tx: Sender<Done>,
+    rx: Receiver<Done>,
+    pending: Vec<Done>,
+    waker: Option<Arc<OwnedFd>>,
+    dirty: bool,
+    seed: u64,
+    save_error: Option<String>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("wanted", &self.wanted.len())
+            .field("owned", &self.owned.len())
+            .finish()
+    }
+}
+
+/// Read the kernel's option table (§2.7): EINVAL (kernels before 5.17
+/// cannot list them) → the legacy set; other errors → legacy, warned.
+pub fn kernel_options(kernel: &dyn Fabrics) -> KernelOptions {
+    match kernel.options() {
+        Ok(line) if line.contains("nqn") => KernelOptions::parse(&line),
+        Ok(line) => {
+            log::warn!("unexpected option table from /dev/nvme-fabrics ({line:?}); assuming an old kernel's options");
+            KernelOptions::legacy()
+        }
+        Err(Errno::INVAL) => KernelOptions::legacy(),
+        Err(e) => {
+            log::warn!("Cannot determine which NVMe options the kernel supports: {}", crate::kernel::fabrics::explain(e));
+            KernelOptions::legacy()
+        }
+    }
+}
+
+impl Engine {
+    /// An engine with the ownership record of `store` and the option table
+    /// of `kernel`.
+    pub fn new(root: &Root, kernel: Arc<dyn Fabrics>, store: Store, retry: Retry) -> Engine {
+        let kopts = kernel_options(&*kernel);
+        if !kopts.supports("host_iface") {
+            log::warn!("Kernel does not appear to support all the options needed to run this program (host_iface). Consider updating to a later kernel version.");
+        }
+        let owned = store.load();
+        let (tx, rx) = mpsc::channel();
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id()) << 32
+            | 1;
+        Engine {
+            root: root.clone(),
+            kernel,
+            store,
+            kopts,
+            warned_omitted: BTreeSet::new(),
+            net: IfAddrs::default(),
+            retry,
+            scope: DisconnectScope::default(),
+            trtypes: vec![Transport::Tcp],
+            wanted: Vec::new(),
+            owned,
+            rt: BTreeMap::new(),
+            scan: Vec::new(),
+            tx,
+            rx,
+            pending: Vec::new(),
+            waker: None,
+            dirty: true,
+            seed,
+            save_error: None,
+        }
+    }
+
+    /// Write a byte to `fd` whenever a connect finishes.
+    pub fn set_waker(&mut self, fd: Arc<OwnedFd>) {
+        self.waker = Some(fd);
+    }
+
+    pub fn set_policy(&mut self, scope: DisconnectScope, trtypes: &[Transport]) {
+        self.scope = scope;
+        self.trtypes = trtypes.to_vec();
+        self.dirty = true;
+    }
+
+    /// Replace the desired set; it applies at the next step. Runtime state
+    /// of identities that stay wanted is kept (retry timers, attempts).
+    pub fn set_wanted(&mut self, wanted: Vec<Wanted>) {
+        let keep: BTreeSet<&Identity> = wanted.iter().map(|w| &w.id).collect();
+        self.rt.retain(|id, r| keep.contains(id) || r.flight.is_some());
+        // A new or reloaded entry gets an immediate attempt even if its
+        // retry timer runs (§4.11 step 6: a reload revives given-up
+        // controllers).
+        for r in self.rt.values_mut() {
+            r.next_try = None;
+        }
+        self.wanted = wanted;
+        self.dirty = true;
+    }
+
+    pub fn wanted(&self) -> &[Wanted] {
+        &self.wanted
+    }
+
+    pub fn owned(&self) -> &OwnedMap {
+        &self.owned
+    }
+
+    /// Something outside changed (a uevent): rescan at the next step.
+    pub fn mark_dirty(&mut self) {
+        self.dirty = true;
+    }
+
+    /// The ownership record of `device`, if it is ours.
+    pub fn owner_of(&self, device: &str) -> Option<&Identity> {
+        self.owned.iter().find(|(_, o)| o.device == device).map(|(id, _)| id)
+    }
+
+    fn busy(&self, id: &Identity, now: Instant) -> Busy {
+        match self.rt.get(id) {
+            Some(r) if r.flight.is_some() => Busy::InFlight,
+            Some(Runtime { next_try: Some(t), .. }) if *t > now => Busy::Until(*t),
+            _ => Busy::Idle,
+        }
+    }
+
+    /// Scan the kernel and plan, without changing anything.
+    pub fn plan(&mut self, now: Instant) -> Plan {
+        self.rescan();
+        self.plan_from_scan(now)
+    }
+
+    fn plan_from_scan(&self, now: Instant) -> Plan {
+        let busy = |id: &Identity| self.busy(id, now);
+        plan::plan(&PlanInput {
+            wanted: &self.wanted,
+            scan: &self.scan,
+            owned: &self.owned,
+            busy: &busy,
+            scope: self.scope,
+            trtypes: &self.trtypes,
+            net: &self.net,
+        })
+    }
+
+    fn rescan(&mut self) {
+        match sysfs::scan(&self.root) {
+            Ok(s) => self.scan = s,
+            Err(e) => log::error!("cannot read {}: {e}", self.root.path(crate::root::rel::CLASS_NVME).display()),
+        }
+    }
+
+    /// Handle finished connects, then, if anything changed or a timer is
+    /// due, scan, plan and apply.
+    pub fn step(&mut self, now: Instant) {
+        self.drain(now);
+        for r in self.rt.values_mut() {
+            if let Some(f) = r.flight.as_mut() {
+                if !f.overdue && f.deadline <= now {
+                    f.overdue = true;
+                    r.last_error = Some(format!(
+                        "no answer from the kernel after {} s (connect still in progress)",
+                        (now - f.started).as_secs()
+                    ));
+                }
+            }
+        }
+        let due = self.rt.values().any(|r| r.next_try.is_some_and(|t| t <= now));
+        if !(self.dirty || due) {
+            return;
+        }
+        self.dirty = false;
+        self.rescan();
+        if needs_ifaces(&self.wanted) {
+            match IfAddrs::load() {
+                Ok(n) => self.net = n,
+                Err(e) => log::debug!("cannot read the interface table: {e}"),
+            }
+        }
+        let plan = self.plan_from_scan(now);
+        let before = self.owned.clone();
+        self.apply(&plan, now);
+        if self.owned != before {
+            self.save();
+        }
+    }
+
+    /// The earliest moment `step` has work to do on its own.
+    pub fn next_wake(&self) -> Option<Instant> {
+        self.rt
+            .values()
+            .flat_map(|r| {
+                let d = r.flight.filter(|f| !f.overdue).map(|f| f.deadline);
+                [r.next_try, d]
+            })
+            .flatten()
+            .min()
+    }
+
+    /// Block until a connect finishes or `until` (for `--once`, which has no
+    /// poll loop). Returns true if one finished.
+    pub fn wait(&mut self, until: Instant) -> bool {
+        let left = until.saturating_duration_since(Instant::now());
+        match self.rx.recv_timeout(left) {
+            Ok(d) => {
+                self.pending.push(d);
+                true
+            }
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => false,
+        }
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.rt.values().filter(|r| r.flight.is_some()).count()
+    }
+
+    fn save(&mut self) {
+        match self.store.save(&self.owned) {
+            Ok(()) => self.save_error = None,
+            Err(e) => {
+                let msg = e.to_string();
+                if self.save_error.as_deref() != Some(&msg) {
+                    log::error!("Unable to save {}: {msg}", self.store.path().display());
+                }
+                self.save_error = Some(msg);
+            }
+        }
+    }
+
+    fn wanted_of(&self, id: &Identity) -> Option<&Wanted> {
+        self.wanted.iter().find(|w| &w.id == id)
+    }
+
+    fn own(&mut self, id: &Identity, device: String, cntlid: u16) {
+        let (origin, boot) = match self.wanted_of(id) {
+            Some(w) => (w.origin.as_str().to_string(), w.boot),
+            None => ("unknown".to_string(), false),
+        };
+        self.owned.insert(id.clone(), Owned { device, cntlid, origin, boot });
+    }
+
+    fn apply(&mut self, plan: &Plan, now: Instant) {
+        for a in plan.changes() {
+            match a {
+                Action::Adopt { id, device, cntlid } => {
+                    log::info!("{id} | {device} - Connection established! (adopted)");
+                    self.own(id, device.clone(), *cntlid);
+                    let r = self.rt.entry(id.clone()).or_default();
+                    r.attempts = 0;
+                    r.next_try = None;
+                    r.last_error = None;
+                    r.how = Some(How::Adopted);
+                }
+                Action::Connect { id } => self.start_connect(id, now),
+                Action::Lost { id, device } => {
+                    let delay = jitter(&mut self.seed, self.retry.first);
+                    log::info!(
+                        "{id} | {device} - controller removed from the kernel; reconnecting in {:.1} s",
+                        delay.as_secs_f32()
+                    );
+                    self.owned.remove(id);
+                    let r = self.rt.entry(id.clone()).or_default();
+                    r.attempts = 0;
+                    r.how = None;
+                    r.next_try = Some(now + delay);
+                }
+                Action::Disconnect { id, device } => {
+                    log::info!("{id} | {device} - Disconnect initiated");
+                    if let Err(e) = self.kernel.delete(device) {
+                        log::error!("{id} | {device} - failed to disconnect: {e}");
+                    }
+                    self.owned.remove(id);
+                    self.rt.remove(id);
+                }
+                Action::Release { id, device, why } => {
+                    match why {
+                        Keeping::Gone => log::debug!("{id} | {device} - no longer wanted and already gone; forgotten"),
+                        _ => log::info!("{id} | {device} - no longer wanted; {}", a.to_string().rsplit_once("left up: ").map_or("left up", |(_, w)| w.trim_end_matches(')'))),
+                    }
+                    self.owned.remove(id);
+                    self.rt.remove(id);
+                }
+                Action::Keep { .. } | Action::Wait { .. } => {}
+            }
+        }
+    }
+
+    fn start_connect(&mut self, id: &Identity, now: Instant) {
+        let Some(w) = self.wanted_of(id) else { return };
+        let opts = params::option_string(&w.id, &w.params, &self.kopts, w.default_ctrl_loss_tmo());
+        for o in &opts.omitted {
+            if self.warned_omitted.insert(o) {
+                log::warn!("the kernel does not support the connect option {o}; connecting without it ({id})");
+            }
+        }
+        log::debug!("{id} Connecting with {}", opts.shown());
+        let deadline = now + self.retry.deadline;
+        let (kernel, tx, waker, id2) = (self.kernel.clone(), self.tx.clone(), self.waker.clone(), id.clone());
+        let spawned = std::thread::Builder::new()
+            .name("connect".into())
+            .stack_size(128 * 1024)
+            .spawn(move || {
+                let t0 = Instant::now();
+                let result = kernel.connect(opts.expose());
+                let _ = tx.send(Done { id: id2, result, took: t0.elapsed() });
+                if let Some(w) = waker {
+                    let _ = rustix::io::write(&*w, b"c");
+                }
+            });
+        let r = self.rt.entry(id.clone()).or_default();
+        match spawned {
+            Ok(_) => {
+                r.flight = Some(Flight { started: now, deadline, overdue: false });
+                r.next_try = None;
+            }
+            Err(e) => {
+                r.last_error = Some(format!("cannot start a connect thread: {e}"));
+                r.next_try = Some(now + self.retry.later);
+            }
+        }
+    }
+
+    fn drain(&mut self, now: Instant) {
+        let mut done: Vec<Done> = std::mem::take(&mut self.pending);
+        done.extend(self.rx.try_iter());
+        for d in done {
+            self.finish(d, now);
+        }
+    }
+
+    fn finish(&mut self, d: Done, now: Instant) {
+        self.dirty = true;
+        let wanted = self.wanted_of(&d.id).is_some();
+        let r = self.rt.entry(d.id.clone()).or_default();
+        r.flight = None;
+        match d.result {
+            Ok(reply) => {
+                let device = reply.device();
+                log::info!("{} | {device} - Connection established!", d.id);
+                r.attempts = 0;
+                r.next_try = None;
+                r.last_error = None;
+                r.how = Some(How::Connected(d.took));
+                // Ours even if no longer wanted: the next plan disconnects
+                // it by policy (a disconnect never overtakes a connect, §4.9).
+                self.own(&d.id, device, reply.cntlid);
+            }
+            Err(e) if e.is_already() => {
+                // An identical controller exists: the next scan adopts it.
+                // If none matches (our rules disagree with the kernel's),
+                // this counts as a failure so we do not spin.
+                log::debug!("{} kernel reports an identical controller already exists; adopting it", d.id);
+                r.attempts += 1;
+                r.last_error = Some(e.to_string());
+                r.next_try = Some(now + self.retry.first);
+            }
+            Err(e) if wanted => {
+                r.attempts += 1;
+                let base = if r.attempts == 1 { self.retry.first } else { self.retry.later };
+                let delay = jitter(&mut self.seed, base);
+                r.next_try = Some(now + delay);
+                let msg = e.to_string();
+                let changed = r.last_error.as_deref() != Some(msg.as_str());
+                if r.attempts <= 2 || changed {
+                    log::error!(
+                        "{} Failed to connect to controller. {msg} (attempt {}, next in {:.1} s)",
+                        d.id,
+                        r.attempts,
+                        delay.as_secs_f32()
+                    );
+                } else {
+                    log::debug!("{} Failed to connect to controller. {msg} (attempt {})", d.id, r.attempts);
+                }
+                r.last_error = Some(msg);
+            }
+            Err(e) => {
+                log::debug!("{} connect finished after it stopped being wanted: {e}", d.id);
+                self.rt.remove(&d.id);
+            }
+        }
+    }
+
+    /// One line of status per wanted controller, from the last scan.
+    pub fn status(&self) -> Vec<Status> {
+        self.wanted
+            .iter()
+            .map(|w| {
+                let r = self.rt.get(&w.id);
+                let o = self.owned.get(&w.id);
+                let dev = o.and_then(|o| self.scan.iter().find(|c| c.name == o.device));
+                Status {
+                    id: w.id.clone(),
+                    origin: w.origin.to_string(),
+                    device: o.map(|o| o.device.clone()),
+                    cntlid: o.map(|o| o.cntlid),
+                    state: dev.map(|d| d.state.clone()),
+                    how: r.and_then(|r| r.how),
+                    attempts: r.map_or(0, |r| r.attempts),
+                    last_error: r.and_then(|r| r.last_error.clone()),
+                    connecting: r.is_some_and(|r| r.flight.is_some()),
+                }
+            })
+            .collect()
+    }
+
+    /// Rescan (for callers that wait on the kernel, e.g. a controller the
+    /// kernel is still reconnecting).
+    pub fn refresh(&mut self) {
+        self.dirty = true;
+    }
+}

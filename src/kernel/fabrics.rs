@@ -1,0 +1,370 @@
+//! The kernel's fabrics control device and controller deletion: the ONLY
+//! code that changes the kernel's set of controllers.
+//!
+//! `/dev/nvme-fabrics` (kernel `drivers/nvme/host/fabrics.c`,
+//! `nvmf_dev_write`/`nvmf_dev_show`): a process opens it, writes one option
+//! string, and reads `instance=N,cntlid=M\n` back on the same descriptor; a
+//! read without a write returns the table of supported options (kernel >=
+//! 5.17). One connect per open descriptor. The write blocks for the whole
+//! connect, so callers run it on a worker thread. Deleting a controller is
+//! writing `1` to `/sys/class/nvme/nvmeN/delete_controller`.
+//!
+//! A regular file cannot play the device (it answers on the descriptor it
+//! was written to), so the boundary is a trait; [`Recorder`] is the test
+//! double that records each string and creates the sysfs directory a real
+//! kernel would.
+
+use crate::root::{rel, Root};
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+use std::fmt;
+use std::sync::Mutex;
+
+/// The kernel's reply to a successful connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    pub instance: u32,
+    pub cntlid: u16,
+}
+
+impl Reply {
+    /// `nvmeN`.
+    pub fn device(&self) -> String {
+        format!("nvme{}", self.instance)
+    }
+}
+
+/// Parse `instance=N,cntlid=M` (trailing newline allowed, extra tokens
+/// ignored). `None` when `instance` is missing or negative.
+pub fn parse_reply(s: &str) -> Option<Reply> {
+    let mut instance = None;
+    let mut cntlid = 0u16;
+    for tok in s.trim().split(',') {
+        match tok.split_once('=') {
+            Some(("instance", v)) => instance = v.trim().parse::<u32>().ok(),
+            Some(("cntlid", v)) => cntlid = v.trim().parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+    Some(Reply {
+        instance: instance?,
+        cntlid,
+    })
+}
+
+/// Why a connect failed: the kernel's errno, or a reply we could not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectError {
+    /// Opening the device failed (module not loaded, permissions).
+    Open(Errno),
+    /// The kernel refused the write.
+    Kernel(Errno),
+    /// The write succeeded but the reply was not `instance=N,...`.
+    BadReply(String),
+}
+
+impl ConnectError {
+    /// An identical controller already exists (kernel `nvmf_create_ctrl`
+    /// duplicate check, `-EALREADY`): adopt it, it is not a failure.
+    pub fn is_already(&self) -> bool {
+        matches!(self, ConnectError::Kernel(e) if *e == Errno::ALREADY)
+    }
+}
+
+/// A sentence for an errno of the connect path; the names follow the
+/// kernel's return sites in `drivers/nvme/host/{fabrics,tcp,rdma,fc}.c`.
+pub fn explain(e: Errno) -> String {
+    let what = match e {
+        Errno::ALREADY => "already connected (the kernel has an identical controller)",
+        Errno::CONNREFUSED => "connection refused (nothing listens at that address and port)",
+        Errno::TIMEDOUT => "timed out",
+        Errno::HOSTUNREACH => "no route to host",
+        Errno::NETUNREACH => "network unreachable",
+        Errno::ADDRNOTAVAIL => "address not available (host-traddr or host-iface has no such address)",
+        Errno::ADDRINUSE => "address in use",
+        Errno::INVAL => "invalid argument: the kernel rejected an option (see the kernel log)",
+        Errno::NODEV => "no such device: the transport's kernel module is not loaded",
+        Errno::NOENT => "no such file or directory: is the nvme-fabrics module loaded?",
+        Errno::OPNOTSUPP => "operation not supported by this kernel or transport",
+        Errno::IO => "I/O error: the target refused the connect (host not allowed, wrong NQN?)",
+        Errno::NOKEY => "required key not available (DH-HMAC-CHAP)",
+        Errno::KEYREJECTED => "key rejected by the target (DH-HMAC-CHAP)",
+        Errno::ACCESS | Errno::PERM => "permission denied",
+        Errno::NOMEM => "out of memory (or option string too long)",
+        Errno::INTR => "interrupted",
+        Errno::CONNRESET => "connection reset by the target",
+        Errno::PROTONOSUPPORT | Errno::AFNOSUPPORT => "address family not supported",
+        _ => "",
+    };
+    let errno = e.raw_os_error();
+    let name = std::io::Error::from_raw_os_error(errno);
+    if what.is_empty() {
+        format!("{name} (errno {errno})")
+    } else {
+        format!("{what} (errno {errno})")
+    }
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::Open(e) => write!(f, "cannot open /dev/nvme-fabrics: {}", explain(*e)),
+            ConnectError::Kernel(e) => f.write_str(&explain(*e)),
+            ConnectError::BadReply(r) => write!(f, "unexpected reply from the kernel: {r:?}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// What stacd asks of the kernel. Implementations must be callable from
+/// worker threads.
+pub trait Fabrics: Send + Sync {
+    /// The supported-options line (a read without a write).
+    fn options(&self) -> Result<String, Errno>;
+    /// Write `opts`, read the reply. Blocks for the whole connect.
+    fn connect(&self, opts: &str) -> Result<Reply, ConnectError>;
+    /// Delete controller `name` (`nvmeN`).
+    fn delete(&self, name: &str) -> std::io::Result<()>;
+}
+
+/// The real device under a [`Root`].
+#[derive(Debug, Clone)]
+pub struct DevFabrics {
+    root: Root,
+}
+
+impl DevFabrics {
+    pub fn new(root: &Root) -> DevFabrics {
+        DevFabrics { root: root.clone() }
+    }
+
+    fn open(&self) -> Result<rustix::fd::OwnedFd, Errno> {
+        rustix::fs::open(
+            self.root.path(rel::FABRICS),
+            OFlags::RDWR | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+    }
+}
+
+fn read_reply(fd: &rustix::fd::OwnedFd) -> Result<String, Errno> {
+    // Replies are short (the option table is under 1 KiB on 6.x kernels);
+    // read until EOF or a full buffer.
+    let mut buf = vec![0u8; 4096];
+    let mut len = 0;
+    while len < buf.len() {
+        match rustix::io::read(fd, &mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                len += n;
+                if buf[..len].contains(&b'\n') {
+                    break;
+                }
+            }
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(String::from_utf8_lossy(&buf[..len]).into_owned())
+}
+
+impl Fabrics for DevFabrics {
+    fn options(&self) -> Result<String, Errno> {
+        let fd = self.open()?;
+        read_reply(&fd)
+    }
+
+    fn connect(&self, opts: &str) -> Result<Reply, ConnectError> {
+        let fd = self.open().map_err(ConnectError::Open)?;
+        // The kernel takes the whole string in one write (nvmf_dev_write
+        // copies `count` bytes with memdup_user_nul); a short write would be
+        // a kernel bug, reported as a bad reply.
+        let n = loop {
+            match rustix::io::write(&fd, opts.as_bytes()) {
+                Err(Errno::INTR) => continue,
+                r => break r.map_err(ConnectError::Kernel)?,
+            }
+        };
+        if n != opts.len() {
+            return Err(ConnectError::BadReply(format!("short write: {n} of {} bytes", opts.len())));
+        }
+        let reply = read_reply(&fd).map_err(ConnectError::Kernel)?;
+        parse_reply(&reply).ok_or(ConnectError::BadReply(reply))
+    }
+
+    fn delete(&self, name: &str) -> std::io::Result<()> {
+        std::fs::write(self.root.nvme_ctrl(name).join("delete_controller"), b"1")
+    }
+}
+
+/// Test double: records every option string and, on success, creates the
+/// sysfs directory a real kernel would (`uevent` with NVME_* lines,
+/// `address`, `subsysnqn`, `hostnqn`, `hostid`, `state`, `cntlid`,
+/// `cntrltype`, `transport`), so a following scan sees the controller.
+/// `fail` makes connects to a traddr:trsvcid fail with an errno.
+#[derive(Debug)]
+pub struct Recorder {
+    root: Root,
+    inner: Mutex<RecState>,
+}
+
+#[derive(Debug, Default)]
+struct RecState {
+    connects: Vec<String>,
+    deletes: Vec<String>,
+    fail: Vec<(String, Errno)>,
+    next_instance: u32,
+    options: Option<String>,
+}
+
+impl Recorder {
+    pub fn new(root: &Root) -> Recorder {
+        Recorder {
+            root: root.clone(),
+            inner: Mutex::new(RecState::default()),
+        }
+    }
+
+    fn st(&self) -> std::sync::MutexGuard<'_, RecState> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Connects whose option string contains `needle` fail with `errno`.
+    pub fn fail_when(&self, needle: &str, errno: Errno) {
+        self.st().fail.push((needle.to_string(), errno));
+    }
+
+    /// Forget earlier `fail_when` rules.
+    pub fn heal(&self) {
+        self.st().fail.clear();
+    }
+
+    /// Answer `options()` with this line (default: every option).
+    pub fn set_options(&self, line: &str) {
+        self.st().options = Some(line.to_string());
+    }
+
+    /// Every option string written so far (secrets included: test only).
+    pub fn connects(&self) -> Vec<String> {
+        self.st().connects.clone()
+    }
+
+    pub fn deletes(&self) -> Vec<String> {
+        self.st().deletes.clone()
+    }
+
+    /// Create a controller directory as the kernel would for `opts`
+    /// (also used by tests to fake controllers made by someone else).
+    pub fn make_ctrl(&self, opts: &str) -> std::io::Result<Reply> {
+        let mut st = self.st();
+        let class = self.root.path(rel::CLASS_NVME);
+        while class.join(format!("nvme{}", st.next_instance)).exists() {
+            st.next_instance += 1;
+        }
+        let instance = st.next_instance;
+        st.next_instance += 1;
+        drop(st);
+        let kv = |k: &str| {
+            opts.split(',')
+                .find_map(|t| t.strip_prefix(k).and_then(|r| r.strip_prefix('=')))
+                .unwrap_or("")
+                .to_string()
+        };
+        let dir = class.join(format!("nvme{instance}"));
+        std::fs::create_dir_all(&dir)?;
+        let none = |v: String| if v.is_empty() { "none".to_string() } else { v };
+        let uevent = format!(
+            "MAJOR=240\nMINOR={instance}\nDEVNAME=nvme{instance}\nNVME_TRTYPE={}\nNVME_TRADDR={}\nNVME_TRSVCID={}\nNVME_HOST_TRADDR={}\nNVME_HOST_IFACE={}\n",
+            kv("transport"),
+            none(kv("traddr")),
+            none(kv("trsvcid")),
+            none(kv("host_traddr")),
+            none(kv("host_iface")),
+        );
+        let mut address = format!("traddr={}", kv("traddr"));
+        for k in ["trsvcid", "host_traddr", "host_iface"] {
+            let v = kv(k);
+            if !v.is_empty() {
+                address.push_str(&format!(",{k}={v}"));
+            }
+        }
+        let cntlid = (instance + 1) as u16;
+        let loss = match kv("ctrl_loss_tmo") {
+            v if v.is_empty() => "600".to_string(),
+            v => v,
+        };
+        for (name, val) in [
+            ("uevent", uevent),
+            ("address", address + "\n"),
+            ("subsysnqn", kv("nqn") + "\n"),
+            ("hostnqn", kv("hostnqn") + "\n"),
+            ("hostid", kv("hostid") + "\n"),
+            ("transport", kv("transport") + "\n"),
+            ("state", "live\n".to_string()),
+            ("cntlid", format!("{cntlid}\n")),
+            ("cntrltype", "io\n".to_string()),
+            ("ctrl_loss_tmo", format!("{loss}\n")),
+            ("delete_controller", String::new()),
+        ] {
+            std::fs::write(dir.join(name), val)?;
+        }
+        Ok(Reply { instance, cntlid })
+    }
+}
+
+impl Fabrics for Recorder {
+    fn options(&self) -> Result<String, Errno> {
+        Ok(self.st().options.clone().unwrap_or_else(|| {
+            "instance=-1,cntlid=-1,transport=%s,traddr=%s,trsvcid=%s,nqn=%s,queue_size=%d,\
+             nr_io_queues=%d,reconnect_delay=%d,ctrl_loss_tmo=%d,keep_alive_tmo=%d,hostnqn=%s,\
+             host_traddr=%s,host_iface=%s,hostid=%s,duplicate_connect,disable_sqflow,hdr_digest,\
+             data_digest,nr_write_queues=%d,nr_poll_queues=%d,tos=%d,fast_io_fail_tmo=%d,\
+             discovery,dhchap_secret=%s,dhchap_ctrl_secret=%s\n"
+                .to_string()
+        }))
+    }
+
+    fn connect(&self, opts: &str) -> Result<Reply, ConnectError> {
+        let failure = {
+            let mut st = self.st();
+            st.connects.push(opts.to_string());
+            st.fail.iter().find(|(n, _)| opts.contains(n.as_str())).map(|f| f.1)
+        };
+        if let Some(e) = failure {
+            return Err(ConnectError::Kernel(e));
+        }
+        self.make_ctrl(opts)
+            .map_err(|e| ConnectError::Kernel(Errno::from_io_error(&e).unwrap_or(Errno::IO)))
+    }
+
+    fn delete(&self, name: &str) -> std::io::Result<()> {
+        self.st().deletes.push(name.to_string());
+        std::fs::remove_dir_all(self.root.nvme_ctrl(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies() {
+        assert_eq!(parse_reply("instance=2,cntlid=3\n"), Some(Reply { instance: 2, cntlid: 3 }));
+        assert_eq!(parse_reply("instance=12"), Some(Reply { instance: 12, cntlid: 0 }));
+        assert_eq!(parse_reply("instance=-1,cntlid=-1,transport=%s"), None);
+        assert_eq!(parse_reply(""), None);
+        assert_eq!(parse_reply("garbage"), None);
+        assert_eq!(Reply { instance: 7, cntlid: 1 }.device(), "nvme7");
+    }
+
+    #[test]
+    fn errors_read_well() {
+        assert!(ConnectError::Kernel(Errno::ALREADY).is_already());
+        assert!(!ConnectError::Kernel(Errno::INVAL).is_already());
+        let m = ConnectError::Kernel(Errno::CONNREFUSED).to_string();
+        assert!(m.starts_with("connection refused"), "{m}");
+        assert!(m.contains("errno 111"), "{m}");
+        assert!(explain(Errno::from_raw_os_error(200)).contains("errno 200"));
+    }
+}

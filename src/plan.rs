@@ -1,0 +1,380 @@
+//! The plan: what to do so the kernel holds what is wanted. A pure function
+//! of the desired set, a scan of `/sys/class/nvme`, the controllers we own
+//! and which identities are busy (connect in flight or retry timer running).
+//!
+//! Rules, in order (stacd-spec.md §3.5 steps 8–10, §4.3, §4.4, §4.10 with
+//! DESIGN.md's decisions):
+//! 1. a controller we own whose device is still there (same name and
+//!    cntlid, or still matching) is kept — it claims its device first;
+//! 2. a wanted identity with no kept device adopts the first matching,
+//!    unclaimed, not dying I/O controller (never a duplicate connection;
+//!    a controller the kernel is reconnecting is left to the kernel);
+//! 3. otherwise it waits while busy; if we owned it and its device vanished
+//!    it is "lost" (the engine retries after the fast-retry delay, §4.8);
+//!    else it is connected;
+//! 4. a controller we own that is no longer wanted is disconnected only if
+//!    the disconnect scope says so and it is not a boot path; otherwise we
+//!    release it and the connection stays.
+//!
+//! Applying a plan and planning again from a fresh scan gives a plan with
+//! no changes ([`Plan::is_noop`]).
+
+use crate::config::DisconnectScope;
+use crate::desired::Wanted;
+use crate::identity::{Identity, Transport, DISCOVERY_NQN};
+use crate::kernel::sysfs::KernelCtrl;
+use crate::netif::IfAddrs;
+use crate::state::OwnedMap;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::time::Instant;
+
+/// Whether an identity has work under way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Busy {
+    Idle,
+    /// A connect is running on a worker thread.
+    InFlight,
+    /// A retry is scheduled.
+    Until(Instant),
+}
+
+/// Why an owned controller is released rather than disconnected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keeping {
+    /// Its device is gone: nothing to disconnect.
+    Gone,
+    /// disconnect-scope = no-disconnect.
+    NoDisconnect,
+    /// Its transport is not in disconnect-trtypes.
+    Trtype,
+    /// A boot path (never disconnected by policy).
+    Boot,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Ours and present: nothing to do.
+    Keep { id: Identity, device: String },
+    /// Take an existing kernel controller as ours.
+    Adopt { id: Identity, device: String, cntlid: u16 },
+    /// Connect now.
+    Connect { id: Identity },
+    /// Busy: in flight (`until` = None) or waiting for a retry.
+    Wait { id: Identity, until: Option<Instant> },
+    /// Ours, wanted, but its device vanished: retry after the fast retry.
+    Lost { id: Identity, device: String },
+    /// Ours, no longer wanted: delete the controller.
+    Disconnect { id: Identity, device: String },
+    /// Ours, no longer wanted, kept connected: stop owning it.
+    Release { id: Identity, device: String, why: Keeping },
+}
+
+impl Action {
+    /// Changes something (the kernel or what we own).
+    pub fn is_change(&self) -> bool {
+        !matches!(self, Action::Keep { .. } | Action::Wait { .. })
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Keep { id, device } => write!(f, "keep       {device:<7} {id}"),
+            Action::Adopt { id, device, cntlid } => {
+                write!(f, "adopt      {device:<7} {id} cntlid={cntlid}")
+            }
+            Action::Connect { id } => write!(f, "connect    {:<7} {id}", "-"),
+            Action::Wait { id, .. } => write!(f, "wait       {:<7} {id}", "-"),
+            Action::Lost { id, device } => write!(f, "reconnect  {device:<7} {id} (device gone)"),
+            Action::Disconnect { id, device } => {
+                write!(f, "disconnect {device:<7} {id} (ours, no longer wanted)")
+            }
+            Action::Release { id, device, why } => {
+                let why = match why {
+                    Keeping::Gone => "no longer wanted, already gone",
+                    Keeping::NoDisconnect => "no longer wanted, left up: disconnect-scope=no-disconnect",
+                    Keeping::Trtype => "no longer wanted, left up: transport not in disconnect-trtypes",
+                    Keeping::Boot => "no longer wanted, left up: boot path",
+                };
+                write!(f, "release    {device:<7} {id} ({why})")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+}
+
+impl Plan {
+    /// Nothing to change.
+    pub fn is_noop(&self) -> bool {
+        !self.actions.iter().any(Action::is_change)
+    }
+
+    pub fn changes(&self) -> impl Iterator<Item = &Action> {
+        self.actions.iter().filter(|a| a.is_change())
+    }
+}
+
+/// Everything the planner looks at.
+pub struct PlanInput<'a> {
+    pub wanted: &'a [Wanted],
+    pub scan: &'a [KernelCtrl],
+    pub owned: &'a OwnedMap,
+    pub busy: &'a dyn Fn(&Identity) -> Busy,
+    pub scope: DisconnectScope,
+    pub trtypes: &'a [Transport],
+    pub net: &'a IfAddrs,
+}
+
+impl fmt::Debug for PlanInput<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlanInput")
+            .field("wanted", &self.wanted.len())
+            .field("scan", &self.scan.len())
+            .field("owned", &self.owned.len())
+            .finish()
+    }
+}
+
+/// Compute the plan. Cost: linear in wanted + scan + owned (candidate
+/// devices are bucketed by transport, port and subsystem NQN).
+pub fn plan(inp: &PlanInput<'_>) -> Plan {
+    let by_name: HashMap<&str, &KernelCtrl> = inp.scan.iter().map(|c| (c.name.as_str(), c)).collect();
+    let mut buckets: HashMap<(&str, &str, &str), Vec<&KernelCtrl>> = HashMap::new();
+    for c in inp.scan.iter().filter(|c| c.is_io() && !c.is_dying()) {
+        buckets
+            .entry((c.transport.as_str(), c.trsvcid.as_str(), c.subsysnqn.as_str()))
+            .or_default()
+            .push(c);
+    }
+    let mut taken: HashSet<&str> = HashSet::new();
+    let mut kept: HashMap<&Identity, &KernelCtrl> = HashMap::new();
+
+    // 1. Our controllers keep their own devices.
+    for (id, o) in inp.owned {
+        if let Some(dev) = by_name.get(o.device.as_str()) {
+            let same = dev.cntlid == Some(o.cntlid) && dev.subsysnqn == id.subsysnqn.as_str();
+            if !dev.is_dying() && (same || crate::matching::matches(id, dev, inp.net)) {
+                taken.insert(dev.name.as_str());
+                kept.insert(id, dev);
+            }
+        }
+    }
+
+    let mut actions = Vec::with_capacity(inp.wanted.len());
+    let mut wanted_ids: HashSet<&Identity> = HashSet::with_capacity(inp.wanted.len());
+    // 2.–3. Every wanted identity.
+    for w in inp.wanted {
+        let id = &w.id;
+        wanted_ids.insert(id);
+        if let Some(dev) = kept.get(id) {
+            actions.push(Action::Keep { id: id.clone(), device: dev.name.clone() });
+            continue;
+        }
+        let candidates: &[&KernelCtrl] = if id.subsysnqn.as_str() == DISCOVERY_NQN {
+            &[]
+        } else {
+            buckets
+                .get(&(id.transport.as_str(), id.trsvcid.as_str(), id.subsysnqn.as_str()))
+                .map_or(&[], Vec::as_slice)
+        };
+        let found = candidates
+            .iter()
+            .find(|c| !taken.contains(c.name.as_str()) && crate::matching::matches(id, c, inp.net));
+        if let Some(dev) = found {
+            taken.insert(dev.name.as_str());
+            actions.push(Action::Adopt {
+                id: id.clone(),
+                device: dev.name.clone(),
+                cntlid: dev.cntlid.unwrap_or(0),
+            });
+            continue;
+        }
+        match (inp.busy)(id) {
+            Busy::InFlight => actions.push(Action::Wait { id: id.clone(), until: None }),
+            Busy::Until(t) => actions.push(Action::Wait { id: id.clone(), until: Some(t) }),
+            Busy::Idle => match inp.owned.get(id) {
+                Some(o) => actions.push(Action::Lost { id: id.clone(), device: o.device.clone() }),
+                None => actions.push(Action::Connect { id: id.clone() }),
+            },
+        }
+    }
+
+    // 4. Ours, no longer wanted.
+    for (id, o) in inp.owned {
+        if wanted_ids.contains(id) {
+            continue;
+        }
+        let Some(dev) = kept.get(id) else {
+            actions.push(Action::Release { id: id.clone(), device: o.device.clone(), why: Keeping::Gone });
+            continue;
+        };
+        let keep = if o.boot {
+            Some(Keeping::Boot)
+        } else {
+            match inp.scope {
+                DisconnectScope::NoDisconnect => Some(Keeping::NoDisconnect),
+                DisconnectScope::AllConnectionsMatchingDisconnectTrtypes
+                    if !inp.trtypes.contains(&id.transport) =>
+                {
+                    Some(Keeping::Trtype)
+                }
+                _ => None,
+            }
+        };
+        let device = dev.name.clone();
+        actions.push(match keep {
+            Some(why) => Action::Release { id: id.clone(), device, why },
+            None => Action::Disconnect { id: id.clone(), device },
+        });
+    }
+    Plan { actions }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::Origin;
+    use crate::identity::IdFields;
+    use crate::params::ConnectParams;
+    use crate::state::Owned;
+
+    const HOST: &str = "nqn.2014-08.org.nvmexpress:uuid:0000";
+
+    fn id(a: &str, nqn: &str) -> Identity {
+        Identity::new(&IdFields {
+            transport: "tcp",
+            traddr: a,
+            trsvcid: "4420",
+            subsysnqn: nqn,
+            host_nqn: HOST,
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    fn want(i: &Identity) -> Wanted {
+        Wanted {
+            id: i.clone(),
+            params: ConnectParams::default(),
+            origin: Origin::Config { line: 1 },
+            boot: false,
+            extras: vec![],
+        }
+    }
+
+    fn dev(n: u32, a: &str, nqn: &str, state: &str) -> KernelCtrl {
+        KernelCtrl {
+            name: format!("nvme{n}"),
+            instance: n,
+            transport: "tcp".into(),
+            traddr: a.into(),
+            trsvcid: "4420".into(),
+            subsysnqn: nqn.into(),
+            hostnqn: HOST.into(),
+            state: state.into(),
+            cntlid: Some(n as u16 + 10),
+            cntrltype: Some("io".into()),
+            ..Default::default()
+        }
+    }
+
+    fn owned(dev: &str, cntlid: u16) -> Owned {
+        Owned { device: dev.into(), cntlid, origin: "config".into(), boot: false }
+    }
+
+    fn run(wanted: &[Wanted], scan: &[KernelCtrl], o: &OwnedMap, scope: DisconnectScope) -> Vec<String> {
+        let idle = |_: &Identity| Busy::Idle;
+        let p = plan(&PlanInput {
+            wanted,
+            scan,
+            owned: o,
+            busy: &idle,
+            scope,
+            trtypes: &[Transport::Tcp],
+            net: &IfAddrs::default(),
+        });
+        p.actions.iter().map(|a| a.to_string().split_whitespace().take(2).collect::<Vec<_>>().join(" ")).collect()
+    }
+
+    #[test]
+    fn connect_adopt_keep() {
+        let (a, b, c) = (id("10.0.0.1", "nqn.a"), id("10.0.0.2", "nqn.b"), id("10.0.0.3", "nqn.c"));
+        let scan = [dev(0, "10.0.0.1", "nqn.a", "live"), dev(1, "10.0.0.2", "nqn.b", "connecting")];
+        let mut o = OwnedMap::new();
+        o.insert(a.clone(), owned("nvme0", 10));
+        let got = run(&[want(&a), want(&b), want(&c)], &scan, &o, DisconnectScope::default());
+        // b is being reconnected by the kernel: adopted, no connect on top.
+        assert_eq!(got, ["keep nvme0", "adopt nvme1", "connect -"]);
+    }
+
+    #[test]
+    fn no_duplicates_dying_and_foreign_host() {
+        let a = id("10.0.0.1", "nqn.a");
+        // Two wanted identities that both match one device: only one takes it.
+        let mut a2 = a.clone();
+        a2.host_iface = heapless::String::try_from("eth0").unwrap();
+        let mut foreign = dev(2, "10.0.0.1", "nqn.a", "live");
+        foreign.hostnqn = "nqn.someone-else".into();
+        let scan = [dev(0, "10.0.0.1", "nqn.a", "deleting"), foreign, dev(1, "10.0.0.1", "nqn.a", "live")];
+        let got = run(&[want(&a), want(&a2)], &scan, &OwnedMap::new(), DisconnectScope::default());
+        assert_eq!(got, ["adopt nvme1", "connect -"]);
+    }
+
+    #[test]
+    fn lost_and_busy() {
+        let a = id("10.0.0.1", "nqn.a");
+        let mut o = OwnedMap::new();
+        o.insert(a.clone(), owned("nvme4", 14));
+        assert_eq!(run(&[want(&a)], &[], &o, DisconnectScope::default()), ["reconnect nvme4"]);
+        // Device name reused by another subsystem: not ours any more.
+        let scan = [dev(4, "10.0.0.9", "nqn.z", "live")];
+        assert_eq!(run(&[want(&a)], &scan, &o, DisconnectScope::default()), ["reconnect nvme4"]);
+        let t = Instant::now();
+        let busy = move |_: &Identity| Busy::Until(t);
+        let p = plan(&PlanInput {
+            wanted: &[want(&a)],
+            scan: &[],
+            owned: &OwnedMap::new(),
+            busy: &busy,
+            scope: DisconnectScope::default(),
+            trtypes: &[],
+            net: &IfAddrs::default(),
+        });
+        assert_eq!(p.actions, [Action::Wait { id: a, until: Some(t) }]);
+        assert!(p.is_noop());
+    }
+
+    // stacd-spec.md §10.14 item 10: disconnect decision per scope × transport.
+    #[test]
+    fn unwanted_by_scope() {
+        let a = id("10.0.0.1", "nqn.a");
+        let scan = [dev(0, "10.0.0.1", "nqn.a", "live")];
+        let mut o = OwnedMap::new();
+        o.insert(a.clone(), owned("nvme0", 10));
+        assert_eq!(run(&[], &scan, &o, DisconnectScope::OnlyStasConnections), ["disconnect nvme0"]);
+        assert_eq!(run(&[], &scan, &o, DisconnectScope::NoDisconnect), ["release nvme0"]);
+        assert_eq!(run(&[], &scan, &o, DisconnectScope::AllConnectionsMatchingDisconnectTrtypes), ["disconnect nvme0"]);
+        let idle = |_: &Identity| Busy::Idle;
+        let p = plan(&PlanInput {
+            wanted: &[],
+            scan: &scan,
+            owned: &o,
+            busy: &idle,
+            scope: DisconnectScope::AllConnectionsMatchingDisconnectTrtypes,
+            trtypes: &[Transport::Rdma],
+            net: &IfAddrs::default(),
+        });
+        assert!(matches!(p.actions[0], Action::Release { why: Keeping::Trtype, .. }));
+        // Boot paths are never disconnected; vanished ones are just forgotten.
+        o.get_mut(&a).unwrap().boot = true;
+        assert_eq!(run(&[], &scan, &o, DisconnectScope::OnlyStasConnections), ["release nvme0"]);
+        assert_eq!(run(&[], &[], &o, DisconnectScope::OnlyStasConnections), ["release nvme0"]);
+        // Controllers that are not ours are never touched.
+        assert!(run(&[], &scan, &OwnedMap::new(), DisconnectScope::OnlyStasConnections).is_empty());
+    }
+}
