@@ -130,13 +130,15 @@ pub struct Desired {
     seen: BTreeSet<Identity>,
     /// Why entries were dropped, one sentence each.
     pub notes: Vec<String>,
+    /// Entries the user excluded on purpose (`exclude=`).
+    pub excluded: Vec<String>,
 }
 
 impl Desired {
     /// Add `w` unless excluded, of a disabled family, or a duplicate.
     pub fn push(&mut self, conf: &StacdConf, w: Wanted) {
         if let Some(line) = excluded(conf, &w.id, &w.extras) {
-            self.notes.push(format!(
+            self.excluded.push(format!(
                 "{} ({}) excluded by exclude= at {}:{line}",
                 w.id,
                 w.origin,
@@ -168,13 +170,19 @@ impl Desired {
     }
 }
 
+enum Dropped {
+    Excluded(String),
+    Invalid(String),
+}
+
 /// A configured entry as a wanted controller, host names resolved.
 fn from_entry(
     conf: &StacdConf,
     host: &HostIdentity,
     e: &ControllerEntry,
     resolve: Resolver<'_>,
-) -> Result<Wanted, String> {
+) -> Result<Wanted, Dropped> {
+    let invalid = |m: String| Dropped::Invalid(m);
     let host_nqn = e.host_nqn.as_deref().unwrap_or(&host.nqn);
     let fields = IdFields {
         transport: &e.transport,
@@ -186,23 +194,28 @@ fn from_entry(
         host_iface: if conf.ignore_iface { "" } else { &e.host_iface },
         host_nqn,
     };
-    let id = Identity::new(&fields).map_err(|err| err.to_string())?;
+    let id = Identity::new(&fields).map_err(|err| invalid(err.to_string()))?;
     // First exclusion pass: the configured form (a host name may be
     // excluded by name, §2.5).
     if let Some(line) = excluded(conf, &id, &e.extras) {
-        return Err(format!("excluded by exclude= at line {line}"));
+        return Err(Dropped::Excluded(format!(
+            "{id} (config line {}) excluded by exclude= at {}:{line}",
+            e.line,
+            conf.path.display()
+        )));
     }
     let id = if id.transport.is_ip() && parse_ip(&id.traddr).is_none() {
-        let addrs = resolve(&id.traddr).map_err(|err| format!("cannot resolve {}: {err}", id.traddr))?;
+        let addrs = resolve(&id.traddr)
+            .map_err(|err| invalid(format!("cannot resolve {}: {err}", id.traddr)))?;
         // The first IPv4 result if IPv4 is enabled, else the first IPv6
         // result (§3.5 step 3).
         let pick = addrs
             .iter()
             .find(|a| a.is_ipv4() && conf.ip_family.allows_v4())
             .or_else(|| addrs.iter().find(|a| a.is_ipv6() && conf.ip_family.allows_v6()))
-            .ok_or_else(|| format!("{} has no address of an enabled family", id.traddr))?;
+            .ok_or_else(|| invalid(format!("{} has no address of an enabled family", id.traddr)))?;
         let text = pick.to_string();
-        Identity::new(&IdFields { traddr: &text, ..fields }).map_err(|err| err.to_string())?
+        Identity::new(&IdFields { traddr: &text, ..fields }).map_err(|err| invalid(err.to_string()))?
     } else {
         id
     };
@@ -226,7 +239,8 @@ pub fn from_config(conf: &StacdConf, host: &HostIdentity, resolve: Resolver<'_>,
     for e in &conf.controllers {
         match from_entry(conf, host, e, resolve) {
             Ok(w) => out.push(conf, w),
-            Err(why) => out.notes.push(format!(
+            Err(Dropped::Excluded(m)) => out.excluded.push(m),
+            Err(Dropped::Invalid(why)) => out.notes.push(format!(
                 "{}:{}: controller ignored: {why}",
                 conf.path.display(),
                 e.line
@@ -317,8 +331,8 @@ mod tests {
         let d = build(&conf);
         let ids: Vec<String> = d.wanted.iter().map(|w| w.id.to_string()).collect();
         assert_eq!(ids, ["(tcp, 10.0.0.5, 4420, x)", "(fc, nn-0x1:pn-0x2, , x)"]);
-        let notes = d.notes.join("\n");
-        for want in ["line 9", "ip-family", "cannot resolve nowhere.example", "/c:6:", "invalid transport", "/c:7:", "traddr is missing"] {
+        let notes = format!("{}\n{}", d.notes.join("\n"), d.excluded.join("\n"));
+        for want in ["/c:9", "ip-family", "cannot resolve nowhere.example", "/c:6:", "invalid transport", "/c:7:", "traddr is missing"] {
             assert!(notes.contains(want), "{want} not in {notes}");
         }
     }

@@ -1,1 +1,4 @@
-fn main() {}
+//! stacd: see the library crate; `main` only hands over to the command line.
+fn main() -> std::process::ExitCode {
+    stacd::cli::main()
+}

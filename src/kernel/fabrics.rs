@@ -198,6 +198,31 @@ impl Fabrics for DevFabrics {
     }
 }
 
+/// The option table of a 6.x kernel with every feature (nvmf_dev_show on
+/// a fresh descriptor), used by the doubles.
+pub const FULL_OPTIONS: &str = "instance=-1,cntlid=-1,transport=%s,traddr=%s,trsvcid=%s,nqn=%s,\
+    queue_size=%d,nr_io_queues=%d,reconnect_delay=%d,ctrl_loss_tmo=%d,keep_alive_tmo=%d,\
+    hostnqn=%s,host_traddr=%s,host_iface=%s,hostid=%s,duplicate_connect,disable_sqflow,\
+    hdr_digest,data_digest,nr_write_queues=%d,nr_poll_queues=%d,tos=%d,fast_io_fail_tmo=%d,\
+    discovery,dhchap_secret=%s,dhchap_ctrl_secret=%s\n";
+
+/// A kernel that refuses everything: for `--dry-run`, which must not touch
+/// the device (it is never asked to connect, by construction).
+#[derive(Debug, Clone, Copy)]
+pub struct Inert;
+
+impl Fabrics for Inert {
+    fn options(&self) -> Result<String, Errno> {
+        Ok(FULL_OPTIONS.to_string())
+    }
+    fn connect(&self, _opts: &str) -> Result<Reply, ConnectError> {
+        Err(ConnectError::Kernel(Errno::PERM))
+    }
+    fn delete(&self, _name: &str) -> std::io::Result<()> {
+        Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied))
+    }
+}
+
 /// Test double: records every option string and, on success, creates the
 /// sysfs directory a real kernel would (`uevent` with NVME_* lines,
 /// `address`, `subsysnqn`, `hostnqn`, `hostid`, `state`, `cntlid`,
@@ -316,12 +341,7 @@ impl Recorder {
 impl Fabrics for Recorder {
     fn options(&self) -> Result<String, Errno> {
         Ok(self.st().options.clone().unwrap_or_else(|| {
-            "instance=-1,cntlid=-1,transport=%s,traddr=%s,trsvcid=%s,nqn=%s,queue_size=%d,\
-             nr_io_queues=%d,reconnect_delay=%d,ctrl_loss_tmo=%d,keep_alive_tmo=%d,hostnqn=%s,\
-             host_traddr=%s,host_iface=%s,hostid=%s,duplicate_connect,disable_sqflow,hdr_digest,\
-             data_digest,nr_write_queues=%d,nr_poll_queues=%d,tos=%d,fast_io_fail_tmo=%d,\
-             discovery,dhchap_secret=%s,dhchap_ctrl_secret=%s\n"
-                .to_string()
+FULL_OPTIONS.to_string()
         }))
     }
 

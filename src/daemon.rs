@@ -1,0 +1,238 @@
+//! The daemon: one thread of control, a `poll(2)` loop over the wake pipe
+//! (signals and finished connects write to it) and the kernel uevent
+//! socket, with the timeout set to the engine's next deadline — nothing
+//! wakes up when nothing changes (DESIGN.md rule 6).
+//!
+//! Signals (stacd-spec.md §4.11, §4.14, DESIGN.md): SIGHUP reloads
+//! stacd.conf — a broken file keeps the running configuration; SIGTERM and
+//! SIGINT end the daemon leaving every connection up. signal-hook sets a
+//! flag and writes a byte to the wake pipe; the loop reads the flags.
+
+use crate::config::host::HostIdentity;
+use crate::config::{self, StacdConf};
+use crate::desired::{self, Desired, Wanted};
+use crate::engine::Engine;
+use crate::root::Root;
+use crate::uevent::{self, Uevents};
+use crate::{logging, notify};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::fd::OwnedFd;
+use rustix::io::Errno;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Requests to the loop from outside (signals, tests, D-Bus).
+#[derive(Debug, Clone)]
+pub struct Control {
+    stop: Arc<AtomicBool>,
+    reload: Arc<AtomicBool>,
+    wake: Arc<OwnedFd>,
+}
+
+impl Control {
+    fn poke(&self) {
+        let _ = rustix::io::write(&*self.wake, b"w");
+    }
+
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.poke();
+    }
+
+    pub fn request_reload(&self) {
+        self.reload.store(true, Ordering::SeqCst);
+        self.poke();
+    }
+
+    /// SIGTERM/SIGINT → stop, SIGHUP → reload. The flag is registered
+    /// before the pipe write so the flag is set when the loop wakes.
+    pub fn install_signals(&self) -> std::io::Result<()> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        for (sig, flag) in [(SIGTERM, &self.stop), (SIGINT, &self.stop), (SIGHUP, &self.reload)] {
+            signal_hook::flag::register(sig, flag.clone())?;
+            let fd = rustix::io::dup(&*self.wake)?;
+            signal_hook::low_level::pipe::register(sig, fd)?;
+        }
+        Ok(())
+    }
+}
+
+/// The running configuration and what derives from it.
+pub struct Daemon {
+    pub root: Root,
+    pub conf_path: PathBuf,
+    pub host: HostIdentity,
+    pub conf: StacdConf,
+    /// `--tron` given: stays on across reloads (DESIGN.md).
+    pub cli_tron: bool,
+    pub engine: Engine,
+    control: Control,
+    wake_r: OwnedFd,
+    uevents: Option<Uevents>,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon").field("conf", &self.conf_path).finish()
+    }
+}
+
+/// The desired set of a configuration; dropped entries are logged.
+pub fn desired(conf: &StacdConf, host: &HostIdentity) -> Vec<Wanted> {
+    let mut d = Desired::default();
+    desired::from_config(conf, host, &desired::system_resolver, &mut d);
+    for n in &d.notes {
+        log::warn!("{n}");
+    }
+    for n in &d.excluded {
+        log::info!("{n}");
+    }
+    d.wanted
+}
+
+impl Daemon {
+    pub fn new(
+        root: Root,
+        conf_path: PathBuf,
+        host: HostIdentity,
+        conf: StacdConf,
+        cli_tron: bool,
+        mut engine: Engine,
+    ) -> std::io::Result<Daemon> {
+        let (wake_r, wake_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK)?;
+        let wake = Arc::new(wake_w);
+        engine.set_waker(wake.clone());
+        engine.set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
+        engine.set_wanted(desired(&conf, &host));
+        let uevents = match Uevents::open() {
+            Ok(u) => Some(u),
+            Err(e) => {
+                log::warn!("cannot listen to kernel uevents ({e}); controller removals are noticed only at the next retry or reload");
+                None
+            }
+        };
+        Ok(Daemon {
+            root,
+            conf_path,
+            host,
+            conf,
+            cli_tron,
+            engine,
+            control: Control {
+                stop: Arc::new(AtomicBool::new(false)),
+                reload: Arc::new(AtomicBool::new(false)),
+                wake,
+            },
+            wake_r,
+            uevents,
+        })
+    }
+
+    pub fn control(&self) -> Control {
+        self.control.clone()
+    }
+
+    /// Re-read stacd.conf. New parameters apply to new connections only;
+    /// added controllers connect, removed ones follow the disconnect policy.
+    pub fn reload(&mut self) {
+        notify::reloading();
+        log::info!("reloading {}", self.conf_path.display());
+        match config::load_stacd_conf(&self.conf_path) {
+            Ok((conf, warnings)) => {
+                for w in &warnings {
+                    log::warn!("{w}");
+                }
+                logging::set_debug(self.cli_tron || conf.tron);
+                self.engine.set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
+                self.engine.set_wanted(desired(&conf, &self.host));
+                self.conf = conf;
+            }
+            Err(e) => log::error!("reload failed: {e}; keeping the running configuration"),
+        }
+        notify::notify("READY=1");
+    }
+
+    fn handle_uevents(&mut self) {
+        let Some(u) = self.uevents.as_mut() else { return };
+        match u.read() {
+            uevent::Read::Overrun => {
+                log::debug!("kernel uevents were lost (receive buffer overrun); rescanning");
+                self.engine.mark_dirty();
+            }
+            uevent::Read::Events(evs) => {
+                for ev in evs {
+                    if let Some(id) = self.engine.owner_of(&ev.name) {
+                        match (ev.action.as_str(), ev.get("NVME_AEN")) {
+                            ("remove", _) => log::info!("{id} | {} - Received \"remove\" event", ev.name),
+                            ("change", Some(aen)) => log::info!("{id} | {} - Received AEN: {aen}", ev.name),
+                            (a, _) => log::debug!("{id} | {} - Received \"{a}\" event", ev.name),
+                        }
+                    }
+                    self.engine.mark_dirty();
+                }
+            }
+        }
+    }
+
+    fn drain_wake(&self) {
+        let mut b = [0u8; 64];
+        while let Ok(n) = rustix::io::read(&self.wake_r, &mut b) {
+            if n < b.len() {
+                break;
+            }
+        }
+    }
+
+    /// Run until asked to stop. Returns the exit code.
+    pub fn run(&mut self) -> u8 {
+        self.engine.step(Instant::now());
+        notify::notify("READY=1");
+        loop {
+            if self.control.stop.swap(false, Ordering::SeqCst) {
+                break;
+            }
+            if self.control.reload.swap(false, Ordering::SeqCst) {
+                self.reload();
+            }
+            let now = Instant::now();
+            self.engine.step(now);
+            let timeout = self.engine.next_wake().map(|t| {
+                let d = t.saturating_duration_since(Instant::now());
+                Timespec {
+                    tv_sec: d.as_secs() as _,
+                    // Round up so the deadline has passed when poll returns.
+                    tv_nsec: (d.subsec_nanos() + 999_999).min(999_999_999) as _,
+                }
+            });
+            if self.control.stop.load(Ordering::SeqCst) || self.control.reload.load(Ordering::SeqCst) {
+                continue;
+            }
+            let mut fds = vec![PollFd::new(&self.wake_r, PollFlags::IN)];
+            if let Some(u) = &self.uevents {
+                fds.push(PollFd::from_borrowed_fd(u.fd(), PollFlags::IN));
+            }
+            match poll(&mut fds, timeout.as_ref()) {
+                Ok(_) | Err(Errno::INTR) => {}
+                Err(e) => {
+                    log::error!("poll failed: {e}");
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            }
+            let wake = fds[0].revents().contains(PollFlags::IN);
+            let ev = fds.get(1).is_some_and(|f| !f.revents().is_empty());
+            if wake {
+                self.drain_wake();
+            }
+            if ev {
+                self.handle_uevents();
+            }
+        }
+        notify::notify("STOPPING=1");
+        // Connections are never torn down when stacd exits (§4.14): only
+        // the ownership record is kept for the next start.
+        log::info!("exiting; connections stay up");
+        0
+    }
+}

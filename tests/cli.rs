@@ -1,0 +1,111 @@
+//! The built binary, run as a user would: help, version, usage errors,
+//! exit codes, `--dry-run` against a fake root (STACD_ROOT).
+
+mod common;
+
+use common::{ctrl_line, FakeRoot, HOSTNQN};
+use std::process::{Command, Output};
+
+const SUB1: &str = "nqn.2024-01.io.testbed:sub1";
+
+fn stacd(root: Option<&FakeRoot>, args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stacd"));
+    c.args(args).env_remove("RUNTIME_DIRECTORY").env_remove("NOTIFY_SOCKET");
+    match root {
+        Some(r) => c.env("STACD_ROOT", &r.dir),
+        None => c.env_remove("STACD_ROOT"),
+    };
+    c.output().expect("run stacd")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn help_fits_80_columns_and_every_spelling_works() {
+    for h in ["-h", "--help"] {
+        let o = stacd(None, &[h]);
+        assert_eq!(o.status.code(), Some(0), "{h}");
+        let out = text(&o.stdout);
+        assert!(out.starts_with("Usage: stacd"), "{out}");
+        for opt in ["--conf-file", "--syslog", "--tron", "--version", "--idl", "--once", "--timeout", "--dry-run"] {
+            assert!(out.contains(opt), "{opt} missing from help");
+        }
+        for l in out.lines() {
+            assert!(l.chars().count() <= 80, "too wide: {l:?}");
+        }
+    }
+}
+
+#[test]
+fn version_first_line() {
+    for v in ["--version", "-v"] {
+        let o = stacd(None, &[v]);
+        assert_eq!(o.status.code(), Some(0));
+        assert_eq!(text(&o.stdout).lines().next(), Some(format!("stacd {}", env!("CARGO_PKG_VERSION")).as_str()));
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_line() {
+    for bad in [&["--bogus"][..], &["stray"], &["-f"], &["--timeout", "5"], &["--once", "--timeout", "soon"]] {
+        let o = stacd(None, bad);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+        let err = text(&o.stderr);
+        assert!(err.starts_with("stacd: "), "{err}");
+        assert!(err.lines().count() <= 2, "{err}");
+    }
+}
+
+#[test]
+fn idl_fails_clearly_until_dbus_lands() {
+    let o = stacd(None, &["--idl", "/nonexistent/x.xml"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(text(&o.stderr).contains("--idl"));
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_touches_nothing() {
+    let fr = FakeRoot::new("dry");
+    fr.write_conf(&format!("[Controllers]\n{}{}", ctrl_line(4420, SUB1), ctrl_line(4421, SUB1)));
+    let k = stacd::kernel::fabrics::Recorder::new(&fr.root());
+    k.make_ctrl(&format!("nqn={SUB1},transport=tcp,traddr=127.0.0.1,trsvcid=4420,hostnqn={HOSTNQN}")).unwrap();
+    let o = stacd(Some(&fr), &["--dry-run"]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", text(&o.stderr));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with("adopt      nvme0   (tcp, 127.0.0.1, 4420, nqn.2024-01.io.testbed:sub1)"), "{out}");
+    assert!(lines[1].starts_with("connect    -       (tcp, 127.0.0.1, 4421,"), "{out}");
+    assert!(!fr.path("run/stacd/state.json").exists(), "dry run writes no state");
+    assert_eq!(fr.ctrls(), ["nvme0"]);
+}
+
+#[test]
+fn config_and_host_errors_exit_2_runtime_errors_exit_1() {
+    let fr = FakeRoot::new("errors");
+    // No /dev/nvme-fabrics in the fake root: cannot run.
+    fr.write_conf("[Controllers]\n");
+    let o = stacd(Some(&fr), &["--once"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("nvme-fabrics"));
+    // A regular file is never written to as if it were the device.
+    std::fs::write(fr.path("dev/nvme-fabrics"), "").unwrap();
+    let o = stacd(Some(&fr), &["--once"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("not a character device"));
+    assert_eq!(std::fs::read(fr.path("dev/nvme-fabrics")).unwrap(), b"");
+    // Broken config: exit 2 naming the file and line.
+    fr.write_conf("kato=5\n[Global]\n");
+    let o = stacd(Some(&fr), &["--dry-run"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(err.contains("stacd.conf:1"), "{err}");
+    // No host NQN: exit 2, saying what was tried.
+    fr.write_conf("[Global]\n");
+    std::fs::remove_file(fr.path("etc/nvme/hostnqn")).unwrap();
+    let o = stacd(Some(&fr), &["--dry-run"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("hostnqn"), "{}", text(&o.stderr));
+}

@@ -1,0 +1,260 @@
+//! The engine, `--once` and the daemon loop against a fake root and the
+//! recording fabrics double: connects, adoption, restarts, retries,
+//! removals, policy, reload and stop.
+
+mod common;
+
+use common::{ctrl_line, FakeRoot, HOSTID, HOSTNQN};
+use rustix::io::Errno;
+use stacd::config::{self, host};
+use stacd::daemon::{self, Daemon};
+use stacd::engine::{Engine, Retry};
+use stacd::kernel::fabrics::{Fabrics, Recorder};
+use stacd::root::rel;
+use stacd::state::Store;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SUB1: &str = "nqn.2024-01.io.testbed:sub1";
+const SUB2: &str = "nqn.2024-01.io.testbed:sub2";
+
+/// Quick retries so tests do not sleep for seconds.
+const FAST: Retry = Retry {
+    first: Duration::from_millis(100),
+    later: Duration::from_millis(300),
+    deadline: Duration::from_secs(5),
+};
+
+fn three() -> String {
+    format!("[Controllers]\n{}{}{}", ctrl_line(4420, SUB1), ctrl_line(8009, SUB1), ctrl_line(4420, SUB2))
+}
+
+fn engine(fr: &FakeRoot, kernel: &Arc<Recorder>) -> Engine {
+    let root = fr.root();
+    let (conf, _) = config::load_stacd_conf(&fr.conf_path()).expect("config");
+    let (host, _) = host::load_host(&root, &root.path(rel::SYS_CONF)).expect("host");
+    let k: Arc<dyn Fabrics> = kernel.clone();
+    let mut e = Engine::new(&root, k, Store::new(&root.run_dir()), FAST);
+    e.set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
+    e.set_wanted(daemon::desired(&conf, &host));
+    e
+}
+
+/// Step until `done` holds or 5 s pass.
+fn settle(e: &mut Engine, done: impl Fn(&Engine) -> bool) {
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        e.step(Instant::now());
+        if done(e) {
+            return;
+        }
+        assert!(Instant::now() < end, "did not settle: {:?}", e.status());
+        e.wait(Instant::now() + Duration::from_millis(20));
+    }
+}
+
+fn all_live(e: &Engine) -> bool {
+    e.status().iter().all(|s| s.is_live())
+}
+
+#[test]
+fn connects_everything_then_plans_nothing() {
+    let fr = FakeRoot::new("connect");
+    fr.write_conf(&three());
+    let k = Arc::new(Recorder::new(&fr.root()));
+    let mut e = engine(&fr, &k);
+    settle(&mut e, all_live);
+    assert_eq!(fr.ctrls(), ["nvme0", "nvme1", "nvme2"]);
+    let mut sent = k.connects();
+    sent.sort();
+    assert_eq!(
+        sent[0],
+        format!("nqn={SUB1},transport=tcp,traddr=127.0.0.1,trsvcid=4420,hostnqn={HOSTNQN},hostid={HOSTID},ctrl_loss_tmo=600")
+    );
+    assert_eq!(sent.len(), 3);
+    // Applying a plan then planning again from a fresh scan: no changes.
+    assert!(e.plan(Instant::now()).is_noop());
+    assert_eq!(e.owned().len(), 3);
+    assert!(fr.path("run/stacd/state.json").exists());
+}
+
+#[test]
+fn restart_adopts_without_connecting() {
+    let fr = FakeRoot::new("restart");
+    fr.write_conf(&three());
+    let k = Arc::new(Recorder::new(&fr.root()));
+    let mut e = engine(&fr, &k);
+    settle(&mut e, all_live);
+    let before: Vec<_> = fr.ctrls().iter().map(|c| (c.clone(), fr.attr(c, "cntlid"))).collect();
+    drop(e);
+    let k2 = Arc::new(Recorder::new(&fr.root()));
+    let mut e2 = engine(&fr, &k2);
+    settle(&mut e2, all_live);
+    assert!(k2.connects().is_empty(), "a restart connects nothing");
+    assert!(k2.deletes().is_empty());
+    let after: Vec<_> = fr.ctrls().iter().map(|c| (c.clone(), fr.attr(c, "cntlid"))).collect();
+    assert_eq!(before, after);
+    // Even without the state file (lost /run), existing controllers are adopted.
+    std::fs::remove_file(fr.path("run/stacd/state.json")).unwrap();
+    let k3 = Arc::new(Recorder::new(&fr.root()));
+    let mut e3 = engine(&fr, &k3);
+    settle(&mut e3, all_live);
+    assert!(k3.connects().is_empty());
+    assert_eq!(e3.owned().len(), 3);
+}
+
+#[test]
+fn foreign_controller_is_adopted_and_unwanted_foreign_left_alone() {
+    let fr = FakeRoot::new("foreign");
+    fr.write_conf(&format!("[Controllers]\n{}", ctrl_line(4420, SUB1)));
+    let k = Arc::new(Recorder::new(&fr.root()));
+    // Made by someone else (nvme-cli): one wanted, one not.
+    k.make_ctrl(&format!("nqn={SUB1},transport=tcp,traddr=127.0.0.1,trsvcid=4420,hostnqn={HOSTNQN}")).unwrap();
+    k.make_ctrl(&format!("nqn={SUB2},transport=tcp,traddr=127.0.0.1,trsvcid=4420,hostnqn={HOSTNQN}")).unwrap();
+    let mut e = engine(&fr, &k);
+    settle(&mut e, all_live);
+    assert!(k.connects().is_empty());
+    assert_eq!(e.owned().len(), 1);
+    // Emptying the config disconnects what became ours, never the other one.
+    fr.write_conf("[Controllers]\n");
+    e.set_wanted(vec![]);
+    e.step(Instant::now());
+    assert_eq!(k.deletes(), ["nvme0"]);
+    assert_eq!(fr.ctrls(), ["nvme1"]);
+}
+
+#[test]
+fn failures_retry_with_the_fast_then_slow_delay() {
+    let fr = FakeRoot::new("retry");
+    fr.write_conf(&format!("[Controllers]\n{}{}", ctrl_line(4420, SUB1), ctrl_line(4421, SUB1)));
+    let k = Arc::new(Recorder::new(&fr.root()));
+    k.fail_when("trsvcid=4421", Errno::CONNREFUSED);
+    let mut e = engine(&fr, &k);
+    let t0 = Instant::now();
+    settle(&mut e, |e| e.status().iter().any(|s| s.attempts >= 3));
+    let el = t0.elapsed();
+    // 1st failure → ~100 ms, 2nd → ~300 ms: the third attempt after ≥ 90+270 ms.
+    assert!(el >= Duration::from_millis(350), "{el:?}");
+    let st = e.status();
+    assert!(st[0].is_live());
+    assert!(st[1].last_error.as_deref().unwrap().contains("connection refused"));
+    let attempts_4421 = k.connects().iter().filter(|c| c.contains("4421")).count();
+    assert_eq!(attempts_4421 as u32, st[1].attempts);
+    // The target comes back: connected at the next retry.
+    k.heal();
+    settle(&mut e, all_live);
+}
+
+#[test]
+fn removed_controller_is_reconnected_and_already_is_adopted() {
+    let fr = FakeRoot::new("removed");
+    fr.write_conf(&format!("[Controllers]\n{}", ctrl_line(4420, SUB1)));
+    let k = Arc::new(Recorder::new(&fr.root()));
+    let mut e = engine(&fr, &k);
+    settle(&mut e, all_live);
+    // Someone deletes it: reconnected after the fast retry, not at once.
+    k.delete("nvme0").unwrap();
+    e.mark_dirty();
+    e.step(Instant::now());
+    assert_eq!(k.connects().len(), 1, "no immediate reconnect");
+    settle(&mut e, all_live);
+    assert_eq!(k.connects().len(), 2);
+    // EALREADY (an identical controller appeared meanwhile) → adopted.
+    let fr2 = FakeRoot::new("already");
+    fr2.write_conf(&format!("[Controllers]\n{}", ctrl_line(4420, SUB2)));
+    let k2 = Arc::new(Recorder::new(&fr2.root()));
+    k2.fail_when(SUB2, Errno::ALREADY);
+    let mut e2 = engine(&fr2, &k2);
+    e2.step(Instant::now());
+    k2.make_ctrl(&format!("nqn={SUB2},transport=tcp,traddr=127.0.0.1,trsvcid=4420,hostnqn={HOSTNQN}")).unwrap();
+    settle(&mut e2, all_live);
+    assert_eq!(e2.owned().len(), 1);
+}
+
+#[test]
+fn disconnect_scope_no_disconnect_keeps_connections() {
+    let fr = FakeRoot::new("scope");
+    fr.write_conf(&three());
+    let k = Arc::new(Recorder::new(&fr.root()));
+    let mut e = engine(&fr, &k);
+    settle(&mut e, all_live);
+    fr.write_conf("[I/O controller connection management]\ndisconnect-scope = no-disconnect\n[Controllers]\n");
+    let (conf, _) = config::load_stacd_conf(&fr.conf_path()).unwrap();
+    e.set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
+    e.set_wanted(vec![]);
+    e.step(Instant::now());
+    assert!(k.deletes().is_empty());
+    assert_eq!(fr.ctrls().len(), 3);
+    assert!(e.owned().is_empty(), "released, not ours any more");
+}
+
+#[test]
+fn once_reports_each_controller_and_exit_codes() {
+    let fr = FakeRoot::new("once");
+    fr.write_conf(&format!("[Controllers]\n{}{}", ctrl_line(4420, SUB1), ctrl_line(4421, SUB2)));
+    let k = Arc::new(Recorder::new(&fr.root()));
+    k.fail_when("trsvcid=4421", Errno::CONNREFUSED);
+    let mut e = engine(&fr, &k);
+    let mut out = Vec::new();
+    let code = stacd::once::run(&mut e, Duration::from_millis(700), &mut out);
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(code, stacd::exit::SOME_MISSING, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with(&format!("live nvme0 (tcp, 127.0.0.1, 4420, {SUB1}) connected in ")), "{out}");
+    assert!(lines[0].ends_with("cntlid=1"), "{out}");
+    assert!(lines[1].starts_with(&format!("failed - (tcp, 127.0.0.1, 4421, {SUB2}) connection refused")), "{out}");
+    // None live → 4; all live → 0.
+    let fr = FakeRoot::new("once-none");
+    fr.write_conf(&format!("[Controllers]\n{}", ctrl_line(4421, SUB1)));
+    let k = Arc::new(Recorder::new(&fr.root()));
+    k.fail_when("4421", Errno::CONNREFUSED);
+    let code = stacd::once::run(&mut engine(&fr, &k), Duration::from_millis(200), &mut Vec::new());
+    assert_eq!(code, stacd::exit::NONE_LIVE);
+    k.heal();
+    let code = stacd::once::run(&mut engine(&fr, &k), Duration::from_secs(2), &mut Vec::new());
+    assert_eq!(code, stacd::exit::OK);
+}
+
+#[test]
+fn daemon_reload_and_stop() {
+    let fr = FakeRoot::new("daemon");
+    fr.write_conf(&format!("[Controllers]\n{}", ctrl_line(4420, SUB1)));
+    let root = fr.root();
+    let k = Arc::new(Recorder::new(&root));
+    let (conf, _) = config::load_stacd_conf(&fr.conf_path()).unwrap();
+    let (host, _) = host::load_host(&root, &root.path(rel::SYS_CONF)).unwrap();
+    let kd: Arc<dyn Fabrics> = k.clone();
+    let e = Engine::new(&root, kd, Store::new(&root.run_dir()), FAST);
+    let mut d = Daemon::new(root, fr.conf_path(), host, conf, false, e).unwrap();
+    let ctl = d.control();
+    let t = std::thread::spawn(move || {
+        let code = d.run();
+        (code, d)
+    });
+    let wait_for = |n: usize| {
+        let end = Instant::now() + Duration::from_secs(5);
+        while fr.ctrls().len() != n {
+            assert!(Instant::now() < end, "waiting for {n} controllers: {:?}", fr.ctrls());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait_for(1);
+    // Add a controller and reload: it connects, the first is untouched.
+    fr.write_conf(&format!("[Controllers]\n{}{}", ctrl_line(4420, SUB1), ctrl_line(4420, SUB2)));
+    ctl.request_reload();
+    wait_for(2);
+    // A broken file: nothing changes.
+    fr.write_conf(&format!("kato=5\n[Controllers]\n{}", ctrl_line(4420, SUB1)));
+    ctl.request_reload();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(fr.ctrls().len(), 2);
+    assert!(k.deletes().is_empty());
+    ctl.request_stop();
+    let (code, d) = t.join().unwrap();
+    assert_eq!(code, 0);
+    assert_eq!(k.connects().len(), 2, "one connect each, no reconnects");
+    assert!(k.deletes().is_empty(), "stop leaves every connection up");
+    assert_eq!(fr.ctrls().len(), 2);
+    assert_eq!(d.engine.owned().len(), 2);
+}
