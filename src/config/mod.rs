@@ -241,14 +241,745 @@ impl StacdConf {
     }
 }
 
+const GLOBAL: &str = "Global";
+const IOC: &str = "I/O controller connection management";
+const CONTROLLERS: &str = "Controllers";
+
+/// A value check: the typed value, or what was expected.
+type Check<T> = fn(&str) -> Result<T, &'static str>;
+
+/// An integer as Python's `int()` reads it (§2.3): optional sign, ASCII
+/// digits, single `_` between digits; no hex, no empty string. Beyond i64 is
+/// invalid (Python has no limit; no option makes sense that large).
+fn int(s: &str) -> Result<i64, &'static str> {
+    const WANT: &str = "expected an integer";
+    let (sign, digits) = match s.strip_prefix('-') {
+        Some(d) => ("-", d),
+        None => ("", s.strip_prefix('+').unwrap_or(s)),
+    };
+    let groups_ok = |g: &str| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit());
+    if !digits.split('_').all(groups_ok) {
+        return Err(WANT);
+    }
+    let clean = format!("{sign}{}", digits.replace('_', ""));
+    clean.parse().map_err(|_| WANT)
+}
+
+fn boolean(s: &str) -> Result<bool, &'static str> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("expected true or false"),
+    }
+}
+
+fn queue_size(s: &str) -> Result<i64, &'static str> {
+    const WANT: &str = "expected an integer from 16 to 1024";
+    int(s).ok().filter(|v| (16..=1024).contains(v)).ok_or(WANT)
+}
+
+fn ip_family(s: &str) -> Result<IpFamily, &'static str> {
+    match s {
+        "ipv4" => Ok(IpFamily::V4),
+        "ipv6" => Ok(IpFamily::V6),
+        "ipv4+ipv6" | "ipv6+ipv4" => Ok(IpFamily::Both),
+        _ => Err("expected ipv4, ipv6, ipv4+ipv6 or ipv6+ipv4"),
+    }
+}
+
+fn disconnect_scope(s: &str) -> Result<DisconnectScope, &'static str> {
+    use DisconnectScope::*;
+    let all = [
+        OnlyStasConnections,
+        AllConnectionsMatchingDisconnectTrtypes,
+        NoDisconnect,
+    ];
+    all.into_iter().find(|d| d.as_str() == s).ok_or(
+        "expected only-stas-connections, all-connections-matching-disconnect-trtypes or no-disconnect",
+    )
+}
+
+/// A connection parameter of `[Global]` / a `controller=` override (§2.3, §2.4).
+enum Slot<'a> {
+    Bool(&'a mut Option<bool>),
+    Int(&'a mut Option<i64>, Check<i64>),
+}
+
+fn slot<'a>(p: &'a mut ConnParams, key: &str) -> Option<Slot<'a>> {
+    Some(match key {
+        "hdr-digest" => Slot::Bool(&mut p.hdr_digest),
+        "data-digest" => Slot::Bool(&mut p.data_digest),
+        "disable-sqflow" => Slot::Bool(&mut p.disable_sqflow),
+        "kato" => Slot::Int(&mut p.kato, int),
+        "nr-io-queues" => Slot::Int(&mut p.nr_io_queues, int),
+        "nr-write-queues" => Slot::Int(&mut p.nr_write_queues, int),
+        "nr-poll-queues" => Slot::Int(&mut p.nr_poll_queues, int),
+        "queue-size" => Slot::Int(&mut p.queue_size, queue_size),
+        "reconnect-delay" => Slot::Int(&mut p.reconnect_delay, int),
+        "ctrl-loss-tmo" => Slot::Int(&mut p.ctrl_loss_tmo, int),
+        _ => return None,
+    })
+}
+
+impl Slot<'_> {
+    /// Store `raw` if it is valid.
+    fn set(&mut self, raw: &str) -> Result<(), &'static str> {
+        match self {
+            Slot::Bool(v) => boolean(raw).map(|b| **v = Some(b)),
+            Slot::Int(v, check) => check(raw).map(|i| **v = Some(i)),
+        }
+    }
+
+    fn clear(&mut self) {
+        match self {
+            Slot::Bool(v) => **v = None,
+            Slot::Int(v, _) => **v = None,
+        }
+    }
+}
+
+/// Keys of older nvme-stas releases, or of stafd, that people still write.
+fn legacy_hint(key: &str) -> Option<&'static str> {
+    match key {
+        "blacklist" => Some("no longer supported (use exclude=); ignored"),
+        "sticky-connections" | "udev-rule" | "persistent-connections" | "duplicate-connect" => {
+            Some("no longer supported; ignored")
+        }
+        "pleo" | "zeroconf" | "zeroconf-connections-persistence" => {
+            Some("a stafd option, not used by stacd; ignored")
+        }
+        _ => None,
+    }
+}
+
+/// `s` quoted for a message, unless it looks like a DH-HMAC-CHAP key
+/// (`DHHC-1:...`) or names a secret: a mistyped secret must not reach the log.
+fn shown(s: &str) -> String {
+    let lc = s.to_ascii_lowercase();
+    if lc.contains("secret") || lc.contains("dhhc-") {
+        crate::secret::REDACTED.to_string()
+    } else {
+        format!("{s:?}")
+    }
+}
+
+/// Collects warnings about one file.
+struct Sink<'a> {
+    file: &'a Path,
+    out: Vec<Warning>,
+}
+
+impl Sink<'_> {
+    fn push(&mut self, line: usize, key: String, msg: String) {
+        let file = self.file.to_path_buf();
+        self.out.push(Warning {
+            file,
+            line,
+            key,
+            msg,
+        });
+    }
+
+    /// A warning about entry `e`, keyed `[Section] key`.
+    fn warn(&mut self, e: &ini::Entry, msg: impl Into<String>) {
+        // A plain name like `dhchap-secret` is fine; a line with a key pasted
+        // in (no `=`: the whole line is the "key") is not.
+        let pasted = e.key.contains(|c: char| c.is_whitespace() || c == ':');
+        let key = match pasted && !shown(&e.key).starts_with('"') {
+            false => e.key.as_str(),
+            true => crate::secret::REDACTED,
+        };
+        self.push(e.line, format!("[{}] {key}", e.section), msg.into());
+    }
+
+    /// One warning per unknown section (names are case-sensitive, §2.1).
+    fn unknown_sections(&mut self, ini: &ini::Ini, known: &[&str]) {
+        let unknown = ini
+            .sections
+            .iter()
+            .filter(|(s, _)| !known.contains(&s.as_str()));
+        for (s, line) in unknown {
+            let msg = match known.iter().find(|k| k.eq_ignore_ascii_case(s)) {
+                Some(k) => format!("unknown section (names are case-sensitive: [{k}]?); ignored"),
+                None => "unknown section; ignored".to_string(),
+            };
+            self.push(*line, format!("[{s}]"), msg);
+        }
+    }
+
+    fn unknown_key(&mut self, e: &ini::Entry) {
+        let msg = match legacy_hint(&e.key) {
+            Some(h) => h.to_string(),
+            None if e.key.contains(':') => {
+                "unknown key (only '=' separates key and value); ignored".into()
+            }
+            None => "unknown key; ignored".into(),
+        };
+        self.warn(e, msg);
+    }
+
+    /// The value of `e`, checked; `None` (and a warning naming `default`)
+    /// when it is missing or invalid.
+    fn value<T>(
+        &mut self,
+        e: &ini::Entry,
+        check: impl FnOnce(&str) -> Result<T, &'static str>,
+        default: &str,
+    ) -> Option<T> {
+        let r = match &e.value {
+            None => Err("no value".to_string()),
+            Some(v) => check(v).map_err(|why| format!("invalid value {v:?} ({why})")),
+        };
+        r.map_err(|m| self.warn(e, format!("{m}; using the default ({default})")))
+            .ok()
+    }
+
+    /// The `;`-separated `key=value` tokens of a `controller=`/`exclude=`
+    /// value (§2.4): split on the first `=` only (DESIGN.md), last repeated
+    /// key wins, `nqn` renamed `subsysnqn` (and preferred to it). `None`,
+    /// with a warning, for a missing or empty value.
+    fn tokens(&mut self, e: &ini::Entry) -> Option<Vec<(String, String)>> {
+        let Some(text) = e.value.as_deref().filter(|v| !v.is_empty()) else {
+            self.warn(e, "no value; ignored");
+            return None;
+        };
+        let mut out: Vec<(String, String)> = Vec::new();
+        for tok in text.split(';').map(str::trim).filter(|t| !t.is_empty()) {
+            let Some((k, v)) = tok.split_once('=').filter(|(k, _)| !k.trim().is_empty()) else {
+                self.warn(e, format!("{} is not key=value; ignored", shown(tok)));
+                continue;
+            };
+            let (k, v) = (k.trim().to_string(), v.trim().to_string());
+            match out.iter_mut().find(|(ok, _)| *ok == k) {
+                Some(slot) => slot.1 = v,
+                None => out.push((k, v)),
+            }
+        }
+        if out.iter().any(|(k, _)| k == "nqn") {
+            out.retain(|(k, _)| k != "subsysnqn");
+            for t in out.iter_mut().filter(|(k, _)| k == "nqn") {
+                t.0 = "subsysnqn".into();
+            }
+        }
+        Some(out)
+    }
+
+    fn controller(&mut self, e: &ini::Entry) -> Option<ControllerEntry> {
+        let tokens = self.tokens(e)?;
+        if tokens.is_empty() {
+            self.warn(e, "no key=value pair; ignored");
+            return None;
+        }
+        let mut c = ControllerEntry {
+            line: e.line,
+            ..Default::default()
+        };
+        let secret = |v: String| (!v.is_empty()).then(|| crate::secret::Secret::new(v));
+        for (k, v) in tokens {
+            match k.as_str() {
+                "transport" => c.transport = v,
+                "traddr" => c.traddr = v,
+                "trsvcid" => c.trsvcid = v,
+                "subsysnqn" => c.subsysnqn = v,
+                "host-traddr" => c.host_traddr = v,
+                "host-iface" => c.host_iface = v,
+                "host-nqn" => c.host_nqn = Some(v).filter(|v| !v.is_empty()),
+                "dhchap-secret" => c.dhchap_secret = secret(v),
+                "dhchap-ctrl-secret" => c.dhchap_ctrl_secret = secret(v),
+                _ => match slot(&mut c.overrides, &k) {
+                    // DESIGN.md / Appendix A: an invalid override falls back to
+                    // [Global] (the original keeps the raw string or forces false).
+                    Some(mut s) => {
+                        if let Err(why) = s.set(&v) {
+                            let msg = format!(
+                                "{k}: invalid value {v:?} ({why}); using the [Global] value"
+                            );
+                            self.warn(e, msg);
+                        }
+                    }
+                    None => c.extras.push((k, v)),
+                },
+            }
+        }
+        Some(c)
+    }
+
+    fn exclude(&mut self, e: &ini::Entry) -> Option<Pattern> {
+        let mut keys = self.tokens(e)?;
+        // §2.5: host-traddr never takes part in exclusion.
+        keys.retain(|(k, _)| k != "host-traddr");
+        if keys.is_empty() {
+            // DESIGN.md: never "exclude everything" (the original's empty pattern).
+            self.warn(
+                e,
+                "no usable key=value pair (host-traddr is not used); ignored",
+            );
+            return None;
+        }
+        Some(Pattern { line: e.line, keys })
+    }
+}
+
 /// Parse the text of stacd.conf read from `path` (used in messages only).
 pub fn parse_stacd_conf(text: &str, path: &Path) -> Result<(StacdConf, Vec<Warning>), ConfigError> {
-    let _ = (text, path);
-    unimplemented!("config helper")
+    let ini = ini::parse(text, path)?;
+    let mut w = Sink {
+        file: path,
+        out: Vec::new(),
+    };
+    w.unknown_sections(&ini, &[GLOBAL, IOC, CONTROLLERS]);
+    let mut c = StacdConf::defaults(path);
+    // Entries are applied in file order, so for single-valued options the
+    // last occurrence wins, and an invalid last one restores the default (§2.1).
+    for e in &ini.entries {
+        match (e.section.as_str(), e.key.as_str()) {
+            (GLOBAL, "tron") => c.tron = w.value(e, boolean, "false").unwrap_or(false),
+            (GLOBAL, "ignore-iface") => {
+                c.ignore_iface = w.value(e, boolean, "false").unwrap_or(false)
+            }
+            (GLOBAL, "ip-family") => {
+                c.ip_family = w.value(e, ip_family, "ipv4+ipv6").unwrap_or_default()
+            }
+            (GLOBAL, k) => match slot(&mut c.params, k) {
+                Some(mut s) => {
+                    let digest = k.ends_with("-digest");
+                    if w.value(e, |v| s.set(v), if digest { "false" } else { "unset" })
+                        .is_none()
+                    {
+                        s.clear();
+                    }
+                }
+                None => w.unknown_key(e),
+            },
+            (IOC, "disconnect-scope") => {
+                let d = DisconnectScope::default().as_str();
+                c.disconnect_scope = w.value(e, disconnect_scope, d).unwrap_or_default()
+            }
+            (IOC, "disconnect-trtypes") => c.disconnect_trtypes = trtypes(&mut w, e),
+            (IOC, "connect-attempts-on-ncc") => {
+                // §2.3 (parity): 1 is raised to 2.
+                let n = w.value(e, int, "0").unwrap_or(0);
+                c.connect_attempts_on_ncc = if n == 1 { 2 } else { n };
+            }
+            (CONTROLLERS, "controller") => c.controllers.extend(w.controller(e)),
+            (CONTROLLERS, "exclude") => c.excludes.extend(w.exclude(e)),
+            (IOC | CONTROLLERS, _) => w.unknown_key(e),
+            _ => {} // unknown section, reported once above
+        }
+    }
+    // An invalid digest stored None above; its default is false (§2.3).
+    c.params.hdr_digest.get_or_insert(false);
+    c.params.data_digest.get_or_insert(false);
+    Ok((c, w.out))
+}
+
+/// `disconnect-trtypes` (§2.3): `+`-separated tcp/rdma/fc, duplicates
+/// removed, invalid items dropped; nothing valid → `[tcp]`.
+fn trtypes(w: &mut Sink<'_>, e: &ini::Entry) -> Vec<Transport> {
+    const WANT: &str = "expected tcp, rdma or fc, joined by '+'";
+    let v = e.value.as_deref().unwrap_or_default();
+    let mut out = Vec::new();
+    let mut bad = Vec::new();
+    for item in v.split('+') {
+        match Transport::parse(item).filter(|t| *t != Transport::Loop) {
+            Some(t) if !out.contains(&t) => out.push(t),
+            Some(_) => {}
+            None => bad.push(item),
+        }
+    }
+    if out.is_empty() {
+        let m = match &e.value {
+            None => "no value".to_string(),
+            Some(v) => format!("invalid value {v:?} ({WANT})"),
+        };
+        w.warn(e, format!("{m}; using the default (tcp)"));
+        return vec![Transport::Tcp];
+    }
+    for item in bad {
+        w.warn(e, format!("ignoring {item:?} ({WANT})"));
+    }
+    out
+}
+
+/// The text of `path`; `None` when it does not exist. Invalid UTF-8 is a
+/// syntax error at the line where it starts.
+pub(crate) fn read_text(path: &Path) -> Result<Option<String>, ConfigError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => {
+            return Err(ConfigError::Io {
+                path: path.into(),
+                err,
+            })
+        }
+    };
+    String::from_utf8(bytes).map(Some).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        ConfigError::Syntax {
+            path: path.to_path_buf(),
+            line: good.iter().filter(|b| **b == b'\n').count() + 1,
+            msg: "not valid UTF-8 text".into(),
+        }
+    })
 }
 
 /// Read and parse stacd.conf; a missing file gives the defaults.
 pub fn load_stacd_conf(path: &Path) -> Result<(StacdConf, Vec<Warning>), ConfigError> {
-    let _ = path;
-    unimplemented!("config helper")
+    match read_text(path)? {
+        Some(text) => parse_stacd_conf(&text, path),
+        None => Ok((StacdConf::defaults(path), Vec::new())),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::identity::{IdFields, Identity};
+    use crate::secret::Secret;
+
+    /// A scratch directory under the system temp dir, removed on drop.
+    pub(crate) struct TempDir(pub PathBuf);
+
+    impl TempDir {
+        pub(crate) fn new(name: &str) -> TempDir {
+            let p = std::env::temp_dir().join(format!("stacd-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(&p).expect("create temp dir");
+            TempDir(p)
+        }
+
+        pub(crate) fn write(&self, rel: &str, data: &[u8]) -> PathBuf {
+            let p = self.0.join(rel);
+            std::fs::create_dir_all(p.parent().expect("has parent")).expect("mkdir");
+            std::fs::write(&p, data).expect("write");
+            p
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    const F: &str = "/etc/stas/stacd.conf";
+
+    fn parse(text: &str) -> (StacdConf, Vec<String>) {
+        let (c, w) = parse_stacd_conf(text, Path::new(F)).expect("parses");
+        (c, w.iter().map(ToString::to_string).collect())
+    }
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn defaults() -> StacdConf {
+        StacdConf::defaults(Path::new(F))
+    }
+
+    // §10.1 C1: same values as the original; the invalid `joe`/`bob` (an
+    // ERROR there) are warnings naming the line here.
+    #[test]
+    #[rustfmt::skip]
+    fn c1_full_file() {
+        let (c, w) = parse("[Global]\ntron=true\nkato=200\nip-family=ipv6\n\n\
+            [I/O controller connection management]\ndisconnect-scope = joe\n\
+            disconnect-trtypes = bob\nconnect-attempts-on-ncc = 1\n\n[Controllers]\n\
+            controller=transport=tcp;traddr=100.100.100.100;host-iface=enp0s8\n\
+            controller=transport=tcp;traddr=100.100.100.200;host-iface=enp0s7;dhchap-ctrl-secret=super-secret;hdr-digest=true;data-digest=true;nr-io-queues=8;nr-write-queues=6;nr-poll-queues=4;queue-size=400;kato=71;reconnect-delay=13;ctrl-loss-tmo=666;disable-sqflow=true\n\
+            exclude=transport=tcp;traddr=10.10.10.10\n");
+        let mut want = defaults();
+        want.tron = true;
+        want.params.kato = Some(200);
+        want.ip_family = IpFamily::V6;
+        want.connect_attempts_on_ncc = 2;
+        let tcp = |line, traddr: &str, iface: &str| ControllerEntry {
+            line, transport: "tcp".into(), traddr: traddr.into(), host_iface: iface.into(), ..Default::default()
+        };
+        want.controllers = vec![tcp(12, "100.100.100.100", "enp0s8"), ControllerEntry {
+            dhchap_ctrl_secret: Some(Secret::new("super-secret")),
+            overrides: ConnParams {
+                hdr_digest: Some(true), data_digest: Some(true), kato: Some(71), nr_io_queues: Some(8),
+                nr_write_queues: Some(6), nr_poll_queues: Some(4), queue_size: Some(400),
+                reconnect_delay: Some(13), ctrl_loss_tmo: Some(666), disable_sqflow: Some(true),
+            },
+            ..tcp(13, "100.100.100.200", "enp0s7")
+        }];
+        want.excludes = vec![Pattern { line: 14, keys: pairs(&[("transport", "tcp"), ("traddr", "10.10.10.10")]) }];
+        assert_eq!(c, want);
+        assert!(!c.ip_family.allows_v4() && c.ip_family.allows_v6());
+        assert_eq!(w, [
+            format!("{F}:7: [{IOC}] disconnect-scope: invalid value \"joe\" (expected only-stas-connections, all-connections-matching-disconnect-trtypes or no-disconnect); using the default (only-stas-connections)"),
+            format!("{F}:8: [{IOC}] disconnect-trtypes: invalid value \"bob\" (expected tcp, rdma or fc, joined by '+'); using the default (tcp)"),
+        ]);
+    }
+
+    // §10.1 C2 (a reload is a fresh parse of the new text).
+    #[test]
+    fn c2_reload() {
+        let text =
+            format!("[{IOC}]\ndisconnect-trtypes = tcp+rdma+fc\nconnect-attempts-on-ncc = hello\n");
+        let (c, w) = parse(&text);
+        assert_eq!(c.connect_attempts_on_ncc, 0);
+        assert_eq!(
+            c.disconnect_trtypes,
+            [Transport::Tcp, Transport::Rdma, Transport::Fc]
+        );
+        assert_eq!(w.len(), 1);
+    }
+
+    // §10.1 C3, plus invalid spellings (case-sensitive, §2.3).
+    #[test]
+    #[rustfmt::skip]
+    fn c3_ip_family() {
+        use IpFamily::*;
+        let cases = [("ipv4", V4, 0), ("ipv6", V6, 0), ("ipv4+ipv6", Both, 0), ("ipv6+ipv4", Both, 0),
+                     ("IPv4", Both, 1), ("ipv4 + ipv6", Both, 1)];
+        for (v, want, n) in cases {
+            let (c, w) = parse(&format!("[Global]\nip-family={v}"));
+            assert_eq!((c.ip_family, w.len()), (want, n), "{v}");
+        }
+    }
+
+    // §10.1 C4 (code asking for an unknown option) cannot be written here:
+    // options are typed fields, so such code does not compile.
+    // §10.1 C5: the last occurrence wins, across continuation lines and
+    // duplicate sections; an invalid last one gives the default.
+    #[test]
+    #[rustfmt::skip]
+    fn c5_last_occurrence_wins() {
+        let cases = [("[Global]\nkato=7", Some(7)), ("[Global]\n", None), ("[Global]\nkato=1\nkato=2", Some(2)),
+                     ("[Global]\nkato=1\n  2\n  3", Some(3)), ("[Global]\nkato=1\n[Controllers]\n[Global]\nkato=4", Some(4)),
+                     ("[Global]\nkato=1\nkato=x", None)];
+        for (text, want) in cases {
+            assert_eq!(parse(text).0.params.kato, want, "{text:?}");
+        }
+    }
+
+    // §10.1 C6, through `exclude=` (the same tokenizer, §2.5). Differences:
+    // `key=val=extra` keeps `val=extra` (DESIGN.md: first `=` only); an empty
+    // or token-less value is dropped with a warning, not an empty pattern.
+    #[test]
+    #[rustfmt::skip]
+    fn c6_tokenizer() {
+        type Keys<'a> = &'a [(&'a str, &'a str)];
+        let cases: &[(&str, Option<Keys>, usize)] = &[
+            ("", None, 1),
+            ("noequalsign", None, 2),
+            ("key=val=extra", Some(&[("key", "val=extra")]), 0),
+            ("transport=tcp;noequalsign;traddr=10.10.10.10", Some(&[("transport", "tcp"), ("traddr", "10.10.10.10")]), 1),
+            (" a = 1 ; ; a=2 ;b= ", Some(&[("a", "2"), ("b", "")]), 0),
+            ("subsysnqn=s;nqn=n", Some(&[("subsysnqn", "n")]), 0),
+            ("nqn=n;subsysnqn=s;x=1", Some(&[("subsysnqn", "n"), ("x", "1")]), 0),
+            ("=x;Transport=tcp", Some(&[("Transport", "tcp")]), 1),
+        ];
+        for (v, want, nwarn) in cases {
+            let (c, w) = parse(&format!("[Controllers]\nexclude={v}"));
+            assert_eq!(c.excludes.first().map(|p| p.keys.clone()), want.map(pairs), "{v:?}");
+            assert_eq!(w.len(), *nwarn, "{v:?}: {w:?}");
+        }
+    }
+
+    // §10.1 C7: the original logs ERRORs; we warn with file and line.
+    #[test]
+    #[rustfmt::skip]
+    fn c7_edge_cases() {
+        let (c, w) = parse("[Global]\nqueue-size=5\nbad-option=something\n[BadSection]\nfoo=bar\n");
+        assert_eq!(c, defaults());
+        assert_eq!(w, [
+            format!("{F}:4: [BadSection]: unknown section; ignored"),
+            format!("{F}:2: [Global] queue-size: invalid value \"5\" (expected an integer from 16 to 1024); using the default (unset)"),
+            format!("{F}:3: [Global] bad-option: unknown key; ignored"),
+        ]);
+    }
+
+    // §10.14 items 1–3. Item 1 differs (DESIGN.md): a pattern with no usable
+    // key is dropped with a warning instead of excluding everything. Item 2:
+    // our tcp default port is 4420 (DESIGN.md), so `trsvcid=4420` matches a
+    // port-less entry and 8009 does not. Item 3 differs: ` # comment` is an
+    // inline comment (DESIGN.md), so the pattern is just `transport=rdma`.
+    #[test]
+    #[rustfmt::skip]
+    fn exclude_patterns() {
+        let (c, w) = parse("[Controllers]\nexclude=\nexclude=foo\nexclude=host-traddr=1.2.3.4\nexclude");
+        assert!(c.excludes.is_empty());
+        assert_eq!(w.len(), 5, "{w:?}"); // `foo`: a bad token, then an empty pattern
+        let (c, w) = parse("[Controllers]\nexclude=host-iface=eth0\nexclude=nqn=x;host-traddr=9.9.9.9\n\
+            exclude=kato=5\nexclude=trsvcid=4420;traddr=1.1.1.1\nexclude = transport=rdma # comment\n");
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.excludes[1].keys, pairs(&[("subsysnqn", "x")]));
+        let which = |transport, traddr, trsvcid, subsysnqn, host_iface| -> Vec<usize> {
+            let f = IdFields { transport, traddr, trsvcid, subsysnqn, host_iface, host_nqn: "nqn.h", ..Default::default() };
+            let cand = Identity::new(&f).expect("valid identity");
+            (0..c.excludes.len()).filter(|&i| c.excludes[i].matches(&cand.as_pairs())).collect()
+        };
+        assert_eq!(which("tcp", "2.2.2.2", "", "y", "eth0"), [0]);
+        assert_eq!(which("tcp", "2.2.2.2", "", "x", "eth1"), [1]);
+        assert_eq!(which("tcp", "1.1.1.1", "", "y", ""), [3]);
+        assert_eq!(which("tcp", "1.1.1.1", "8009", "y", ""), [0; 0]);
+        assert_eq!(which("rdma", "3.3.3.3", "", "y", ""), [4]);
+    }
+
+    // §10.14 items 4–7. Item 4: port 4420 (DESIGN.md). Item 5: fc entries are
+    // kept (DESIGN.md). Item 6: the secret keeps its `=` (DESIGN.md). Item 7:
+    // invalid overrides are unset with a warning, so [Global] applies
+    // (Appendix A), instead of the raw string / forced false.
+    #[test]
+    #[rustfmt::skip]
+    fn controller_entries() {
+        let (c, w) = parse("[Controllers]\ncontroller=transport=tcp;traddr=1.1.1.1;nqn=x\n\
+            controller=transport=fc;traddr=nn-0x1:pn-0x2;nqn=x;host-nqn=nqn.other;zone=blue\n\
+            controller=transport=tcp;traddr=1.1.1.1;nqn=x;dhchap-secret=DHHC-1:01:abc=:\n\
+            controller=transport=tcp;traddr=1.1.1.1;nqn=x;kato=abc;queue-size=5;hdr-digest=yes;nr-io-queues=4\n\
+            controller=\ncontroller\ncontroller=;\n");
+        assert_eq!(c.controllers.len(), 4);
+        let id = |e: &ControllerEntry| {
+            let f = IdFields { transport: &e.transport, traddr: &e.traddr, trsvcid: &e.trsvcid,
+                               subsysnqn: &e.subsysnqn, host_nqn: "nqn.h", ..Default::default() };
+            Identity::new(&f).map(|i| i.to_string())
+        };
+        assert_eq!(id(&c.controllers[0]).as_deref(), Ok("(tcp, 1.1.1.1, 4420, x)"));
+        assert_eq!(id(&c.controllers[1]).as_deref(), Ok("(fc, nn-0x1:pn-0x2, , x)"));
+        assert_eq!(c.controllers[1].host_nqn.as_deref(), Some("nqn.other"));
+        assert_eq!(c.controllers[1].extras, pairs(&[("zone", "blue")]));
+        assert_eq!(c.controllers[2].dhchap_secret.as_ref().map(Secret::expose), Some("DHHC-1:01:abc=:"));
+        assert_eq!(c.controllers[3].overrides, ConnParams { nr_io_queues: Some(4), ..Default::default() });
+        assert_eq!(c.controllers[3].line, 5);
+        assert_eq!(w.len(), 6, "{w:?}");
+        assert_eq!(w[0], format!("{F}:5: [Controllers] controller: kato: invalid value \"abc\" (expected an integer); using the [Global] value"));
+        assert_eq!(w[4], format!("{F}:7: [Controllers] controller: no value; ignored"));
+        assert_eq!(w[5], format!("{F}:8: [Controllers] controller: no key=value pair; ignored"));
+    }
+
+    // §10.14 items 8–9. Item 8: the original logs unknown names as ERRORs and
+    // fails on a key before any section (a syntax error here too). Item 9:
+    // the original crashes on a valueless `tron`; we warn and use false.
+    #[test]
+    #[rustfmt::skip]
+    fn sections_keys_and_valueless_tron() {
+        let (c, w) = parse("[Global]\nkato=1\ntron=true\n[global]\nkato=9\n[Global]\nkato: 5\nkato=3\ntron\n");
+        assert_eq!((c.params.kato, c.tron), (Some(3), false));
+        assert_eq!(w, [
+            format!("{F}:4: [global]: unknown section (names are case-sensitive: [Global]?); ignored"),
+            format!("{F}:7: [Global] kato: 5: unknown key (only '=' separates key and value); ignored"),
+            format!("{F}:9: [Global] tron: no value; using the default (false)"),
+        ]);
+        let e = parse_stacd_conf("tron=true\n[Global]\n", Path::new(F));
+        assert!(matches!(e, Err(ConfigError::Syntax { line: 1, .. })), "{e:?}");
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn every_valueless_key_warns_and_keeps_the_default() {
+        let keys = [
+            (GLOBAL, "tron"), (GLOBAL, "hdr-digest"), (GLOBAL, "data-digest"), (GLOBAL, "kato"),
+            (GLOBAL, "nr-io-queues"), (GLOBAL, "nr-write-queues"), (GLOBAL, "nr-poll-queues"),
+            (GLOBAL, "queue-size"), (GLOBAL, "reconnect-delay"), (GLOBAL, "ctrl-loss-tmo"),
+            (GLOBAL, "disable-sqflow"), (GLOBAL, "ignore-iface"), (GLOBAL, "ip-family"),
+            (IOC, "disconnect-scope"), (IOC, "disconnect-trtypes"), (IOC, "connect-attempts-on-ncc"),
+            (CONTROLLERS, "controller"), (CONTROLLERS, "exclude"),
+        ];
+        for (s, k) in keys {
+            let (c, w) = parse(&format!("[{s}]\n\n{k}\n"));
+            assert_eq!(c, defaults(), "{k}");
+            assert!(w.len() == 1 && w[0].starts_with(&format!("{F}:3: [{s}] {k}: no value")), "{w:?}");
+        }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn value_types() {
+        let ints = [("0", Some(0)), ("-1", Some(-1)), ("+5", Some(5)), ("007", Some(7)), ("1_000", Some(1000)),
+                    ("", None), ("1__0", None), ("_1", None), ("1_", None), ("0x10", None), ("1.5", None),
+                    ("- 1", None), ("99999999999999999999", None), ("-9223372036854775808", Some(i64::MIN))];
+        for (s, want) in ints {
+            assert_eq!(int(s).ok(), want, "{s:?}");
+        }
+        let bools = [("true", Some(true)), ("FALSE", Some(false)), ("True", Some(true)), ("yes", None), ("1", None), ("", None)];
+        for (s, want) in bools {
+            assert_eq!(boolean(s).ok(), want, "{s:?}");
+        }
+        for (s, want) in [("16", Some(16)), ("1024", Some(1024)), ("15", None), ("1025", None)] {
+            assert_eq!(queue_size(s).ok(), want, "{s:?}");
+        }
+        let (c, _) = parse("[Global]\nhdr-digest=TRUE\ndata-digest=maybe\ndisable-sqflow=x\nctrl-loss-tmo=-1\n");
+        assert_eq!((c.params.hdr_digest, c.params.data_digest), (Some(true), Some(false)));
+        assert_eq!((c.params.disable_sqflow, c.params.ctrl_loss_tmo), (None, Some(-1)));
+        let scope = |v: &str| parse(&format!("[{IOC}]\ndisconnect-scope={v}")).0.disconnect_scope;
+        assert_eq!(scope("no-disconnect"), DisconnectScope::NoDisconnect);
+        assert_eq!(scope("all-connections-matching-disconnect-trtypes"), DisconnectScope::AllConnectionsMatchingDisconnectTrtypes);
+        assert_eq!(scope("No-Disconnect"), DisconnectScope::OnlyStasConnections);
+        let ncc = |v: &str| parse(&format!("[{IOC}]\nconnect-attempts-on-ncc={v}")).0.connect_attempts_on_ncc;
+        assert_eq!([ncc("1"), ncc("3"), ncc("-2"), ncc("")], [2, 3, -2, 0]);
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn disconnect_trtypes() {
+        use Transport::*;
+        let cases: &[(&str, &[Transport], usize)] = &[("rdma", &[Rdma], 0), ("fc+tcp+fc", &[Fc, Tcp], 0),
+            ("rdma+loop+x", &[Rdma], 2), ("tcp + rdma", &[Tcp], 1), ("", &[Tcp], 1)];
+        for (v, want, n) in cases {
+            let (c, w) = parse(&format!("[{IOC}]\ndisconnect-trtypes={v}"));
+            assert_eq!((&c.disconnect_trtypes[..], w.len()), (*want, *n), "{v:?}: {w:?}");
+        }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn legacy_keys_say_so() {
+        let (_, w) = parse("[Global]\nsticky-connections=true\nzeroconf=enabled\n[Controllers]\nblacklist=transport=tcp\n");
+        assert_eq!(w, [
+            format!("{F}:2: [Global] sticky-connections: no longer supported; ignored"),
+            format!("{F}:3: [Global] zeroconf: a stafd option, not used by stacd; ignored"),
+            format!("{F}:5: [Controllers] blacklist: no longer supported (use exclude=); ignored"),
+        ]);
+    }
+
+    #[test]
+    fn secrets_never_appear_in_warnings() {
+        let (c, w) = parse(
+            "[Global]\ndhchap-secret = SECRET1\n[Controllers]\n\
+             controller = transport=tcp;dhchap-secret DHHC-1:00:SECRET2:;kato=x\n\
+             controller = DHHC-1:00:SECRET3:\nexclude = Dhchap-Secret   SECRET4\n\
+             controller=transport=tcp;dhchap-ctrl-secret=SECRET5;queue-size=1\n[Host]\nkey=SECRET6\n\
+             [Global]\nDHHC-1:00:SECRET7:\n",
+        );
+        assert_eq!(w.len(), 10, "{w:?}");
+        let last =
+            ":11: [Global] <redacted>: unknown key (only '=' separates key and value); ignored";
+        assert!(w.iter().any(|m| m.ends_with(last)), "{w:?}");
+        assert!(w.iter().all(|m| !m.contains("SECRET")), "{w:?}");
+        assert!(
+            w[1].ends_with(":2: [Global] dhchap-secret: unknown key; ignored"),
+            "{w:?}"
+        );
+        assert!(!format!("{c:?}").contains("SECRET"));
+    }
+
+    #[test]
+    fn loader() {
+        use crate::root::{rel, Root};
+        let dir = TempDir::new("conf-loader");
+        let path = Root::new(&dir.0).path(rel::STACD_CONF);
+        let (c, w) = load_stacd_conf(&path).expect("missing file is fine");
+        assert_eq!((c, w), (StacdConf::defaults(&path), vec![]));
+        dir.write(rel::STACD_CONF, b"[Global]\nkato=abc\n");
+        let (c, w) = load_stacd_conf(&path).expect("loads");
+        assert_eq!(
+            (c.params.kato, w.len(), w[0].line, &w[0].file),
+            (None, 1, 2, &path)
+        );
+        dir.write(rel::STACD_CONF, b"[Global]\n\nkato=\xff\n");
+        let e = load_stacd_conf(&path);
+        assert!(
+            matches!(e, Err(ConfigError::Syntax { line: 3, .. })),
+            "{e:?}"
+        );
+        let e = load_stacd_conf(&dir.0);
+        assert!(matches!(e, Err(ConfigError::Io { .. })), "{e:?}");
+    }
 }
