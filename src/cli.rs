@@ -71,16 +71,20 @@ pub fn normalise(args: &[String]) -> Vec<String> {
             out.extend(it.cloned());
             break;
         }
-        if let Some((k, v)) = a.split_once('=').filter(|(k, _)| LONG_WITH_VALUE.contains(k)) {
+        if let Some((k, v)) = a
+            .split_once('=')
+            .filter(|(k, _)| LONG_WITH_VALUE.contains(k))
+        {
             out.push(k.to_string());
             out.push(v.to_string());
             continue;
         }
-        let short = a.strip_prefix('-').filter(|r| !r.starts_with('-') && !r.is_empty());
+        let short = a
+            .strip_prefix('-')
+            .filter(|r| !r.starts_with('-') && !r.is_empty());
         match short {
             Some(r) => {
-                let mut chars = r.char_indices();
-                while let Some((i, c)) = chars.next() {
+                for (i, c) in r.char_indices() {
                     if SHORT_WITH_VALUE.contains(&c) {
                         out.push(format!("-{c}"));
                         let rest = &r[i + c.len_utf8()..];
@@ -167,7 +171,9 @@ pub fn wrap80(text: &str) -> String {
 
 fn preflight(root: &Root) -> Result<(), Fatal> {
     if root.is_system() && !rustix::process::geteuid().is_root() {
-        return Err(Fatal::Runtime("Permission denied. You need root privileges to run stacd.".into()));
+        return Err(Fatal::Runtime(
+            "Permission denied. You need root privileges to run stacd.".into(),
+        ));
     }
     let dev = root.path(rel::FABRICS);
     match std::fs::metadata(&dev) {
@@ -185,7 +191,14 @@ fn preflight(root: &Root) -> Result<(), Fatal> {
 fn run(prog: &str, a: Args) -> Result<u8, Fatal> {
     if a.version {
         println!("stacd {VERSION}");
-        println!("nvme-stas 3.0 compatible; features:{}", if cfg!(feature = "dbus") { " dbus" } else { " (no dbus)" });
+        println!(
+            "nvme-stas 3.0 compatible; features:{}",
+            if cfg!(feature = "dbus") {
+                " dbus"
+            } else {
+                " (no dbus)"
+            }
+        );
         return Ok(exit::OK);
     }
     if let Some(f) = &a.idl {
@@ -198,13 +211,18 @@ fn run(prog: &str, a: Args) -> Result<u8, Fatal> {
     if !a.dry_run {
         preflight(&root)?;
     }
-    let conf_path = a.conf_file.as_ref().map_or_else(|| root.path(rel::STACD_CONF), PathBuf::from);
-    let (conf, warnings) = config::load_stacd_conf(&conf_path).map_err(|e| Fatal::Usage(e.to_string()))?;
+    let conf_path = a
+        .conf_file
+        .as_ref()
+        .map_or_else(|| root.path(rel::STACD_CONF), PathBuf::from);
+    let (conf, warnings) =
+        config::load_stacd_conf(&conf_path).map_err(|e| Fatal::Usage(e.to_string()))?;
     for w in &warnings {
         log::warn!("{w}");
     }
     logging::set_debug(a.tron || conf.tron);
-    let (host, hw) = host::load_host(&root, &root.path(rel::SYS_CONF)).map_err(|e| Fatal::Usage(e.to_string()))?;
+    let (host, hw) = host::load_host(&root, &root.path(rel::SYS_CONF))
+        .map_err(|e| Fatal::Usage(e.to_string()))?;
     for w in &hw {
         log::warn!("{w}");
     }
@@ -278,23 +296,38 @@ mod tests {
         assert_eq!(n(&["-f", "/x"]), ["-f", "/x"]);
         assert_eq!(n(&["-sv"]), ["-s", "-v"]);
         assert_eq!(n(&["-sf/x"]), ["-s", "-f", "/x"]);
-        assert_eq!(n(&["--idl=/y", "--timeout=5"]), ["--idl", "/y", "--timeout", "5"]);
+        assert_eq!(
+            n(&["--idl=/y", "--timeout=5"]),
+            ["--idl", "/y", "--timeout", "5"]
+        );
         assert_eq!(n(&["--tron", "--", "-h"]), ["--tron", "--", "-h"]);
         assert_eq!(n(&["-x"]), ["-x"]);
     }
 
     #[test]
     fn help_wrapping() {
-        let w = wrap80(&format!("Usage: stacd {}\n\n{}\n  -x   short\n", "[--opt] ".repeat(15), "word ".repeat(30)));
+        let w = wrap80(&format!(
+            "Usage: stacd {}\n\n{}\n  -x   short\n",
+            "[--opt] ".repeat(15),
+            "word ".repeat(30)
+        ));
         assert!(w.lines().all(|l| l.len() <= 80), "{w}");
-        assert!(w.lines().nth(1).unwrap().starts_with("       [--opt]"), "{w}");
+        assert!(
+            w.lines().nth(1).unwrap().starts_with("       [--opt]"),
+            "{w}"
+        );
         assert!(w.contains("\n  -x   short\n"));
         assert_eq!(w.matches("[--opt]").count(), 15);
     }
 
     #[test]
     fn parse_and_exit_codes() {
-        let p = |a: &[&str]| parse("stacd", &a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let p = |a: &[&str]| {
+            parse(
+                "stacd",
+                &a.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            )
+        };
         let a = p(&["-f/etc/x.conf", "-s", "--tron"]).unwrap();
         assert_eq!(a.conf_file.as_deref(), Some("/etc/x.conf"));
         assert!(a.syslog && a.tron && !a.once);

@@ -50,7 +50,11 @@ impl Control {
     /// before the pipe write so the flag is set when the loop wakes.
     pub fn install_signals(&self) -> std::io::Result<()> {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        for (sig, flag) in [(SIGTERM, &self.stop), (SIGINT, &self.stop), (SIGHUP, &self.reload)] {
+        for (sig, flag) in [
+            (SIGTERM, &self.stop),
+            (SIGINT, &self.stop),
+            (SIGHUP, &self.reload),
+        ] {
             signal_hook::flag::register(sig, flag.clone())?;
             let fd = rustix::io::dup(&*self.wake)?;
             signal_hook::low_level::pipe::register(sig, fd)?;
@@ -75,7 +79,9 @@ pub struct Daemon {
 
 impl std::fmt::Debug for Daemon {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Daemon").field("conf", &self.conf_path).finish()
+        f.debug_struct("Daemon")
+            .field("conf", &self.conf_path)
+            .finish()
     }
 }
 
@@ -101,7 +107,9 @@ impl Daemon {
         cli_tron: bool,
         mut engine: Engine,
     ) -> std::io::Result<Daemon> {
-        let (wake_r, wake_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK)?;
+        let (wake_r, wake_w) = rustix::pipe::pipe_with(
+            rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+        )?;
         let wake = Arc::new(wake_w);
         engine.set_waker(wake.clone());
         engine.set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
@@ -145,7 +153,8 @@ impl Daemon {
                     log::warn!("{w}");
                 }
                 logging::set_debug(self.cli_tron || conf.tron);
-                self.engine.set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
+                self.engine
+                    .set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
                 self.engine.set_wanted(desired(&conf, &self.host));
                 self.conf = conf;
             }
@@ -155,7 +164,9 @@ impl Daemon {
     }
 
     fn handle_uevents(&mut self) {
-        let Some(u) = self.uevents.as_mut() else { return };
+        let Some(u) = self.uevents.as_mut() else {
+            return;
+        };
         match u.read() {
             uevent::Read::Overrun => {
                 log::debug!("kernel uevents were lost (receive buffer overrun); rescanning");
@@ -165,8 +176,12 @@ impl Daemon {
                 for ev in evs {
                     if let Some(id) = self.engine.owner_of(&ev.name) {
                         match (ev.action.as_str(), ev.get("NVME_AEN")) {
-                            ("remove", _) => log::info!("{id} | {} - Received \"remove\" event", ev.name),
-                            ("change", Some(aen)) => log::info!("{id} | {} - Received AEN: {aen}", ev.name),
+                            ("remove", _) => {
+                                log::info!("{id} | {} - Received \"remove\" event", ev.name)
+                            }
+                            ("change", Some(aen)) => {
+                                log::info!("{id} | {} - Received AEN: {aen}", ev.name)
+                            }
                             (a, _) => log::debug!("{id} | {} - Received \"{a}\" event", ev.name),
                         }
                     }
@@ -206,7 +221,9 @@ impl Daemon {
                     tv_nsec: (d.subsec_nanos() + 999_999).min(999_999_999) as _,
                 }
             });
-            if self.control.stop.load(Ordering::SeqCst) || self.control.reload.load(Ordering::SeqCst) {
+            if self.control.stop.load(Ordering::SeqCst)
+                || self.control.reload.load(Ordering::SeqCst)
+            {
                 continue;
             }
             let mut fds = vec![PollFd::new(&self.wake_r, PollFlags::IN)];

@@ -120,7 +120,10 @@ fn family_ok(ip: &IpAddr, fam: IpFamily) -> bool {
 fn excluded(conf: &StacdConf, id: &Identity, extras: &[(String, String)]) -> Option<usize> {
     let mut cand: Vec<(&str, &str)> = id.as_pairs().to_vec();
     cand.extend(extras.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    conf.excludes.iter().find(|p| p.matches(&cand)).map(|p| p.line)
+    conf.excludes
+        .iter()
+        .find(|p| p.matches(&cand))
+        .map(|p| p.line)
 }
 
 /// Builds the desired set in order, dropping duplicates (first wins).
@@ -149,7 +152,8 @@ impl Desired {
         if w.id.transport.is_ip() {
             match parse_ip(&w.id.traddr) {
                 None => {
-                    self.notes.push(format!("{} ({}): IP address is not valid", w.id, w.origin));
+                    self.notes
+                        .push(format!("{} ({}): IP address is not valid", w.id, w.origin));
                     return;
                 }
                 Some(ip) if !family_ok(&ip, conf.ip_family) => {
@@ -212,10 +216,18 @@ fn from_entry(
         let pick = addrs
             .iter()
             .find(|a| a.is_ipv4() && conf.ip_family.allows_v4())
-            .or_else(|| addrs.iter().find(|a| a.is_ipv6() && conf.ip_family.allows_v6()))
+            .or_else(|| {
+                addrs
+                    .iter()
+                    .find(|a| a.is_ipv6() && conf.ip_family.allows_v6())
+            })
             .ok_or_else(|| invalid(format!("{} has no address of an enabled family", id.traddr)))?;
         let text = pick.to_string();
-        Identity::new(&IdFields { traddr: &text, ..fields }).map_err(|err| invalid(err.to_string()))?
+        Identity::new(&IdFields {
+            traddr: &text,
+            ..fields
+        })
+        .map_err(|err| invalid(err.to_string()))?
     } else {
         id
     };
@@ -235,7 +247,12 @@ fn from_entry(
 }
 
 /// The wanted controllers of stacd.conf.
-pub fn from_config(conf: &StacdConf, host: &HostIdentity, resolve: Resolver<'_>, out: &mut Desired) {
+pub fn from_config(
+    conf: &StacdConf,
+    host: &HostIdentity,
+    resolve: Resolver<'_>,
+    out: &mut Desired,
+) {
     for e in &conf.controllers {
         match from_entry(conf, host, e, resolve) {
             Ok(w) => out.push(conf, w),
@@ -281,8 +298,14 @@ mod tests {
 
     fn no_dns(name: &str) -> std::io::Result<Vec<IpAddr>> {
         match name {
-            "array.example" => Ok(vec!["2001:db8::5".parse().unwrap(), "10.0.0.5".parse().unwrap()]),
-            _ => Err(std::io::Error::new(std::io::ErrorKind::NotFound, "unknown host")),
+            "array.example" => Ok(vec![
+                "2001:db8::5".parse().unwrap(),
+                "10.0.0.5".parse().unwrap(),
+            ]),
+            _ => Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "unknown host",
+            )),
         }
     }
 
@@ -299,26 +322,42 @@ mod tests {
         let mut e = entry(5, "tcp", "1.1.1.1", "x");
         e.overrides.kato = Some(71);
         e.dhchap_secret = Some(Secret::new("DHHC-1:01:ctrl:"));
-        conf.controllers = vec![e, entry(6, "tcp", "2.2.2.2", "y"), entry(7, "tcp", "1.1.1.1", "x")];
+        conf.controllers = vec![
+            e,
+            entry(6, "tcp", "2.2.2.2", "y"),
+            entry(7, "tcp", "1.1.1.1", "x"),
+        ];
         let d = build(&conf);
         assert_eq!(d.wanted.len(), 2, "duplicate dropped: {:?}", d.notes);
         let w = &d.wanted[0];
         assert_eq!(w.id.to_string(), "(tcp, 1.1.1.1, 4420, x)");
         assert_eq!(w.id.host_nqn.as_str(), NQN);
         assert_eq!(w.params.conn.kato, Some(71));
-        assert_eq!(w.params.dhchap_secret.as_ref().unwrap().expose(), "DHHC-1:01:ctrl:");
+        assert_eq!(
+            w.params.dhchap_secret.as_ref().unwrap().expose(),
+            "DHHC-1:01:ctrl:"
+        );
         assert_eq!(w.origin, Origin::Config { line: 5 });
         let w = &d.wanted[1];
         assert_eq!(w.params.conn.kato, Some(30));
-        assert_eq!(w.params.dhchap_secret.as_ref().unwrap().expose(), "DHHC-1:00:hostkey:");
-        assert_eq!(w.params.hostid.as_deref(), Some("01234567-89ab-cdef-0123-456789abcdef"));
+        assert_eq!(
+            w.params.dhchap_secret.as_ref().unwrap().expose(),
+            "DHHC-1:00:hostkey:"
+        );
+        assert_eq!(
+            w.params.hostid.as_deref(),
+            Some("01234567-89ab-cdef-0123-456789abcdef")
+        );
     }
 
     #[test]
     fn exclusion_family_and_names() {
         let mut conf = StacdConf::defaults(Path::new("/c"));
         conf.ip_family = IpFamily::V4;
-        conf.excludes = vec![Pattern { line: 9, keys: vec![("traddr".into(), "3.3.3.3".into())] }];
+        conf.excludes = vec![Pattern {
+            line: 9,
+            keys: vec![("traddr".into(), "3.3.3.3".into())],
+        }];
         conf.controllers = vec![
             entry(1, "tcp", "3.3.3.3", "x"),
             entry(2, "tcp", "::1", "x"),
@@ -330,9 +369,20 @@ mod tests {
         ];
         let d = build(&conf);
         let ids: Vec<String> = d.wanted.iter().map(|w| w.id.to_string()).collect();
-        assert_eq!(ids, ["(tcp, 10.0.0.5, 4420, x)", "(fc, nn-0x1:pn-0x2, , x)"]);
+        assert_eq!(
+            ids,
+            ["(tcp, 10.0.0.5, 4420, x)", "(fc, nn-0x1:pn-0x2, , x)"]
+        );
         let notes = format!("{}\n{}", d.notes.join("\n"), d.excluded.join("\n"));
-        for want in ["/c:9", "ip-family", "cannot resolve nowhere.example", "/c:6:", "invalid transport", "/c:7:", "traddr is missing"] {
+        for want in [
+            "/c:9",
+            "ip-family",
+            "cannot resolve nowhere.example",
+            "/c:6:",
+            "invalid transport",
+            "/c:7:",
+            "traddr is missing",
+        ] {
             assert!(notes.contains(want), "{want} not in {notes}");
         }
     }
@@ -343,11 +393,15 @@ mod tests {
         conf.ignore_iface = true;
         let mut e = entry(1, "tcp", "1.1.1.1", "x");
         e.host_iface = "eth0".into();
-        e.host_nqn = Some("nqn.2014-08.org.nvmexpress:uuid:aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee".into());
+        e.host_nqn =
+            Some("nqn.2014-08.org.nvmexpress:uuid:aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee".into());
         conf.controllers = vec![e];
         let d = build(&conf);
         assert_eq!(d.wanted[0].id.host_iface.as_str(), "");
-        assert_eq!(d.wanted[0].params.hostid.as_deref(), Some("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"));
+        assert_eq!(
+            d.wanted[0].params.hostid.as_deref(),
+            Some("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
+        );
         assert_eq!(hostid_for(&host(), "nqn.other"), None);
     }
 }

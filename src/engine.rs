@@ -110,7 +110,8 @@ impl Status {
 /// host-traddr (§4.4).
 fn needs_ifaces(wanted: &[Wanted]) -> bool {
     wanted.iter().any(|w| {
-        w.id.transport == Transport::Tcp && !(w.id.host_iface.is_empty() && w.id.host_traddr.is_empty())
+        w.id.transport == Transport::Tcp
+            && !(w.id.host_iface.is_empty() && w.id.host_traddr.is_empty())
     })
 }
 
@@ -145,6 +146,8 @@ pub struct Engine {
     dirty: bool,
     seed: u64,
     save_error: Option<String>,
+    /// `owned` changed since the last save.
+    unsaved: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -167,7 +170,10 @@ pub fn kernel_options(kernel: &dyn Fabrics) -> KernelOptions {
         }
         Err(Errno::INVAL) => KernelOptions::legacy(),
         Err(e) => {
-            log::warn!("Cannot determine which NVMe options the kernel supports: {}", crate::kernel::fabrics::explain(e));
+            log::warn!(
+                "Cannot determine which NVMe options the kernel supports: {}",
+                crate::kernel::fabrics::explain(e)
+            );
             KernelOptions::legacy()
         }
     }
@@ -209,6 +215,7 @@ impl Engine {
             dirty: true,
             seed,
             save_error: None,
+            unsaved: false,
         }
     }
 
@@ -227,7 +234,8 @@ impl Engine {
     /// of identities that stay wanted is kept (retry timers, attempts).
     pub fn set_wanted(&mut self, wanted: Vec<Wanted>) {
         let keep: BTreeSet<&Identity> = wanted.iter().map(|w| &w.id).collect();
-        self.rt.retain(|id, r| keep.contains(id) || r.flight.is_some());
+        self.rt
+            .retain(|id, r| keep.contains(id) || r.flight.is_some());
         // A new or reloaded entry gets an immediate attempt even if its
         // retry timer runs (§4.11 step 6: a reload revives given-up
         // controllers).
@@ -253,13 +261,18 @@ impl Engine {
 
     /// The ownership record of `device`, if it is ours.
     pub fn owner_of(&self, device: &str) -> Option<&Identity> {
-        self.owned.iter().find(|(_, o)| o.device == device).map(|(id, _)| id)
+        self.owned
+            .iter()
+            .find(|(_, o)| o.device == device)
+            .map(|(id, _)| id)
     }
 
     fn busy(&self, id: &Identity, now: Instant) -> Busy {
         match self.rt.get(id) {
             Some(r) if r.flight.is_some() => Busy::InFlight,
-            Some(Runtime { next_try: Some(t), .. }) if *t > now => Busy::Until(*t),
+            Some(Runtime {
+                next_try: Some(t), ..
+            }) if *t > now => Busy::Until(*t),
             _ => Busy::Idle,
         }
     }
@@ -286,7 +299,10 @@ impl Engine {
     fn rescan(&mut self) {
         match sysfs::scan(&self.root) {
             Ok(s) => self.scan = s,
-            Err(e) => log::error!("cannot read {}: {e}", self.root.path(crate::root::rel::CLASS_NVME).display()),
+            Err(e) => log::error!(
+                "cannot read {}: {e}",
+                self.root.path(crate::root::rel::CLASS_NVME).display()
+            ),
         }
     }
 
@@ -305,7 +321,10 @@ impl Engine {
                 }
             }
         }
-        let due = self.rt.values().any(|r| r.next_try.is_some_and(|t| t <= now));
+        let due = self
+            .rt
+            .values()
+            .any(|r| r.next_try.is_some_and(|t| t <= now));
         if !(self.dirty || due) {
             return;
         }
@@ -318,9 +337,8 @@ impl Engine {
             }
         }
         let plan = self.plan_from_scan(now);
-        let before = self.owned.clone();
         self.apply(&plan, now);
-        if self.owned != before {
+        if self.unsaved {
             self.save();
         }
     }
@@ -356,7 +374,10 @@ impl Engine {
 
     fn save(&mut self) {
         match self.store.save(&self.owned) {
-            Ok(()) => self.save_error = None,
+            Ok(()) => {
+                self.save_error = None;
+                self.unsaved = false;
+            }
             Err(e) => {
                 let msg = e.to_string();
                 if self.save_error.as_deref() != Some(&msg) {
@@ -376,7 +397,22 @@ impl Engine {
             Some(w) => (w.origin.as_str().to_string(), w.boot),
             None => ("unknown".to_string(), false),
         };
-        self.owned.insert(id.clone(), Owned { device, cntlid, origin, boot });
+        self.owned.insert(
+            id.clone(),
+            Owned {
+                device,
+                cntlid,
+                origin,
+                boot,
+            },
+        );
+        self.unsaved = true;
+    }
+
+    fn disown(&mut self, id: &Identity) {
+        if self.owned.remove(id).is_some() {
+            self.unsaved = true;
+        }
     }
 
     fn apply(&mut self, plan: &Plan, now: Instant) {
@@ -398,7 +434,7 @@ impl Engine {
                         "{id} | {device} - controller removed from the kernel; reconnecting in {:.1} s",
                         delay.as_secs_f32()
                     );
-                    self.owned.remove(id);
+                    self.disown(id);
                     let r = self.rt.entry(id.clone()).or_default();
                     r.attempts = 0;
                     r.how = None;
@@ -409,15 +445,22 @@ impl Engine {
                     if let Err(e) = self.kernel.delete(device) {
                         log::error!("{id} | {device} - failed to disconnect: {e}");
                     }
-                    self.owned.remove(id);
+                    self.disown(id);
                     self.rt.remove(id);
                 }
                 Action::Release { id, device, why } => {
                     match why {
-                        Keeping::Gone => log::debug!("{id} | {device} - no longer wanted and already gone; forgotten"),
-                        _ => log::info!("{id} | {device} - no longer wanted; {}", a.to_string().rsplit_once("left up: ").map_or("left up", |(_, w)| w.trim_end_matches(')'))),
+                        Keeping::Gone => log::debug!(
+                            "{id} | {device} - no longer wanted and already gone; forgotten"
+                        ),
+                        _ => log::info!(
+                            "{id} | {device} - no longer wanted; {}",
+                            a.to_string()
+                                .rsplit_once("left up: ")
+                                .map_or("left up", |(_, w)| w.trim_end_matches(')'))
+                        ),
                     }
-                    self.owned.remove(id);
+                    self.disown(id);
                     self.rt.remove(id);
                 }
                 Action::Keep { .. } | Action::Wait { .. } => {}
@@ -435,14 +478,23 @@ impl Engine {
         }
         log::debug!("{id} Connecting with {}", opts.shown());
         let deadline = now + self.retry.deadline;
-        let (kernel, tx, waker, id2) = (self.kernel.clone(), self.tx.clone(), self.waker.clone(), id.clone());
+        let (kernel, tx, waker, id2) = (
+            self.kernel.clone(),
+            self.tx.clone(),
+            self.waker.clone(),
+            id.clone(),
+        );
         let spawned = std::thread::Builder::new()
             .name("connect".into())
             .stack_size(128 * 1024)
             .spawn(move || {
                 let t0 = Instant::now();
                 let result = kernel.connect(opts.expose());
-                let _ = tx.send(Done { id: id2, result, took: t0.elapsed() });
+                let _ = tx.send(Done {
+                    id: id2,
+                    result,
+                    took: t0.elapsed(),
+                });
                 if let Some(w) = waker {
                     let _ = rustix::io::write(&*w, b"c");
                 }
@@ -450,7 +502,11 @@ impl Engine {
         let r = self.rt.entry(id.clone()).or_default();
         match spawned {
             Ok(_) => {
-                r.flight = Some(Flight { started: now, deadline, overdue: false });
+                r.flight = Some(Flight {
+                    started: now,
+                    deadline,
+                    overdue: false,
+                });
                 r.next_try = None;
             }
             Err(e) => {
@@ -489,14 +545,21 @@ impl Engine {
                 // An identical controller exists: the next scan adopts it.
                 // If none matches (our rules disagree with the kernel's),
                 // this counts as a failure so we do not spin.
-                log::debug!("{} kernel reports an identical controller already exists; adopting it", d.id);
+                log::debug!(
+                    "{} kernel reports an identical controller already exists; adopting it",
+                    d.id
+                );
                 r.attempts += 1;
                 r.last_error = Some(e.to_string());
                 r.next_try = Some(now + self.retry.first);
             }
             Err(e) if wanted => {
                 r.attempts += 1;
-                let base = if r.attempts == 1 { self.retry.first } else { self.retry.later };
+                let base = if r.attempts == 1 {
+                    self.retry.first
+                } else {
+                    self.retry.later
+                };
                 let delay = jitter(&mut self.seed, base);
                 r.next_try = Some(now + delay);
                 let msg = e.to_string();
@@ -509,12 +572,19 @@ impl Engine {
                         delay.as_secs_f32()
                     );
                 } else {
-                    log::debug!("{} Failed to connect to controller. {msg} (attempt {})", d.id, r.attempts);
+                    log::debug!(
+                        "{} Failed to connect to controller. {msg} (attempt {})",
+                        d.id,
+                        r.attempts
+                    );
                 }
                 r.last_error = Some(msg);
             }
             Err(e) => {
-                log::debug!("{} connect finished after it stopped being wanted: {e}", d.id);
+                log::debug!(
+                    "{} connect finished after it stopped being wanted: {e}",
+                    d.id
+                );
                 self.rt.remove(&d.id);
             }
         }

@@ -19,7 +19,10 @@ type SyslogConn = syslog::Logger<LoggerBackend, Formatter3164>;
 
 enum Sink {
     Stderr,
-    Syslog { path: PathBuf, conn: Option<SyslogConn> },
+    Syslog {
+        path: PathBuf,
+        conn: Option<SyslogConn>,
+    },
     Kmsg(std::fs::File),
 }
 
@@ -82,10 +85,14 @@ impl Log for Logger {
             Sink::Syslog { path, conn } => {
                 // Send; on failure reopen once (the syslog daemon may have
                 // restarted) and send again; fall back to stderr.
-                let sent = conn.as_mut().is_some_and(|c| send(c, r.level(), &msg).is_ok());
+                let sent = conn
+                    .as_mut()
+                    .is_some_and(|c| send(c, r.level(), &msg).is_ok());
                 if !sent {
                     *conn = syslog::unix_custom(formatter(self.ident), &*path).ok();
-                    let resent = conn.as_mut().is_some_and(|c| send(c, r.level(), &msg).is_ok());
+                    let resent = conn
+                        .as_mut()
+                        .is_some_and(|c| send(c, r.level(), &msg).is_ok());
                     if !resent {
                         let _ = writeln!(std::io::stderr().lock(), "{}: {msg}", self.ident);
                     }
@@ -94,7 +101,12 @@ impl Log for Logger {
             Sink::Kmsg(f) => {
                 // One write per record: the kernel takes each write as one
                 // message (kernel `printk/printk.c`, devkmsg_write).
-                let line = format!("<{}>{}[{}]: {msg}\n", kmsg_prio(r.level()), self.ident, std::process::id());
+                let line = format!(
+                    "<{}>{}[{}]: {msg}\n",
+                    kmsg_prio(r.level()),
+                    self.ident,
+                    std::process::id()
+                );
                 let _ = f.write_all(line.as_bytes());
             }
         }
@@ -108,8 +120,14 @@ pub fn init(root: &Root, ident: &'static str, syslog: bool, debug: bool) {
     let sink = if syslog {
         let path = root.path(rel::DEV_LOG);
         match syslog::unix_custom(formatter(ident), &path) {
-            Ok(conn) => Sink::Syslog { path, conn: Some(conn) },
-            Err(_) => match std::fs::OpenOptions::new().write(true).open(root.path(rel::DEV_KMSG)) {
+            Ok(conn) => Sink::Syslog {
+                path,
+                conn: Some(conn),
+            },
+            Err(_) => match std::fs::OpenOptions::new()
+                .write(true)
+                .open(root.path(rel::DEV_KMSG))
+            {
                 Ok(f) => Sink::Kmsg(f),
                 Err(_) => Sink::Stderr,
             },
@@ -128,7 +146,11 @@ pub fn init(root: &Root, ident: &'static str, syslog: bool, debug: bool) {
 
 /// Switch trace (DEBUG) on or off.
 pub fn set_debug(on: bool) {
-    log::set_max_level(if on { LevelFilter::Debug } else { LevelFilter::Info });
+    log::set_max_level(if on {
+        LevelFilter::Debug
+    } else {
+        LevelFilter::Info
+    });
 }
 
 /// `DEBUG` or `INFO` (the D-Bus `log_level` property, §6.2).
@@ -166,13 +188,21 @@ mod tests {
             }),
         };
         let rec = |m: &str, l: &dyn Log| {
-            l.log(&Record::builder().level(Level::Error).args(format_args!("{m}")).build());
+            l.log(
+                &Record::builder()
+                    .level(Level::Error)
+                    .args(format_args!("{m}"))
+                    .build(),
+            );
         };
         let mut buf = [0u8; 512];
         log::set_max_level(LevelFilter::Debug);
         rec("first", &logger);
         let n = listener.recv(&mut buf).unwrap();
-        assert!(String::from_utf8_lossy(&buf[..n]).contains("stacd["), "tagged");
+        assert!(
+            String::from_utf8_lossy(&buf[..n]).contains("stacd["),
+            "tagged"
+        );
         assert!(String::from_utf8_lossy(&buf[..n]).ends_with("first"));
         // The syslog daemon restarts: a new socket at the same path.
         drop(listener);

@@ -8,7 +8,9 @@ use rustix::net::{self, AddressFamily, SendFlags, SocketAddrUnix, SocketType};
 /// Send `state` (e.g. `READY=1`); errors are logged at debug level only —
 /// a missing notification must never stop the daemon.
 pub fn notify(state: &str) {
-    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return };
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
     let path = path.to_string_lossy().into_owned();
     let res = (|| {
         let addr = match path.strip_prefix('@') {

@@ -36,7 +36,11 @@ pub fn line(s: &Status) -> String {
                 (None, true) => "connect still in progress".to_string(),
                 (None, false) => "not attempted".to_string(),
             };
-            let tries = if s.attempts > 1 { format!(" ({} attempts)", s.attempts) } else { String::new() };
+            let tries = if s.attempts > 1 {
+                format!(" ({} attempts)", s.attempts)
+            } else {
+                String::new()
+            };
             format!("failed - {} {why}{tries}", s.id)
         }
     }

@@ -85,7 +85,13 @@ impl KernelOptions {
     /// Every option (for tests and the fake kernel).
     pub fn all() -> KernelOptions {
         let mut k = KernelOptions::legacy();
-        for n in ["host_iface", "discovery", "dhchap_secret", "dhchap_ctrl_secret", "fast_io_fail_tmo"] {
+        for n in [
+            "host_iface",
+            "discovery",
+            "dhchap_secret",
+            "dhchap_ctrl_secret",
+            "fast_io_fail_tmo",
+        ] {
             k.names.insert(n.to_string());
         }
         k
@@ -247,7 +253,12 @@ mod tests {
     // stacd-spec.md §10.14 item 12.
     #[test]
     fn defaults_send_ctrl_loss_tmo_600() {
-        let s = option_string(&tcp("eth1"), &params(), &KernelOptions::all(), DEFAULT_CTRL_LOSS_TMO);
+        let s = option_string(
+            &tcp("eth1"),
+            &params(),
+            &KernelOptions::all(),
+            DEFAULT_CTRL_LOSS_TMO,
+        );
         assert_eq!(
             s.expose(),
             format!(
@@ -298,7 +309,9 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        assert!(!option_string(&rdma, &p, &KernelOptions::all(), 600).expose().contains("digest"));
+        assert!(!option_string(&rdma, &p, &KernelOptions::all(), 600)
+            .expose()
+            .contains("digest"));
         let lp = Identity::new(&IdFields {
             transport: "loop",
             subsysnqn: "nqn.x",

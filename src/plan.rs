@@ -57,17 +57,28 @@ pub enum Action {
     /// Ours and present: nothing to do.
     Keep { id: Identity, device: String },
     /// Take an existing kernel controller as ours.
-    Adopt { id: Identity, device: String, cntlid: u16 },
+    Adopt {
+        id: Identity,
+        device: String,
+        cntlid: u16,
+    },
     /// Connect now.
     Connect { id: Identity },
     /// Busy: in flight (`until` = None) or waiting for a retry.
-    Wait { id: Identity, until: Option<Instant> },
+    Wait {
+        id: Identity,
+        until: Option<Instant>,
+    },
     /// Ours, wanted, but its device vanished: retry after the fast retry.
     Lost { id: Identity, device: String },
     /// Ours, no longer wanted: delete the controller.
     Disconnect { id: Identity, device: String },
     /// Ours, no longer wanted, kept connected: stop owning it.
-    Release { id: Identity, device: String, why: Keeping },
+    Release {
+        id: Identity,
+        device: String,
+        why: Keeping,
+    },
 }
 
 impl Action {
@@ -93,8 +104,12 @@ impl fmt::Display for Action {
             Action::Release { id, device, why } => {
                 let why = match why {
                     Keeping::Gone => "no longer wanted, already gone",
-                    Keeping::NoDisconnect => "no longer wanted, left up: disconnect-scope=no-disconnect",
-                    Keeping::Trtype => "no longer wanted, left up: transport not in disconnect-trtypes",
+                    Keeping::NoDisconnect => {
+                        "no longer wanted, left up: disconnect-scope=no-disconnect"
+                    }
+                    Keeping::Trtype => {
+                        "no longer wanted, left up: transport not in disconnect-trtypes"
+                    }
                     Keeping::Boot => "no longer wanted, left up: boot path",
                 };
                 write!(f, "release    {device:<7} {id} ({why})")
@@ -143,11 +158,16 @@ impl fmt::Debug for PlanInput<'_> {
 /// Compute the plan. Cost: linear in wanted + scan + owned (candidate
 /// devices are bucketed by transport, port and subsystem NQN).
 pub fn plan(inp: &PlanInput<'_>) -> Plan {
-    let by_name: HashMap<&str, &KernelCtrl> = inp.scan.iter().map(|c| (c.name.as_str(), c)).collect();
+    let by_name: HashMap<&str, &KernelCtrl> =
+        inp.scan.iter().map(|c| (c.name.as_str(), c)).collect();
     let mut buckets: HashMap<(&str, &str, &str), Vec<&KernelCtrl>> = HashMap::new();
     for c in inp.scan.iter().filter(|c| c.is_io() && !c.is_dying()) {
         buckets
-            .entry((c.transport.as_str(), c.trsvcid.as_str(), c.subsysnqn.as_str()))
+            .entry((
+                c.transport.as_str(),
+                c.trsvcid.as_str(),
+                c.subsysnqn.as_str(),
+            ))
             .or_default()
             .push(c);
     }
@@ -172,14 +192,31 @@ pub fn plan(inp: &PlanInput<'_>) -> Plan {
         let id = &w.id;
         wanted_ids.insert(id);
         if let Some(dev) = kept.get(id) {
-            actions.push(Action::Keep { id: id.clone(), device: dev.name.clone() });
+            actions.push(Action::Keep {
+                id: id.clone(),
+                device: dev.name.clone(),
+            });
+            continue;
+        }
+        // A connect in flight owns the outcome: its device shows in sysfs
+        // before the write to /dev/nvme-fabrics returns, and must not be
+        // "adopted" from under it.
+        if (inp.busy)(id) == Busy::InFlight {
+            actions.push(Action::Wait {
+                id: id.clone(),
+                until: None,
+            });
             continue;
         }
         let candidates: &[&KernelCtrl] = if id.subsysnqn.as_str() == DISCOVERY_NQN {
             &[]
         } else {
             buckets
-                .get(&(id.transport.as_str(), id.trsvcid.as_str(), id.subsysnqn.as_str()))
+                .get(&(
+                    id.transport.as_str(),
+                    id.trsvcid.as_str(),
+                    id.subsysnqn.as_str(),
+                ))
                 .map_or(&[], Vec::as_slice)
         };
         let found = candidates
@@ -195,10 +232,19 @@ pub fn plan(inp: &PlanInput<'_>) -> Plan {
             continue;
         }
         match (inp.busy)(id) {
-            Busy::InFlight => actions.push(Action::Wait { id: id.clone(), until: None }),
-            Busy::Until(t) => actions.push(Action::Wait { id: id.clone(), until: Some(t) }),
+            Busy::InFlight => actions.push(Action::Wait {
+                id: id.clone(),
+                until: None,
+            }),
+            Busy::Until(t) => actions.push(Action::Wait {
+                id: id.clone(),
+                until: Some(t),
+            }),
             Busy::Idle => match inp.owned.get(id) {
-                Some(o) => actions.push(Action::Lost { id: id.clone(), device: o.device.clone() }),
+                Some(o) => actions.push(Action::Lost {
+                    id: id.clone(),
+                    device: o.device.clone(),
+                }),
                 None => actions.push(Action::Connect { id: id.clone() }),
             },
         }
@@ -210,7 +256,11 @@ pub fn plan(inp: &PlanInput<'_>) -> Plan {
             continue;
         }
         let Some(dev) = kept.get(id) else {
-            actions.push(Action::Release { id: id.clone(), device: o.device.clone(), why: Keeping::Gone });
+            actions.push(Action::Release {
+                id: id.clone(),
+                device: o.device.clone(),
+                why: Keeping::Gone,
+            });
             continue;
         };
         let keep = if o.boot {
@@ -228,8 +278,15 @@ pub fn plan(inp: &PlanInput<'_>) -> Plan {
         };
         let device = dev.name.clone();
         actions.push(match keep {
-            Some(why) => Action::Release { id: id.clone(), device, why },
-            None => Action::Disconnect { id: id.clone(), device },
+            Some(why) => Action::Release {
+                id: id.clone(),
+                device,
+                why,
+            },
+            None => Action::Disconnect {
+                id: id.clone(),
+                device,
+            },
         });
     }
     Plan { actions }
@@ -284,10 +341,20 @@ mod tests {
     }
 
     fn owned(dev: &str, cntlid: u16) -> Owned {
-        Owned { device: dev.into(), cntlid, origin: "config".into(), boot: false }
+        Owned {
+            device: dev.into(),
+            cntlid,
+            origin: "config".into(),
+            boot: false,
+        }
     }
 
-    fn run(wanted: &[Wanted], scan: &[KernelCtrl], o: &OwnedMap, scope: DisconnectScope) -> Vec<String> {
+    fn run(
+        wanted: &[Wanted],
+        scan: &[KernelCtrl],
+        o: &OwnedMap,
+        scope: DisconnectScope,
+    ) -> Vec<String> {
         let idle = |_: &Identity| Busy::Idle;
         let p = plan(&PlanInput {
             wanted,
@@ -298,16 +365,37 @@ mod tests {
             trtypes: &[Transport::Tcp],
             net: &IfAddrs::default(),
         });
-        p.actions.iter().map(|a| a.to_string().split_whitespace().take(2).collect::<Vec<_>>().join(" ")).collect()
+        p.actions
+            .iter()
+            .map(|a| {
+                a.to_string()
+                    .split_whitespace()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
     }
 
     #[test]
     fn connect_adopt_keep() {
-        let (a, b, c) = (id("10.0.0.1", "nqn.a"), id("10.0.0.2", "nqn.b"), id("10.0.0.3", "nqn.c"));
-        let scan = [dev(0, "10.0.0.1", "nqn.a", "live"), dev(1, "10.0.0.2", "nqn.b", "connecting")];
+        let (a, b, c) = (
+            id("10.0.0.1", "nqn.a"),
+            id("10.0.0.2", "nqn.b"),
+            id("10.0.0.3", "nqn.c"),
+        );
+        let scan = [
+            dev(0, "10.0.0.1", "nqn.a", "live"),
+            dev(1, "10.0.0.2", "nqn.b", "connecting"),
+        ];
         let mut o = OwnedMap::new();
         o.insert(a.clone(), owned("nvme0", 10));
-        let got = run(&[want(&a), want(&b), want(&c)], &scan, &o, DisconnectScope::default());
+        let got = run(
+            &[want(&a), want(&b), want(&c)],
+            &scan,
+            &o,
+            DisconnectScope::default(),
+        );
         // b is being reconnected by the kernel: adopted, no connect on top.
         assert_eq!(got, ["keep nvme0", "adopt nvme1", "connect -"]);
     }
@@ -320,9 +408,35 @@ mod tests {
         a2.host_iface = heapless::String::try_from("eth0").unwrap();
         let mut foreign = dev(2, "10.0.0.1", "nqn.a", "live");
         foreign.hostnqn = "nqn.someone-else".into();
-        let scan = [dev(0, "10.0.0.1", "nqn.a", "deleting"), foreign, dev(1, "10.0.0.1", "nqn.a", "live")];
-        let got = run(&[want(&a), want(&a2)], &scan, &OwnedMap::new(), DisconnectScope::default());
+        let scan = [
+            dev(0, "10.0.0.1", "nqn.a", "deleting"),
+            foreign,
+            dev(1, "10.0.0.1", "nqn.a", "live"),
+        ];
+        let got = run(
+            &[want(&a), want(&a2)],
+            &scan,
+            &OwnedMap::new(),
+            DisconnectScope::default(),
+        );
         assert_eq!(got, ["adopt nvme1", "connect -"]);
+    }
+
+    #[test]
+    fn in_flight_connect_is_not_adopted_from_under_itself() {
+        let a = id("10.0.0.1", "nqn.a");
+        let scan = [dev(0, "10.0.0.1", "nqn.a", "live")];
+        let busy = |_: &Identity| Busy::InFlight;
+        let p = plan(&PlanInput {
+            wanted: &[want(&a)],
+            scan: &scan,
+            owned: &OwnedMap::new(),
+            busy: &busy,
+            scope: DisconnectScope::default(),
+            trtypes: &[],
+            net: &IfAddrs::default(),
+        });
+        assert_eq!(p.actions, [Action::Wait { id: a, until: None }]);
     }
 
     #[test]
@@ -330,10 +444,16 @@ mod tests {
         let a = id("10.0.0.1", "nqn.a");
         let mut o = OwnedMap::new();
         o.insert(a.clone(), owned("nvme4", 14));
-        assert_eq!(run(&[want(&a)], &[], &o, DisconnectScope::default()), ["reconnect nvme4"]);
+        assert_eq!(
+            run(&[want(&a)], &[], &o, DisconnectScope::default()),
+            ["reconnect nvme4"]
+        );
         // Device name reused by another subsystem: not ours any more.
         let scan = [dev(4, "10.0.0.9", "nqn.z", "live")];
-        assert_eq!(run(&[want(&a)], &scan, &o, DisconnectScope::default()), ["reconnect nvme4"]);
+        assert_eq!(
+            run(&[want(&a)], &scan, &o, DisconnectScope::default()),
+            ["reconnect nvme4"]
+        );
         let t = Instant::now();
         let busy = move |_: &Identity| Busy::Until(t);
         let p = plan(&PlanInput {
@@ -345,7 +465,13 @@ mod tests {
             trtypes: &[],
             net: &IfAddrs::default(),
         });
-        assert_eq!(p.actions, [Action::Wait { id: a, until: Some(t) }]);
+        assert_eq!(
+            p.actions,
+            [Action::Wait {
+                id: a,
+                until: Some(t)
+            }]
+        );
         assert!(p.is_noop());
     }
 
@@ -356,9 +482,23 @@ mod tests {
         let scan = [dev(0, "10.0.0.1", "nqn.a", "live")];
         let mut o = OwnedMap::new();
         o.insert(a.clone(), owned("nvme0", 10));
-        assert_eq!(run(&[], &scan, &o, DisconnectScope::OnlyStasConnections), ["disconnect nvme0"]);
-        assert_eq!(run(&[], &scan, &o, DisconnectScope::NoDisconnect), ["release nvme0"]);
-        assert_eq!(run(&[], &scan, &o, DisconnectScope::AllConnectionsMatchingDisconnectTrtypes), ["disconnect nvme0"]);
+        assert_eq!(
+            run(&[], &scan, &o, DisconnectScope::OnlyStasConnections),
+            ["disconnect nvme0"]
+        );
+        assert_eq!(
+            run(&[], &scan, &o, DisconnectScope::NoDisconnect),
+            ["release nvme0"]
+        );
+        assert_eq!(
+            run(
+                &[],
+                &scan,
+                &o,
+                DisconnectScope::AllConnectionsMatchingDisconnectTrtypes
+            ),
+            ["disconnect nvme0"]
+        );
         let idle = |_: &Identity| Busy::Idle;
         let p = plan(&PlanInput {
             wanted: &[],
@@ -369,12 +509,30 @@ mod tests {
             trtypes: &[Transport::Rdma],
             net: &IfAddrs::default(),
         });
-        assert!(matches!(p.actions[0], Action::Release { why: Keeping::Trtype, .. }));
+        assert!(matches!(
+            p.actions[0],
+            Action::Release {
+                why: Keeping::Trtype,
+                ..
+            }
+        ));
         // Boot paths are never disconnected; vanished ones are just forgotten.
         o.get_mut(&a).unwrap().boot = true;
-        assert_eq!(run(&[], &scan, &o, DisconnectScope::OnlyStasConnections), ["release nvme0"]);
-        assert_eq!(run(&[], &[], &o, DisconnectScope::OnlyStasConnections), ["release nvme0"]);
+        assert_eq!(
+            run(&[], &scan, &o, DisconnectScope::OnlyStasConnections),
+            ["release nvme0"]
+        );
+        assert_eq!(
+            run(&[], &[], &o, DisconnectScope::OnlyStasConnections),
+            ["release nvme0"]
+        );
         // Controllers that are not ours are never touched.
-        assert!(run(&[], &scan, &OwnedMap::new(), DisconnectScope::OnlyStasConnections).is_empty());
+        assert!(run(
+            &[],
+            &scan,
+            &OwnedMap::new(),
+            DisconnectScope::OnlyStasConnections
+        )
+        .is_empty());
     }
 }

@@ -106,7 +106,10 @@ pub fn encode(owned: &OwnedMap) -> String {
 pub fn decode(text: &str) -> Result<(OwnedMap, usize), String> {
     let f = StateFile::deserialize_json(text).map_err(|e| e.to_string())?;
     if f.version != VERSION {
-        return Err(format!("schema version {} (this stacd writes {VERSION})", f.version));
+        return Err(format!(
+            "schema version {} (this stacd writes {VERSION})",
+            f.version
+        ));
     }
     let mut out = OwnedMap::new();
     let mut skipped = 0;
@@ -137,7 +140,9 @@ pub struct Store {
 
 impl Store {
     pub fn new(dir: &Path) -> Store {
-        Store { dir: dir.to_path_buf() }
+        Store {
+            dir: dir.to_path_buf(),
+        }
     }
 
     pub fn path(&self) -> PathBuf {
@@ -226,12 +231,36 @@ mod tests {
         let s = Store::new(&d);
         assert!(s.load().is_empty());
         let mut m = OwnedMap::new();
-        m.insert(id("1.1.1.1"), Owned { device: "nvme0".into(), cntlid: 5, origin: "config".into(), boot: false });
-        m.insert(id("::1"), Owned { device: "nvme1".into(), cntlid: 6, origin: "nbft".into(), boot: true });
+        m.insert(
+            id("1.1.1.1"),
+            Owned {
+                device: "nvme0".into(),
+                cntlid: 5,
+                origin: "config".into(),
+                boot: false,
+            },
+        );
+        m.insert(
+            id("::1"),
+            Owned {
+                device: "nvme1".into(),
+                cntlid: 6,
+                origin: "nbft".into(),
+                boot: true,
+            },
+        );
         s.save(&m).unwrap();
         assert_eq!(s.load(), m);
-        let names: Vec<_> = std::fs::read_dir(&d).unwrap().flatten().map(|e| e.file_name()).collect();
-        assert_eq!(names, vec![std::ffi::OsString::from(FILE)], "no temporary file left");
+        let names: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(
+            names,
+            vec![std::ffi::OsString::from(FILE)],
+            "no temporary file left"
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 
@@ -240,7 +269,12 @@ mod tests {
         let d = tmpdir("bad");
         std::fs::create_dir_all(&d).unwrap();
         let s = Store::new(&d);
-        for junk in ["{not json", "\u{0}\u{1}binary", "{\"version\":99,\"controllers\":[]}", "[]"] {
+        for junk in [
+            "{not json",
+            "\u{0}\u{1}binary",
+            "{\"version\":99,\"controllers\":[]}",
+            "[]",
+        ] {
             std::fs::write(s.path(), junk).unwrap();
             assert!(s.load().is_empty(), "{junk:?}");
             assert!(d.join("state.json.bad").exists());

@@ -29,7 +29,10 @@ pub struct Event {
 
 impl Event {
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.props.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.props
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -42,12 +45,19 @@ pub fn parse(buf: &[u8]) -> Option<Event> {
     let (action, devpath) = head.split_once('@')?;
     let mut props = Vec::new();
     for p in parts {
-        let Ok(s) = std::str::from_utf8(p) else { continue };
+        let Ok(s) = std::str::from_utf8(p) else {
+            continue;
+        };
         if let Some((k, v)) = s.split_once('=') {
             props.push((k.to_string(), v.to_string()));
         }
     }
-    let get = |k: &str| props.iter().find(|(pk, _)| pk == k).map(|(_, v)| v.as_str());
+    let get = |k: &str| {
+        props
+            .iter()
+            .find(|(pk, _)| pk == k)
+            .map(|(_, v)| v.as_str())
+    };
     if get("SUBSYSTEM") != Some("nvme") {
         return None;
     }
@@ -55,7 +65,11 @@ pub fn parse(buf: &[u8]) -> Option<Event> {
         .map(|d| d.trim_start_matches("/dev/").to_string())
         .unwrap_or_else(|| devpath.rsplit('/').next().unwrap_or("").to_string());
     let action = get("ACTION").unwrap_or(action).to_string();
-    Some(Event { action, name, props })
+    Some(Event {
+        action,
+        name,
+        props,
+    })
 }
 
 /// The kernel uevent socket.
@@ -89,7 +103,10 @@ impl Uevents {
             let _ = net::sockopt::set_socket_recv_buffer_size(&fd, 1 << 20);
         }
         net::bind(&fd, &netlink::SocketAddrNetlink::new(0, 1))?;
-        Ok(Uevents { fd, buf: vec![0; 8192] })
+        Ok(Uevents {
+            fd,
+            buf: vec![0; 8192],
+        })
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
@@ -149,15 +166,30 @@ mod tests {
         .unwrap();
         assert_eq!((e.action.as_str(), e.name.as_str()), ("remove", "nvme3"));
         assert_eq!(e.get("NVME_TRADDR"), Some("127.0.0.1"));
-        let ch = parse(&msg(&["change@/devices/virtual/nvme-fabrics/ctl/nvme0", "SUBSYSTEM=nvme", "NVME_EVENT=connected"])).unwrap();
+        let ch = parse(&msg(&[
+            "change@/devices/virtual/nvme-fabrics/ctl/nvme0",
+            "SUBSYSTEM=nvme",
+            "NVME_EVENT=connected",
+        ]))
+        .unwrap();
         assert_eq!((ch.action.as_str(), ch.name.as_str()), ("change", "nvme0"));
         assert_eq!(ch.get("NVME_EVENT"), Some("connected"));
-        assert!(parse(&msg(&["add@/devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1", "SUBSYSTEM=block"])).is_none());
+        assert!(parse(&msg(&[
+            "add@/devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1",
+            "SUBSYSTEM=block"
+        ]))
+        .is_none());
     }
 
     #[test]
     fn malformed_input_never_panics() {
-        for b in [&b""[..], b"\0\0", b"noat\0SUBSYSTEM=nvme", b"add@\xff\0SUBSYSTEM=nvme", b"@\0SUBSYSTEM=nvme\0=\0"] {
+        for b in [
+            &b""[..],
+            b"\0\0",
+            b"noat\0SUBSYSTEM=nvme",
+            b"add@\xff\0SUBSYSTEM=nvme",
+            b"@\0SUBSYSTEM=nvme\0=\0",
+        ] {
             let _ = parse(b);
         }
         // udevd's re-broadcast (group 2) starts with "libudev\0": no '@'.

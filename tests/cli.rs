@@ -10,7 +10,9 @@ const SUB1: &str = "nqn.2024-01.io.testbed:sub1";
 
 fn stacd(root: Option<&FakeRoot>, args: &[&str]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stacd"));
-    c.args(args).env_remove("RUNTIME_DIRECTORY").env_remove("NOTIFY_SOCKET");
+    c.args(args)
+        .env_remove("RUNTIME_DIRECTORY")
+        .env_remove("NOTIFY_SOCKET");
     match root {
         Some(r) => c.env("STACD_ROOT", &r.dir),
         None => c.env_remove("STACD_ROOT"),
@@ -29,7 +31,16 @@ fn help_fits_80_columns_and_every_spelling_works() {
         assert_eq!(o.status.code(), Some(0), "{h}");
         let out = text(&o.stdout);
         assert!(out.starts_with("Usage: stacd"), "{out}");
-        for opt in ["--conf-file", "--syslog", "--tron", "--version", "--idl", "--once", "--timeout", "--dry-run"] {
+        for opt in [
+            "--conf-file",
+            "--syslog",
+            "--tron",
+            "--version",
+            "--idl",
+            "--once",
+            "--timeout",
+            "--dry-run",
+        ] {
             assert!(out.contains(opt), "{opt} missing from help");
         }
         for l in out.lines() {
@@ -43,13 +54,22 @@ fn version_first_line() {
     for v in ["--version", "-v"] {
         let o = stacd(None, &[v]);
         assert_eq!(o.status.code(), Some(0));
-        assert_eq!(text(&o.stdout).lines().next(), Some(format!("stacd {}", env!("CARGO_PKG_VERSION")).as_str()));
+        assert_eq!(
+            text(&o.stdout).lines().next(),
+            Some(format!("stacd {}", env!("CARGO_PKG_VERSION")).as_str())
+        );
     }
 }
 
 #[test]
 fn usage_errors_exit_2_with_one_line() {
-    for bad in [&["--bogus"][..], &["stray"], &["-f"], &["--timeout", "5"], &["--once", "--timeout", "soon"]] {
+    for bad in [
+        &["--bogus"][..],
+        &["stray"],
+        &["-f"],
+        &["--timeout", "5"],
+        &["--once", "--timeout", "soon"],
+    ] {
         let o = stacd(None, bad);
         assert_eq!(o.status.code(), Some(2), "{bad:?}");
         let err = text(&o.stderr);
@@ -68,17 +88,34 @@ fn idl_fails_clearly_until_dbus_lands() {
 #[test]
 fn dry_run_prints_the_plan_and_touches_nothing() {
     let fr = FakeRoot::new("dry");
-    fr.write_conf(&format!("[Controllers]\n{}{}", ctrl_line(4420, SUB1), ctrl_line(4421, SUB1)));
+    fr.write_conf(&format!(
+        "[Controllers]\n{}{}",
+        ctrl_line(4420, SUB1),
+        ctrl_line(4421, SUB1)
+    ));
     let k = stacd::kernel::fabrics::Recorder::new(&fr.root());
-    k.make_ctrl(&format!("nqn={SUB1},transport=tcp,traddr=127.0.0.1,trsvcid=4420,hostnqn={HOSTNQN}")).unwrap();
+    k.make_ctrl(&format!(
+        "nqn={SUB1},transport=tcp,traddr=127.0.0.1,trsvcid=4420,hostnqn={HOSTNQN}"
+    ))
+    .unwrap();
     let o = stacd(Some(&fr), &["--dry-run"]);
     let out = text(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{out}{}", text(&o.stderr));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
-    assert!(lines[0].starts_with("adopt      nvme0   (tcp, 127.0.0.1, 4420, nqn.2024-01.io.testbed:sub1)"), "{out}");
-    assert!(lines[1].starts_with("connect    -       (tcp, 127.0.0.1, 4421,"), "{out}");
-    assert!(!fr.path("run/stacd/state.json").exists(), "dry run writes no state");
+    assert!(
+        lines[0]
+            .starts_with("adopt      nvme0   (tcp, 127.0.0.1, 4420, nqn.2024-01.io.testbed:sub1)"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("connect    -       (tcp, 127.0.0.1, 4421,"),
+        "{out}"
+    );
+    assert!(
+        !fr.path("run/stacd/state.json").exists(),
+        "dry run writes no state"
+    );
     assert_eq!(fr.ctrls(), ["nvme0"]);
 }
 

@@ -26,7 +26,12 @@ const FAST: Retry = Retry {
 };
 
 fn three() -> String {
-    format!("[Controllers]\n{}{}{}", ctrl_line(4420, SUB1), ctrl_line(8009, SUB1), ctrl_line(4420, SUB2))
+    format!(
+        "[Controllers]\n{}{}{}",
+        ctrl_line(4420, SUB1),
+        ctrl_line(8009, SUB1),
+        ctrl_line(4420, SUB2)
+    )
 }
 
 fn engine(fr: &FakeRoot, kernel: &Arc<Recorder>) -> Engine {
@@ -85,14 +90,22 @@ fn restart_adopts_without_connecting() {
     let k = Arc::new(Recorder::new(&fr.root()));
     let mut e = engine(&fr, &k);
     settle(&mut e, all_live);
-    let before: Vec<_> = fr.ctrls().iter().map(|c| (c.clone(), fr.attr(c, "cntlid"))).collect();
+    let before: Vec<_> = fr
+        .ctrls()
+        .iter()
+        .map(|c| (c.clone(), fr.attr(c, "cntlid")))
+        .collect();
     drop(e);
     let k2 = Arc::new(Recorder::new(&fr.root()));
     let mut e2 = engine(&fr, &k2);
     settle(&mut e2, all_live);
     assert!(k2.connects().is_empty(), "a restart connects nothing");
     assert!(k2.deletes().is_empty());
-    let after: Vec<_> = fr.ctrls().iter().map(|c| (c.clone(), fr.attr(c, "cntlid"))).collect();
+    let after: Vec<_> = fr
+        .ctrls()
+        .iter()
+        .map(|c| (c.clone(), fr.attr(c, "cntlid")))
+        .collect();
     assert_eq!(before, after);
     // Even without the state file (lost /run), existing controllers are adopted.
     std::fs::remove_file(fr.path("run/stacd/state.json")).unwrap();
@@ -109,8 +122,14 @@ fn foreign_controller_is_adopted_and_unwanted_foreign_left_alone() {
     fr.write_conf(&format!("[Controllers]\n{}", ctrl_line(4420, SUB1)));
     let k = Arc::new(Recorder::new(&fr.root()));
     // Made by someone else (nvme-cli): one wanted, one not.
-    k.make_ctrl(&format!("nqn={SUB1},transport=tcp,traddr=127.0.0.1,trsvcid=4420,hostnqn={HOSTNQN}")).unwrap();
-    k.make_ctrl(&format!("nqn={SUB2},transport=tcp,traddr=127.0.0.1,trsvcid=4420,hostnqn={HOSTNQN}")).unwrap();
+    k.make_ctrl(&format!(
+        "nqn={SUB1},transport=tcp,traddr=127.0.0.1,trsvcid=4420,hostnqn={HOSTNQN}"
+    ))
+    .unwrap();
+    k.make_ctrl(&format!(
+        "nqn={SUB2},transport=tcp,traddr=127.0.0.1,trsvcid=4420,hostnqn={HOSTNQN}"
+    ))
+    .unwrap();
     let mut e = engine(&fr, &k);
     settle(&mut e, all_live);
     assert!(k.connects().is_empty());
@@ -126,7 +145,11 @@ fn foreign_controller_is_adopted_and_unwanted_foreign_left_alone() {
 #[test]
 fn failures_retry_with_the_fast_then_slow_delay() {
     let fr = FakeRoot::new("retry");
-    fr.write_conf(&format!("[Controllers]\n{}{}", ctrl_line(4420, SUB1), ctrl_line(4421, SUB1)));
+    fr.write_conf(&format!(
+        "[Controllers]\n{}{}",
+        ctrl_line(4420, SUB1),
+        ctrl_line(4421, SUB1)
+    ));
     let k = Arc::new(Recorder::new(&fr.root()));
     k.fail_when("trsvcid=4421", Errno::CONNREFUSED);
     let mut e = engine(&fr, &k);
@@ -137,7 +160,11 @@ fn failures_retry_with_the_fast_then_slow_delay() {
     assert!(el >= Duration::from_millis(350), "{el:?}");
     let st = e.status();
     assert!(st[0].is_live());
-    assert!(st[1].last_error.as_deref().unwrap().contains("connection refused"));
+    assert!(st[1]
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("connection refused"));
     let attempts_4421 = k.connects().iter().filter(|c| c.contains("4421")).count();
     assert_eq!(attempts_4421 as u32, st[1].attempts);
     // The target comes back: connected at the next retry.
@@ -166,7 +193,10 @@ fn removed_controller_is_reconnected_and_already_is_adopted() {
     k2.fail_when(SUB2, Errno::ALREADY);
     let mut e2 = engine(&fr2, &k2);
     e2.step(Instant::now());
-    k2.make_ctrl(&format!("nqn={SUB2},transport=tcp,traddr=127.0.0.1,trsvcid=4420,hostnqn={HOSTNQN}")).unwrap();
+    k2.make_ctrl(&format!(
+        "nqn={SUB2},transport=tcp,traddr=127.0.0.1,trsvcid=4420,hostnqn={HOSTNQN}"
+    ))
+    .unwrap();
     settle(&mut e2, all_live);
     assert_eq!(e2.owned().len(), 1);
 }
@@ -178,7 +208,9 @@ fn disconnect_scope_no_disconnect_keeps_connections() {
     let k = Arc::new(Recorder::new(&fr.root()));
     let mut e = engine(&fr, &k);
     settle(&mut e, all_live);
-    fr.write_conf("[I/O controller connection management]\ndisconnect-scope = no-disconnect\n[Controllers]\n");
+    fr.write_conf(
+        "[I/O controller connection management]\ndisconnect-scope = no-disconnect\n[Controllers]\n",
+    );
     let (conf, _) = config::load_stacd_conf(&fr.conf_path()).unwrap();
     e.set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
     e.set_wanted(vec![]);
@@ -191,7 +223,11 @@ fn disconnect_scope_no_disconnect_keeps_connections() {
 #[test]
 fn once_reports_each_controller_and_exit_codes() {
     let fr = FakeRoot::new("once");
-    fr.write_conf(&format!("[Controllers]\n{}{}", ctrl_line(4420, SUB1), ctrl_line(4421, SUB2)));
+    fr.write_conf(&format!(
+        "[Controllers]\n{}{}",
+        ctrl_line(4420, SUB1),
+        ctrl_line(4421, SUB2)
+    ));
     let k = Arc::new(Recorder::new(&fr.root()));
     k.fail_when("trsvcid=4421", Errno::CONNREFUSED);
     let mut e = engine(&fr, &k);
@@ -201,18 +237,36 @@ fn once_reports_each_controller_and_exit_codes() {
     assert_eq!(code, stacd::exit::SOME_MISSING, "{out}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
-    assert!(lines[0].starts_with(&format!("live nvme0 (tcp, 127.0.0.1, 4420, {SUB1}) connected in ")), "{out}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "live nvme0 (tcp, 127.0.0.1, 4420, {SUB1}) connected in "
+        )),
+        "{out}"
+    );
     assert!(lines[0].ends_with("cntlid=1"), "{out}");
-    assert!(lines[1].starts_with(&format!("failed - (tcp, 127.0.0.1, 4421, {SUB2}) connection refused")), "{out}");
+    assert!(
+        lines[1].starts_with(&format!(
+            "failed - (tcp, 127.0.0.1, 4421, {SUB2}) connection refused"
+        )),
+        "{out}"
+    );
     // None live → 4; all live → 0.
     let fr = FakeRoot::new("once-none");
     fr.write_conf(&format!("[Controllers]\n{}", ctrl_line(4421, SUB1)));
     let k = Arc::new(Recorder::new(&fr.root()));
     k.fail_when("4421", Errno::CONNREFUSED);
-    let code = stacd::once::run(&mut engine(&fr, &k), Duration::from_millis(200), &mut Vec::new());
+    let code = stacd::once::run(
+        &mut engine(&fr, &k),
+        Duration::from_millis(200),
+        &mut Vec::new(),
+    );
     assert_eq!(code, stacd::exit::NONE_LIVE);
     k.heal();
-    let code = stacd::once::run(&mut engine(&fr, &k), Duration::from_secs(2), &mut Vec::new());
+    let code = stacd::once::run(
+        &mut engine(&fr, &k),
+        Duration::from_secs(2),
+        &mut Vec::new(),
+    );
     assert_eq!(code, stacd::exit::OK);
 }
 
@@ -235,13 +289,21 @@ fn daemon_reload_and_stop() {
     let wait_for = |n: usize| {
         let end = Instant::now() + Duration::from_secs(5);
         while fr.ctrls().len() != n {
-            assert!(Instant::now() < end, "waiting for {n} controllers: {:?}", fr.ctrls());
+            assert!(
+                Instant::now() < end,
+                "waiting for {n} controllers: {:?}",
+                fr.ctrls()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     };
     wait_for(1);
     // Add a controller and reload: it connects, the first is untouched.
-    fr.write_conf(&format!("[Controllers]\n{}{}", ctrl_line(4420, SUB1), ctrl_line(4420, SUB2)));
+    fr.write_conf(&format!(
+        "[Controllers]\n{}{}",
+        ctrl_line(4420, SUB1),
+        ctrl_line(4420, SUB2)
+    ));
     ctl.request_reload();
     wait_for(2);
     // A broken file: nothing changes.

@@ -80,7 +80,9 @@ pub fn explain(e: Errno) -> String {
         Errno::TIMEDOUT => "timed out",
         Errno::HOSTUNREACH => "no route to host",
         Errno::NETUNREACH => "network unreachable",
-        Errno::ADDRNOTAVAIL => "address not available (host-traddr or host-iface has no such address)",
+        Errno::ADDRNOTAVAIL => {
+            "address not available (host-traddr or host-iface has no such address)"
+        }
         Errno::ADDRINUSE => "address in use",
         Errno::INVAL => "invalid argument: the kernel rejected an option (see the kernel log)",
         Errno::NODEV => "no such device: the transport's kernel module is not loaded",
@@ -187,7 +189,10 @@ impl Fabrics for DevFabrics {
             }
         };
         if n != opts.len() {
-            return Err(ConnectError::BadReply(format!("short write: {n} of {} bytes", opts.len())));
+            return Err(ConnectError::BadReply(format!(
+                "short write: {n} of {} bytes",
+                opts.len()
+            )));
         }
         let reply = read_reply(&fd).map_err(ConnectError::Kernel)?;
         parse_reply(&reply).ok_or(ConnectError::BadReply(reply))
@@ -340,16 +345,21 @@ impl Recorder {
 
 impl Fabrics for Recorder {
     fn options(&self) -> Result<String, Errno> {
-        Ok(self.st().options.clone().unwrap_or_else(|| {
-FULL_OPTIONS.to_string()
-        }))
+        Ok(self
+            .st()
+            .options
+            .clone()
+            .unwrap_or_else(|| FULL_OPTIONS.to_string()))
     }
 
     fn connect(&self, opts: &str) -> Result<Reply, ConnectError> {
         let failure = {
             let mut st = self.st();
             st.connects.push(opts.to_string());
-            st.fail.iter().find(|(n, _)| opts.contains(n.as_str())).map(|f| f.1)
+            st.fail
+                .iter()
+                .find(|(n, _)| opts.contains(n.as_str()))
+                .map(|f| f.1)
         };
         if let Some(e) = failure {
             return Err(ConnectError::Kernel(e));
@@ -370,12 +380,31 @@ mod tests {
 
     #[test]
     fn replies() {
-        assert_eq!(parse_reply("instance=2,cntlid=3\n"), Some(Reply { instance: 2, cntlid: 3 }));
-        assert_eq!(parse_reply("instance=12"), Some(Reply { instance: 12, cntlid: 0 }));
+        assert_eq!(
+            parse_reply("instance=2,cntlid=3\n"),
+            Some(Reply {
+                instance: 2,
+                cntlid: 3
+            })
+        );
+        assert_eq!(
+            parse_reply("instance=12"),
+            Some(Reply {
+                instance: 12,
+                cntlid: 0
+            })
+        );
         assert_eq!(parse_reply("instance=-1,cntlid=-1,transport=%s"), None);
         assert_eq!(parse_reply(""), None);
         assert_eq!(parse_reply("garbage"), None);
-        assert_eq!(Reply { instance: 7, cntlid: 1 }.device(), "nvme7");
+        assert_eq!(
+            Reply {
+                instance: 7,
+                cntlid: 1
+            }
+            .device(),
+            "nvme7"
+        );
     }
 
     #[test]
