@@ -72,6 +72,7 @@ pub struct Daemon {
     /// `--tron` given: stays on across reloads (DESIGN.md).
     pub cli_tron: bool,
     pub engine: Engine,
+    pub inputs: Inputs,
     control: Control,
     wake_r: OwnedFd,
     uevents: Option<Uevents>,
@@ -87,15 +88,40 @@ impl std::fmt::Debug for Daemon {
 
 /// The desired set of a configuration; dropped entries are logged.
 pub fn desired(conf: &StacdConf, host: &HostIdentity) -> Vec<Wanted> {
-    let mut d = Desired::default();
-    desired::from_config(conf, host, &desired::system_resolver, &mut d);
-    for n in &d.notes {
-        log::warn!("{n}");
+    Inputs::default().desired(conf, host)
+}
+
+/// Every source of wanted controllers besides stacd.conf, as last known.
+/// Each source keeps its own list; a silent source keeps its last answer
+/// (DESIGN.md: never disconnect because a source is silent).
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// Boot paths: kernel command line, NBFT, the hand-off record.
+    pub boot: Vec<Wanted>,
+    /// I/O controllers found by our own discovery.
+    pub discovered: Vec<Wanted>,
+    /// Discovery log page entries published by stafd.
+    pub stafd: Vec<Wanted>,
+}
+
+impl Inputs {
+    /// Merge the sources: stacd.conf first (its `controller=` lines shadow
+    /// the same controller from elsewhere, §3.5 step 8), then boot paths,
+    /// our discovery, stafd; exclusions and ip-family apply to all.
+    pub fn desired(&self, conf: &StacdConf, host: &HostIdentity) -> Vec<Wanted> {
+        let mut d = Desired::default();
+        desired::from_config(conf, host, &desired::system_resolver, &mut d);
+        for w in self.boot.iter().chain(&self.discovered).chain(&self.stafd) {
+            d.push(conf, w.clone());
+        }
+        for n in &d.notes {
+            log::warn!("{n}");
+        }
+        for n in &d.excluded {
+            log::info!("{n}");
+        }
+        d.wanted
     }
-    for n in &d.excluded {
-        log::info!("{n}");
-    }
-    d.wanted
 }
 
 impl Daemon {
@@ -113,7 +139,8 @@ impl Daemon {
         let wake = Arc::new(wake_w);
         engine.set_waker(wake.clone());
         engine.set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
-        engine.set_wanted(desired(&conf, &host));
+        let inputs = Inputs::default();
+        engine.set_wanted(inputs.desired(&conf, &host));
         let uevents = match Uevents::open() {
             Ok(u) => Some(u),
             Err(e) => {
@@ -128,6 +155,7 @@ impl Daemon {
             conf,
             cli_tron,
             engine,
+            inputs,
             control: Control {
                 stop: Arc::new(AtomicBool::new(false)),
                 reload: Arc::new(AtomicBool::new(false)),
@@ -155,12 +183,18 @@ impl Daemon {
                 logging::set_debug(self.cli_tron || conf.tron);
                 self.engine
                     .set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
-                self.engine.set_wanted(desired(&conf, &self.host));
                 self.conf = conf;
+                self.refresh_wanted();
             }
             Err(e) => log::error!("reload failed: {e}; keeping the running configuration"),
         }
         notify::notify("READY=1");
+    }
+
+    /// Recompute the desired set after a source changed.
+    pub fn refresh_wanted(&mut self) {
+        self.engine
+            .set_wanted(self.inputs.desired(&self.conf, &self.host));
     }
 
     fn handle_uevents(&mut self) {

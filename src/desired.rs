@@ -66,6 +66,9 @@ pub struct Wanted {
     pub boot: bool,
     /// Keys of the entry stacd does not interpret (shown on D-Bus).
     pub extras: Vec<(String, String)>,
+    /// The discovery log page entry has NCC ("not connected to CDC",
+    /// EFLAGS bit 2) set: connect-attempts-on-ncc limits retries (§4.7).
+    pub ncc: bool,
 }
 
 impl Wanted {
@@ -243,6 +246,7 @@ fn from_entry(
         origin: Origin::Config { line: e.line },
         boot: false,
         extras: e.extras.clone(),
+        ncc: false,
     })
 }
 

@@ -321,6 +321,7 @@ mod tests {
             origin: Origin::Config { line: 1 },
             boot: false,
             extras: vec![],
+            ncc: false,
         }
     }
 
