@@ -185,6 +185,7 @@ impl Daemon {
                     .set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
                 self.conf = conf;
                 self.refresh_wanted();
+                self.engine.revive();
             }
             Err(e) => log::error!("reload failed: {e}; keeping the running configuration"),
         }

@@ -236,13 +236,17 @@ impl Engine {
         let keep: BTreeSet<&Identity> = wanted.iter().map(|w| &w.id).collect();
         self.rt
             .retain(|id, r| keep.contains(id) || r.flight.is_some());
-        // A new or reloaded entry gets an immediate attempt even if its
-        // retry timer runs (§4.11 step 6: a reload revives given-up
-        // controllers).
+        self.wanted = wanted;
+        self.dirty = true;
+    }
+
+    /// Every controller that is not connected gets an attempt now, even if
+    /// its retry timer runs (§4.11 step 6: a reload revives controllers
+    /// that gave up or wait for the slow retry).
+    pub fn revive(&mut self) {
         for r in self.rt.values_mut() {
             r.next_try = None;
         }
-        self.wanted = wanted;
         self.dirty = true;
     }
 
