@@ -420,7 +420,7 @@ impl Engine {
     }
 
     fn apply(&mut self, plan: &Plan, now: Instant) {
-        for a in plan.changes() {
+        for a in &plan.actions {
             match a {
                 Action::Adopt { id, device, cntlid } => {
                     log::info!("{id} | {device} - Connection established! (adopted)");
@@ -457,17 +457,22 @@ impl Engine {
                         Keeping::Gone => log::debug!(
                             "{id} | {device} - no longer wanted and already gone; forgotten"
                         ),
-                        _ => log::info!(
-                            "{id} | {device} - no longer wanted; {}",
-                            a.to_string()
-                                .rsplit_once("left up: ")
-                                .map_or("left up", |(_, w)| w.trim_end_matches(')'))
-                        ),
+                        _ => log::info!("{id} | {device} - no longer wanted; {}", why.reason()),
                     }
                     self.disown(id);
                     self.rt.remove(id);
                 }
-                Action::Keep { .. } | Action::Wait { .. } => {}
+                Action::Keep { id, device } => {
+                    // Ours from the state file of an earlier run: announce
+                    // it once, as nvme-stas does when it restores its last
+                    // known config and adopts the device (§4.12).
+                    let r = self.rt.entry(id.clone()).or_default();
+                    if r.how.is_none() {
+                        r.how = Some(How::Adopted);
+                        log::info!("{id} | {device} - Connection established! (adopted)");
+                    }
+                }
+                Action::Wait { .. } => {}
             }
         }
     }

@@ -20,8 +20,8 @@ pub fn line(s: &Status) -> String {
     match (&s.device, s.is_live()) {
         (Some(dev), true) => {
             let how = match s.how {
-                Some(How::Connected(d)) => format!("connected in {} ms", d.as_millis()),
-                Some(How::Adopted) | None => "adopted".to_string(),
+                Some(How::Connected(_)) => "connected",
+                Some(How::Adopted) | None => "adopted",
             };
             format!("live {dev} {} {how} cntlid={}", s.id, s.cntlid.unwrap_or(0))
         }

@@ -88,32 +88,39 @@ impl Action {
     }
 }
 
+/// One line of `--dry-run`: the verb, the identity, then what it concerns.
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Action::Keep { id, device } => write!(f, "keep       {device:<7} {id}"),
+            Action::Keep { id, device } => write!(f, "keep {id} {device}"),
             Action::Adopt { id, device, cntlid } => {
-                write!(f, "adopt      {device:<7} {id} cntlid={cntlid}")
+                write!(f, "adopt {id} {device} cntlid={cntlid}")
             }
-            Action::Connect { id } => write!(f, "connect    {:<7} {id}", "-"),
-            Action::Wait { id, .. } => write!(f, "wait       {:<7} {id}", "-"),
-            Action::Lost { id, device } => write!(f, "reconnect  {device:<7} {id} (device gone)"),
+            Action::Connect { id } => write!(f, "connect {id}"),
+            Action::Wait { id, .. } => write!(f, "wait {id}"),
+            Action::Lost { id, device } => write!(f, "reconnect {id} {device} (device gone)"),
             Action::Disconnect { id, device } => {
-                write!(f, "disconnect {device:<7} {id} (ours, no longer wanted)")
+                write!(f, "disconnect {id} {device} (ours, no longer wanted)")
             }
             Action::Release { id, device, why } => {
-                let why = match why {
-                    Keeping::Gone => "no longer wanted, already gone",
-                    Keeping::NoDisconnect => {
-                        "no longer wanted, left up: disconnect-scope=no-disconnect"
-                    }
-                    Keeping::Trtype => {
-                        "no longer wanted, left up: transport not in disconnect-trtypes"
-                    }
-                    Keeping::Boot => "no longer wanted, left up: boot path",
-                };
-                write!(f, "release    {device:<7} {id} ({why})")
+                write!(
+                    f,
+                    "release {id} {device} (no longer wanted, {})",
+                    why.reason()
+                )
             }
+        }
+    }
+}
+
+impl Keeping {
+    /// Why the connection stays.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Keeping::Gone => "already gone",
+            Keeping::NoDisconnect => "left up: disconnect-scope=no-disconnect",
+            Keeping::Trtype => "left up: transport not in disconnect-trtypes",
+            Keeping::Boot => "left up: boot path",
         }
     }
 }
@@ -369,11 +376,13 @@ mod tests {
         p.actions
             .iter()
             .map(|a| {
-                a.to_string()
-                    .split_whitespace()
-                    .take(2)
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                // "verb device": the device follows the identity's ")".
+                let t = a.to_string();
+                let verb = t.split_whitespace().next().unwrap_or("").to_string();
+                let dev = t
+                    .rsplit_once(") ")
+                    .map_or("-", |(_, r)| r.split_whitespace().next().unwrap_or("-"));
+                format!("{verb} {dev}")
             })
             .collect()
     }

@@ -103,13 +103,12 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
     assert_eq!(o.status.code(), Some(0), "{out}{}", text(&o.stderr));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
-    assert!(
-        lines[0]
-            .starts_with("adopt      nvme0   (tcp, 127.0.0.1, 4420, nqn.2024-01.io.testbed:sub1)"),
+    assert_eq!(
+        lines[0], "adopt (tcp, 127.0.0.1, 4420, nqn.2024-01.io.testbed:sub1) nvme0 cntlid=1",
         "{out}"
     );
-    assert!(
-        lines[1].starts_with("connect    -       (tcp, 127.0.0.1, 4421,"),
+    assert_eq!(
+        lines[1], "connect (tcp, 127.0.0.1, 4421, nqn.2024-01.io.testbed:sub1)",
         "{out}"
     );
     assert!(
