@@ -60,7 +60,7 @@ stacd_start() {
 	"$STACD" "$@" >"$fifo" 2>&1 &
 	STACD_PID=$!
 	STACD_RC=''
-	echo "started: stacd $* (pid $STACD_PID, run $STACD_RUN)"
+	echo "started: stacd${*:+ $*} (pid $STACD_PID, run $STACD_RUN)"
 }
 
 _stacd_stamp() { # _stacd_stamp T0_NS: copy lines, prefixed with ms since T0
@@ -75,7 +75,7 @@ _stacd_stamp() { # _stacd_stamp T0_NS: copy lines, prefixed with ms since T0
 proc_gone() {
 	local st
 	[ -e "/proc/$1/stat" ] || return 0
-	read -r _ _ st _ <"/proc/$1/stat" 2>/dev/null || return 0
+	read -r _ _ st _ 2>/dev/null <"/proc/$1/stat" || return 0
 	[ "$st" = Z ]
 }
 
@@ -133,11 +133,21 @@ log_has() {
 	grep -qF -- "$1" "$STACD_LOG"
 }
 
+# stacd_gone: a stacd was started and has exited, and its log is complete
+stacd_gone() {
+	[ -n "$STACD_PID" ] && proc_gone "$STACD_PID" && proc_gone "$STACD_STAMPER"
+}
+
 # wait_log PATTERN [COUNT] [SECS]: wait until COUNT (default 1) lines of the
-# current log contain PATTERN, at most SECS (default 10) seconds
+# current log contain PATTERN, at most SECS (default 10) seconds; gives up at
+# once when stacd has exited (its log can no longer grow)
 wait_log() {
 	local i=0 max=$((${3:-10} * 20))
 	while [ "$(log_count "$1")" -lt "${2:-1}" ]; do
+		if stacd_gone; then
+			echo "wait_log: stacd is no longer running"
+			return 1
+		fi
 		[ "$i" -lt "$max" ] || return 1
 		i=$((i + 1))
 		usleep 50000
@@ -182,16 +192,17 @@ _live_n() { # set N_LIVE without forking
 	N_LIVE=0
 	for c in /sys/class/nvme/nvme*; do
 		s=
-		read -r s <"$c/state" 2>/dev/null
+		read -r s 2>/dev/null <"$c/state"
 		[ "$s" != live ] || N_LIVE=$((N_LIVE + 1))
 	done
 }
 
 # wait_live N [SECS] [T0_NS]: wait until at least N controllers are live, at
 # most SECS (default 10) s. Sets LIVE_MS to the ms since T0_NS (default: the
-# call) and prints it. False on timeout.
+# call) and prints it. False on timeout, or at once if the stacd started by
+# stacd_start has exited (nothing else connects controllers here).
 wait_live() {
-	local t0 max
+	local t0 max gone=''
 	now_ns
 	t0=${3:-$NOW}
 	max=$((NOW + ${2:-10} * 1000000000))
@@ -199,10 +210,11 @@ wait_live() {
 		_live_n
 		[ "$N_LIVE" -lt "$1" ] || break
 		now_ns
-		if [ "$NOW" -ge "$max" ]; then
+		[ -z "$STACD_PID" ] || ! proc_gone "$STACD_PID" || gone=" (stacd is no longer running)"
+		if [ "$NOW" -ge "$max" ] || [ -n "$gone" ]; then
 			ms_since "$t0"
 			LIVE_MS=$MS
-			echo "TIMING: only $N_LIVE of $1 controllers live after $LIVE_MS ms (gave up)"
+			echo "TIMING: only $N_LIVE of $1 controllers live after $LIVE_MS ms (gave up$gone)"
 			return 1
 		fi
 		usleep 10000
@@ -378,7 +390,7 @@ kill_new_procs() {
 			case $TB_PROCS in *" $p "*) continue ;; esac
 			proc_gone "$p" && continue
 			comm=
-			read -r comm <"$d/comm" 2>/dev/null
+			read -r comm 2>/dev/null <"$d/comm"
 			kill -"$sig" "$p" 2>/dev/null && left="$left $p" && ended="$ended $comm($p,$sig)"
 		done
 		[ -n "$left" ] || break
