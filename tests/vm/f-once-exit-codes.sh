@@ -44,7 +44,7 @@ echo "== all live -> 0"
 conf_write 4420 "$SUB1" 8009 "$SUB1" 4420 "$SUB2"
 once --once --timeout 10
 check "all live: exit 0" [ "$RC" = 0 ]
-check "3 controllers live" [ "$(live_count)" = 3 ] && [ "$(ctrl_count)" = 3 ]
+check "exactly 3 controllers, all live" all_live 3
 for pn in "4420 $SUB1" "8009 $SUB1" "4420 $SUB2"; do
 	check "stdout: 'live nvmeN $(stacd_id "${pn%% *}" "${pn#* }") connected cntlid=N'" line_live "${pn%% *}" "${pn#* }" connected
 done
@@ -71,7 +71,8 @@ for pn in "4420 $SUB1" "8009 $SUB1" "4420 $SUB2"; do
 	check "stdout: 'live ... $(stacd_id "${pn%% *}" "${pn#* }") connected ...'" line_live "${pn%% *}" "${pn#* }" connected
 done
 check "stdout: 'failed - $(stacd_id "$DEAD_PORT" "$SUB1") <connection refused>'" line_failed "$DEAD_PORT" "$SUB1"
-check "3 controllers live, none for :$DEAD_PORT" [ "$(live_count)" = 3 ] && [ -z "$(ctrl_find "$DEAD_PORT" "$SUB1")" ]
+check "exactly 3 controllers, all live" all_live 3
+check "no controller for :$DEAD_PORT" [ -z "$(ctrl_find "$DEAD_PORT" "$SUB1")" ]
 
 echo "== only dead addresses -> 4"
 reset_kernel

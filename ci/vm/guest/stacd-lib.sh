@@ -18,6 +18,18 @@ SUB1=${SUB1%% *}
 SUB2=${SUB2%% *}
 STACD_RUN=0 STACD_PID='' STACD_LOG='' STACD_T0=0 STACD_RC=''
 
+# deadline SECS: set DEADLINE to SECS seconds from now (ns); timed_out: it
+# has passed. Loops use these rather than counting sleeps, because under TCG
+# the work of each round takes as long as the sleep.
+deadline() {
+	now_ns
+	DEADLINE=$((NOW + $1 * 1000000000))
+}
+timed_out() {
+	now_ns
+	[ "$NOW" -ge "$DEADLINE" ]
+}
+
 # ms_since T0_NS: set MS to the milliseconds elapsed since T0_NS (a now_ns value)
 ms_since() {
 	now_ns
@@ -55,7 +67,10 @@ stacd_start() {
 	mkfifo "$fifo"
 	now_ns
 	STACD_T0=$NOW
-	_stacd_stamp "$STACD_T0" <"$fifo" >"$STACD_LOG" &
+	# The log exists from now on: the stamper opens it only once stacd
+	# has opened the FIFO.
+	: >"$STACD_LOG"
+	_stacd_stamp "$STACD_T0" <"$fifo" >>"$STACD_LOG" &
 	STACD_STAMPER=$!
 	"$STACD" "$@" >"$fifo" 2>&1 &
 	STACD_PID=$!
@@ -87,9 +102,9 @@ stacd_running() {
 # stacd_wait_exit [SECS]: wait (default 10 s) for stacd to exit by itself;
 # sets STACD_RC and prints the log. False on timeout (stacd is then killed).
 stacd_wait_exit() {
-	local i=0 max=$((${1:-10} * 100))
+	deadline "${1:-10}"
 	while ! proc_gone "$STACD_PID"; do
-		if [ "$i" -ge "$max" ]; then
+		if timed_out; then
 			echo "stacd (pid $STACD_PID) still running after ${1:-10} s: killing it"
 			kill -KILL "$STACD_PID" 2>/dev/null
 			wait "$STACD_PID" 2>/dev/null
@@ -98,7 +113,6 @@ stacd_wait_exit() {
 			stacd_show_log
 			return 1
 		fi
-		i=$((i + 1))
 		usleep 10000
 	done
 	wait "$STACD_PID"
@@ -125,7 +139,7 @@ stacd_show_log() {
 
 # log_count PATTERN: number of lines of the current log containing PATTERN
 log_count() {
-	grep -cF -- "$1" "$STACD_LOG"
+	grep -cF -- "$1" "$STACD_LOG" 2>/dev/null || [ -f "$STACD_LOG" ] || echo 0
 }
 
 # log_has PATTERN: the current log contains PATTERN
@@ -142,14 +156,17 @@ stacd_gone() {
 # current log contain PATTERN, at most SECS (default 10) seconds; gives up at
 # once when stacd has exited (its log can no longer grow)
 wait_log() {
-	local i=0 max=$((${3:-10} * 20))
-	while [ "$(log_count "$1")" -lt "${2:-1}" ]; do
+	local n
+	deadline "${3:-10}"
+	while :; do
+		n=$(log_count "$1")
+		case $n in '' | *[!0-9]*) n=0 ;; esac
+		[ "$n" -lt "${2:-1}" ] || return 0
 		if stacd_gone; then
 			echo "wait_log: stacd is no longer running"
 			return 1
 		fi
-		[ "$i" -lt "$max" ] || return 1
-		i=$((i + 1))
+		! timed_out || return 1
 		usleep 50000
 	done
 }
@@ -197,21 +214,30 @@ _live_n() { # set N_LIVE without forking
 	done
 }
 
+# all_live N: exactly N controllers, all of them live
+all_live() {
+	[ "$(ctrl_count)" = "$1" ] && [ "$(live_count)" = "$1" ]
+}
+
+# in_range VALUE LOW HIGH: LOW <= VALUE <= HIGH (integers; false if VALUE is empty)
+in_range() {
+	[ -n "$1" ] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]
+}
+
 # wait_live N [SECS] [T0_NS]: wait until at least N controllers are live, at
 # most SECS (default 10) s. Sets LIVE_MS to the ms since T0_NS (default: the
 # call) and prints it. False on timeout, or at once if the stacd started by
 # stacd_start has exited (nothing else connects controllers here).
 wait_live() {
-	local t0 max gone=''
+	local t0 gone=''
 	now_ns
 	t0=${3:-$NOW}
-	max=$((NOW + ${2:-10} * 1000000000))
+	deadline "${2:-10}"
 	while :; do
 		_live_n
 		[ "$N_LIVE" -lt "$1" ] || break
-		now_ns
 		[ -z "$STACD_PID" ] || ! proc_gone "$STACD_PID" || gone=" (stacd is no longer running)"
-		if [ "$NOW" -ge "$max" ] || [ -n "$gone" ]; then
+		if timed_out || [ -n "$gone" ]; then
 			ms_since "$t0"
 			LIVE_MS=$MS
 			echo "TIMING: only $N_LIVE of $1 controllers live after $LIVE_MS ms (gave up$gone)"
@@ -311,11 +337,11 @@ ns_devs() {
 
 # wait_ns CTRL [SECS]: wait until CTRL has a namespace block device in /dev
 wait_ns() {
-	local i=0 max=$((${2:-10} * 100)) d
+	local d
+	deadline "${2:-10}"
 	while :; do
 		for d in $(ns_devs "$1"); do [ -b "$d" ] && return 0; done
-		[ "$i" -lt "$max" ] || return 1
-		i=$((i + 1))
+		! timed_out || return 1
 		usleep 10000
 	done
 }
@@ -380,7 +406,7 @@ proc_snapshot() {
 # kill_new_procs: end the user processes not in TB_PROCS (kernel threads have
 # no exe link); SIGTERM, then SIGKILL after 3 s. Prints what it ended.
 kill_new_procs() {
-	local d p comm sig left alive i ended=''
+	local d p comm sig left alive ended=''
 	for sig in TERM KILL; do
 		left=''
 		for d in /proc/[0-9]*; do
@@ -394,12 +420,12 @@ kill_new_procs() {
 			kill -"$sig" "$p" 2>/dev/null && left="$left $p" && ended="$ended $comm($p,$sig)"
 		done
 		[ -n "$left" ] || break
-		i=0
-		while [ $i -lt 300 ]; do
+		deadline 3
+		while :; do
 			alive=''
 			for p in $left; do proc_gone "$p" || alive="$alive $p"; done
 			[ -n "$alive" ] || break
-			i=$((i + 1))
+			! timed_out || break
 			usleep 10000
 		done
 	done
@@ -409,13 +435,13 @@ kill_new_procs() {
 # delete_all_ctrls [SECS]: delete every NVMe controller and wait until
 # /sys/class/nvme is empty (default 15 s)
 delete_all_ctrls() {
-	local c i=0
+	local c
 	for c in /sys/class/nvme/nvme*; do
-		[ ! -e "$c/delete_controller" ] || echo 1 >"$c/delete_controller" 2>/dev/null
+		[ ! -e "$c/delete_controller" ] || echo 1 2>/dev/null >"$c/delete_controller"
 	done
+	deadline "${1:-15}"
 	while [ "$(ctrl_count)" -gt 0 ]; do
-		[ $i -lt $((${1:-15} * 100)) ] || return 1
-		i=$((i + 1))
+		! timed_out || return 1
 		usleep 10000
 	done
 }
