@@ -8,33 +8,50 @@
 # shellcheck source=../../ci/vm/guest/stacd-lib.sh
 . /lib/stacd-lib.sh
 
-# One connect, timed, as the yardstick for "one connect time".
-now_ns
-t0=$NOW
-nvmf_connect "nqn=$SUB1,transport=tcp,traddr=$ADDR,trsvcid=4420,hostnqn=$HOSTNQN,hostid=$HOSTID"
-ms_since "$t0"
-t_conn=$MS
-echo "TIMING: one connect by hand (write /dev/nvme-fabrics): $t_conn ms"
-delete_all_ctrls
-
-# Reference: the three live ones alone.
-conf_write 4420 "$SUB1" 8009 "$SUB1" 4420 "$SUB2"
-stacd_start
-check "reference run: 3 controllers live" wait_live 3 10 "$STACD_T0"
-t_ref=$LIVE_MS
-wait_log "Connection established!" 3 5 # stop it only once it is idle
-stacd_stop
-delete_all_ctrls
-rm -rf "$STACD_RUNDIR"
-
+# "One connect time" is stacd's own start-to-live time for a single
+# controller. Under TCG a start-to-live time varies by 100 ms and more from
+# run to run, so each time is the median of 5 runs, and the three kinds of
+# run alternate (measured: median 95 ms for the 3 live ones, 40 ms for one).
+median() { # median N...: the middle value
+	printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"
+}
+# run_once N [PORT NQN]...: start stacd with these controllers and wait until
+# N are live (LIVE_MS); false if they were not
+run_once() {
+	want=$1
+	shift
+	conf_write "$@"
+	stacd_start >/dev/null
+	wait_live "$want" 10 "$STACD_T0" >/dev/null
+}
+# stop_clean N: stop stacd once it has logged N connects; remove everything
+stop_clean() {
+	wait_log "Connection established!" "$1" 5
+	stacd_stop >/dev/null
+	delete_all_ctrls
+	rm -rf "$STACD_RUNDIR"
+}
+s_ref='' s_one='' s_dead=''
+for i in 1 2 3 4 5; do
+	check "run $i, the 3 live ones only: all live" run_once 3 4420 "$SUB1" 8009 "$SUB1" 4420 "$SUB2"
+	s_ref="$s_ref $LIVE_MS"
+	stop_clean 3
+	check "run $i, one controller: live" run_once 1 4420 "$SUB1"
+	s_one="$s_one $LIVE_MS"
+	stop_clean 1
+	check "run $i, with the dead address: the 3 live ones are up" \
+		run_once 3 4420 "$SUB1" "$DEAD_PORT" "$SUB1" 8009 "$SUB1" 4420 "$SUB2"
+	s_dead="$s_dead $LIVE_MS"
+	[ "$i" = 5 ] && break # the last run goes on below
+	stop_clean 3
+done
+# shellcheck disable=SC2086 # lists of numbers
+t_ref=$(median $s_ref) t_one=$(median $s_one) t_dead=$(median $s_dead)
+echo "TIMING: start -> live, ms: 3 live ones$s_ref (median $t_ref); one controller$s_one (median $t_one);" \
+	"3 live ones + the dead address$s_dead (median $t_dead)"
+check "the dead address delays the live ones by at most one connect time (medians: $t_dead <= $t_ref + $t_one ms)" \
+	[ "$t_dead" -le $((t_ref + t_one)) ]
 dead=$(stacd_id "$DEAD_PORT" "$SUB1")
-conf_write 4420 "$SUB1" "$DEAD_PORT" "$SUB1" 8009 "$SUB1" 4420 "$SUB2"
-stacd_start
-check "with a dead address: the 3 live controllers are up" wait_live 3 10 "$STACD_T0"
-t_dead=$LIVE_MS
-echo "TIMING: start -> 3 live: $t_ref ms without the dead address, $t_dead ms with it (one connect: $t_conn ms)"
-check "the dead address delays the live ones by at most one connect time ($t_dead <= $t_ref + $t_conn ms)" \
-	[ "$t_dead" -le $((t_ref + t_conn)) ]
 check "2 failed attempts for $dead logged within 8 s" \
 	wait_log "$dead Failed to connect to controller." 2 8
 f1=$(log_ms "$dead Failed to connect to controller." 1)
