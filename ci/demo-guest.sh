@@ -14,16 +14,21 @@ heading() {
 	echo "## $*"
 	echo "################################################################"
 }
-# run EXPECTED COMMAND...: show and run COMMAND, then its exit status and time
+# run EXPECTED COMMAND...: show and run COMMAND: its stdout, then its log
+# (stderr), exit status and time
 run() {
 	want=$1
 	shift
 	echo "\$ $*"
 	now_ns
 	t0=$NOW
-	"$@"
+	"$@" 2>/tmp/demo.err
 	rc=$?
 	ms_since "$t0"
+	if [ -s /tmp/demo.err ]; then
+		echo "  its log (stderr):"
+		sed 's/^/    /' /tmp/demo.err
+	fi
 	echo "(exit status $rc, $MS ms)"
 	[ "$rc" = "$want" ] || { echo "!! expected exit status $want"; bad=1; }
 }
