@@ -28,6 +28,12 @@ pub struct Event {
 }
 
 impl Event {
+    /// The event names a controller (`nvmeN`), as every event of the nvme
+    /// class should; odd names are the caller's to log.
+    pub fn is_controller(&self) -> bool {
+        crate::kernel::sysfs::instance_of(&self.name).is_some()
+    }
+
     pub fn get(&self, key: &str) -> Option<&str> {
         self.props
             .iter()
@@ -201,5 +207,48 @@ mod tests {
         // NETLINK_KOBJECT_UEVENT lets unprivileged processes receive.
         let mut u = Uevents::open().expect("uevent socket");
         assert_eq!(u.read(), Read::Events(vec![]));
+    }
+
+    // Bad input: missing or odd properties never panic and give a defined
+    // event (or none).
+    #[test]
+    fn odd_properties() {
+        // No DEVNAME: the last DEVPATH component; ACTION property wins.
+        let e = parse(&msg(&[
+            "add@/devices/virtual/nvme-fabrics/ctl/nvme7",
+            "SUBSYSTEM=nvme",
+            "ACTION=change",
+            "JUNK",
+            "=nokey",
+            "NVME_TRADDR=a=b",
+            "NVME_TRADDR=second",
+        ]))
+        .unwrap();
+        assert_eq!((e.action.as_str(), e.name.as_str()), ("change", "nvme7"));
+        assert!(e.is_controller());
+        assert_eq!(e.get("NVME_TRADDR"), Some("a=b"), "first wins, '=' kept");
+        assert_eq!(e.get(""), Some("nokey"));
+        assert_eq!(e.get("JUNK"), None);
+        // A DEVPATH ending in '/' and no DEVNAME: an empty, non-controller name.
+        let e = parse(&msg(&["remove@/devices/x/", "SUBSYSTEM=nvme"])).unwrap();
+        assert_eq!(e.name, "");
+        assert!(!e.is_controller());
+        // A value that is not UTF-8 is dropped, the rest kept.
+        let mut b = msg(&["change@/x/nvme1", "SUBSYSTEM=nvme"]);
+        b.extend_from_slice(b"NVME_AEN=\xff\xfe\0DEVNAME=nvme1\0");
+        let e = parse(&b).unwrap();
+        assert_eq!((e.name.as_str(), e.get("NVME_AEN")), ("nvme1", None));
+        // Names that are not controllers.
+        for n in ["nvme1n1", "nvme-fabrics", "ctl", "nvme", "nvme01x"] {
+            let e = parse(&msg(&[&format!("add@/x/{n}"), "SUBSYSTEM=nvme"])).unwrap();
+            assert!(!e.is_controller(), "{n}");
+        }
+        // No SUBSYSTEM, or another one: not ours.
+        assert!(parse(&msg(&["add@/x/nvme1", "DEVNAME=nvme1"])).is_none());
+        assert!(parse(&msg(&["add@/x/nvme1", "SUBSYSTEM=nvme-subsystem"])).is_none());
+        // A long event (the kernel's own limit is 2 KiB of properties).
+        let long = format!("X={}", "y".repeat(7000));
+        let e = parse(&msg(&["add@/x/nvme2", "SUBSYSTEM=nvme", &long])).unwrap();
+        assert_eq!(e.get("X").map(str::len), Some(7000));
     }
 }

@@ -216,4 +216,60 @@ mod tests {
         assert_eq!(unset_none(uevent_value(t, "NVME_TRSVCID")), "");
         assert_eq!(uevent_value(t, "NVME_TR"), None);
     }
+
+    fn tmp(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("stacd-sysfs-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    // Bad input: a controller deleted while it is read. Its attributes
+    // vanish one by one; whatever is left gives empty fields, never an
+    // error or a panic, and without `uevent` the controller is gone.
+    #[test]
+    fn attributes_vanishing_mid_read() {
+        let d = tmp("vanish");
+        let c = d.join("nvme3");
+        std::fs::create_dir_all(&c).unwrap();
+        std::fs::write(c.join("uevent"), "NVME_TRTYPE=tcp\nNVME_TRADDR=10.0.0.1\n").unwrap();
+        // `state` unreadable (EISDIR stands in for ENODEV on a dying kobject).
+        std::fs::create_dir_all(c.join("state")).unwrap();
+        std::fs::write(c.join("cntlid"), "not-a-number\n").unwrap();
+        let k = read_ctrl(&c, "nvme3").unwrap();
+        assert_eq!(
+            (k.transport.as_str(), k.traddr.as_str()),
+            ("tcp", "10.0.0.1")
+        );
+        assert_eq!((k.state.as_str(), k.subsysnqn.as_str()), ("", ""));
+        assert_eq!((k.cntlid, k.cntrltype.clone()), (None, None));
+        assert!(!k.is_io() && !k.is_live() && !k.is_dying());
+        // The uevent file gone: the controller is gone.
+        std::fs::remove_file(c.join("uevent")).unwrap();
+        assert_eq!(read_ctrl(&c, "nvme3"), None);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    // /sys/class/nvme holds symlinks into /sys/devices; a deleted
+    // controller leaves a dangling one for a moment. A scan skips it.
+    #[cfg(unix)]
+    #[test]
+    fn scan_skips_dangling_and_odd_entries() {
+        let base = tmp("scan");
+        let class = base.join(rel::CLASS_NVME);
+        let devs = base.join("devices");
+        std::fs::create_dir_all(&class).unwrap();
+        std::fs::create_dir_all(devs.join("nvme1")).unwrap();
+        std::fs::write(devs.join("nvme1/uevent"), "NVME_TRTYPE=tcp\n").unwrap();
+        std::fs::write(devs.join("nvme1/state"), "live\n").unwrap();
+        std::os::unix::fs::symlink(devs.join("nvme1"), class.join("nvme1")).unwrap();
+        std::os::unix::fs::symlink(devs.join("nvme0"), class.join("nvme0")).unwrap();
+        std::fs::write(class.join("nvme2"), "a file, not a directory").unwrap();
+        std::fs::create_dir_all(class.join("nvme-fabrics")).unwrap();
+        let got = scan(&Root::new(&base)).unwrap();
+        let names: Vec<_> = got.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["nvme1"]);
+        assert!(got[0].is_live());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 }
