@@ -139,6 +139,7 @@ impl Daemon {
         let wake = Arc::new(wake_w);
         engine.set_waker(wake.clone());
         engine.set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
+        engine.set_ncc_attempts(conf.connect_attempts_on_ncc);
         let inputs = Inputs::default();
         engine.set_wanted(inputs.desired(&conf, &host));
         let uevents = match Uevents::open() {
@@ -183,6 +184,7 @@ impl Daemon {
                 logging::set_debug(self.cli_tron || conf.tron);
                 self.engine
                     .set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
+                self.engine.set_ncc_attempts(conf.connect_attempts_on_ncc);
                 self.conf = conf;
                 self.refresh_wanted();
                 self.engine.revive();
@@ -198,6 +200,9 @@ impl Daemon {
             .set_wanted(self.inputs.desired(&self.conf, &self.host));
     }
 
+    /// Kernel events only say "look again": the engine rescans once per
+    /// burst (debounce) and the plan decides. Events are logged for the
+    /// controllers we own (§4.8).
     fn handle_uevents(&mut self) {
         let Some(u) = self.uevents.as_mut() else {
             return;
@@ -209,7 +214,16 @@ impl Daemon {
             }
             uevent::Read::Events(evs) => {
                 for ev in evs {
-                    if let Some(id) = self.engine.owner_of(&ev.name) {
+                    if !ev.is_controller() {
+                        // The nvme class holds controllers only (kernel
+                        // core.c); anything else is logged and still
+                        // triggers a rescan, which is harmless.
+                        log::debug!(
+                            "kernel uevent {:?} for {:?}: not an NVMe controller name",
+                            ev.action,
+                            ev.name
+                        );
+                    } else if let Some(id) = self.engine.owner_of(&ev.name) {
                         match (ev.action.as_str(), ev.get("NVME_AEN")) {
                             ("remove", _) => {
                                 log::info!("{id} | {} - Received \"remove\" event", ev.name)
@@ -220,7 +234,7 @@ impl Daemon {
                             (a, _) => log::debug!("{id} | {} - Received \"{a}\" event", ev.name),
                         }
                     }
-                    self.engine.mark_dirty();
+                    self.engine.kernel_event(Instant::now());
                 }
             }
         }

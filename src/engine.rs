@@ -9,7 +9,14 @@
 //! Retry timing (stacd-spec.md §4.7): after the first failure of a series
 //! the fast retry (3 s), after later ones 60 s, each with ±10 % jitter so a
 //! fleet of hosts does not hammer a target in step; after a managed
-//! controller vanishes, the fast retry (§4.8).
+//! controller vanishes, the fast retry (§4.8). An identity whose discovery
+//! log page entry has NCC set stops after `connect-attempts-on-ncc`
+//! failures until NCC clears or a reload (§4.7).
+//!
+//! Kernel events only mark the scan stale: a burst of them (a target
+//! coming back with many controllers, a `nvme disconnect-all`) is collapsed
+//! into one rescan [`DEBOUNCE`] after the first event of the burst. Nothing
+//! here runs on a timer unless a retry or a connect deadline is pending.
 
 use crate::config::DisconnectScope;
 use crate::desired::Wanted;
@@ -54,6 +61,11 @@ impl Retry {
     };
 }
 
+/// How long after the first kernel event of a burst the rescan happens:
+/// every event of the burst is covered by that one scan, and a removal is
+/// still seen well inside the fast retry.
+pub const DEBOUNCE: Duration = Duration::from_millis(100);
+
 /// How a controller became ours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum How {
@@ -76,6 +88,9 @@ struct Runtime {
     flight: Option<Flight>,
     last_error: Option<String>,
     how: Option<How>,
+    /// NCC set and connect-attempts-on-ncc failures made: no more retries
+    /// until NCC clears or a reload (§4.7).
+    gave_up: bool,
 }
 
 #[derive(Debug)]
@@ -135,6 +150,15 @@ pub struct Engine {
     pub retry: Retry,
     scope: DisconnectScope,
     trtypes: Vec<Transport>,
+    /// `connect-attempts-on-ncc`; 0 or less: retry forever (§4.7).
+    ncc_attempts: i64,
+    /// The audit waits until every source of wanted controllers answered.
+    audit_held: bool,
+    /// A kernel event arrived: rescan at this moment (debounce).
+    soon: Option<Instant>,
+    /// The state file was checked against the first scan.
+    pruned: bool,
+    scans: u64,
     wanted: Vec<Wanted>,
     owned: OwnedMap,
     rt: BTreeMap<Identity, Runtime>,
@@ -204,6 +228,11 @@ impl Engine {
             retry,
             scope: DisconnectScope::default(),
             trtypes: vec![Transport::Tcp],
+            ncc_attempts: 0,
+            audit_held: false,
+            soon: None,
+            pruned: false,
+            scans: 0,
             wanted: Vec::new(),
             owned,
             rt: BTreeMap::new(),
@@ -225,15 +254,68 @@ impl Engine {
     }
 
     pub fn set_policy(&mut self, scope: DisconnectScope, trtypes: &[Transport]) {
+        let audit = DisconnectScope::AllConnectionsMatchingDisconnectTrtypes;
+        if (scope == audit) != (self.scope == audit) || (scope == audit && trtypes != self.trtypes)
+        {
+            if scope == audit {
+                let list: Vec<&str> = trtypes.iter().map(|t| t.as_str()).collect();
+                log::info!(
+                    "disconnect-scope={}: I/O controllers over {} that nothing wants will be disconnected",
+                    audit.as_str(),
+                    list.join("+")
+                );
+            } else if self.scope == audit {
+                log::info!("disconnect-scope={}: the audit is off", scope.as_str());
+            }
+        }
         self.scope = scope;
         self.trtypes = trtypes.to_vec();
         self.dirty = true;
     }
 
+    /// `connect-attempts-on-ncc` (§4.7): after this many failed attempts of
+    /// an identity whose discovery log page entry has NCC set, stop
+    /// retrying. 0 or less: no limit.
+    pub fn set_ncc_attempts(&mut self, n: i64) {
+        self.ncc_attempts = n;
+    }
+
+    /// Hold the audit (§3.6) while a source of wanted controllers has not
+    /// answered yet — stafd at start-up, say — so that its controllers are
+    /// not taken for unwanted ones (DESIGN.md: never disconnect because a
+    /// source is silent; the original's §11.1 #1).
+    pub fn hold_audit(&mut self, hold: bool) {
+        if self.audit_held != hold {
+            self.audit_held = hold;
+            self.dirty = true;
+        }
+    }
+
     /// Replace the desired set; it applies at the next step. Runtime state
     /// of identities that stay wanted is kept (retry timers, attempts).
+    /// An identity whose NCC bit cleared and that is not connected starts
+    /// a new series: attempt counter 0 and an attempt now (§4.7).
     pub fn set_wanted(&mut self, wanted: Vec<Wanted>) {
+        for w in wanted.iter().filter(|w| !w.ncc) {
+            let cleared = self.wanted.iter().any(|o| o.id == w.id && o.ncc);
+            if cleared && !self.owned.contains_key(&w.id) {
+                if let Some(r) = self.rt.get_mut(&w.id) {
+                    log::info!("{} NCC cleared; connecting again", w.id);
+                    r.attempts = 0;
+                    r.gave_up = false;
+                    r.next_try = None;
+                }
+            }
+        }
         let keep: BTreeSet<&Identity> = wanted.iter().map(|w| &w.id).collect();
+        for (id, o) in &self.owned {
+            if o.boot && !keep.contains(id) && self.wanted.iter().any(|w| &w.id == id) {
+                log::info!(
+                    "{id} | {} - no longer wanted; left up: boot path (never disconnected)",
+                    o.device
+                );
+            }
+        }
         self.rt
             .retain(|id, r| keep.contains(id) || r.flight.is_some());
         self.wanted = wanted;
@@ -243,9 +325,12 @@ impl Engine {
     /// Every controller that is not connected gets an attempt now, even if
     /// its retry timer runs (§4.11 step 6: a reload revives controllers
     /// that gave up or wait for the slow retry).
+    /// The attempt counter is kept (§4.11): an NCC identity that gave up
+    /// gets one more attempt, then gives up again if it fails.
     pub fn revive(&mut self) {
         for r in self.rt.values_mut() {
             r.next_try = None;
+            r.gave_up = false;
         }
         self.dirty = true;
     }
@@ -263,6 +348,21 @@ impl Engine {
         self.dirty = true;
     }
 
+    /// A kernel event about a controller arrived at `now`: rescan
+    /// [`DEBOUNCE`] after the first event of a burst (later events of the
+    /// burst do not push the rescan back, so a steady stream still gets a
+    /// rescan every [`DEBOUNCE`]).
+    pub fn kernel_event(&mut self, now: Instant) {
+        if self.soon.is_none() {
+            self.soon = Some(now + DEBOUNCE);
+        }
+    }
+
+    /// How many times `/sys/class/nvme` was scanned.
+    pub fn scans(&self) -> u64 {
+        self.scans
+    }
+
     /// The ownership record of `device`, if it is ours.
     pub fn owner_of(&self, device: &str) -> Option<&Identity> {
         self.owned
@@ -274,6 +374,7 @@ impl Engine {
     fn busy(&self, id: &Identity, now: Instant) -> Busy {
         match self.rt.get(id) {
             Some(r) if r.flight.is_some() => Busy::InFlight,
+            Some(r) if r.gave_up => Busy::GaveUp,
             Some(Runtime {
                 next_try: Some(t), ..
             }) if *t > now => Busy::Until(*t),
@@ -281,7 +382,7 @@ impl Engine {
         }
     }
 
-    /// Scan the kernel and plan, without changing anything.
+    /// Scan the kernel and plan, without changing the kernel.
     pub fn plan(&mut self, now: Instant) -> Plan {
         self.rescan();
         self.plan_from_scan(now)
@@ -297,16 +398,63 @@ impl Engine {
             scope: self.scope,
             trtypes: &self.trtypes,
             net: &self.net,
+            audit: !self.audit_held,
         })
     }
 
+    /// Read the interface table (when an identity needs it) and the
+    /// kernel's controllers; the first time, check the state file against
+    /// them.
     fn rescan(&mut self) {
+        self.soon = None;
+        if needs_ifaces(&self.wanted) {
+            match IfAddrs::load() {
+                Ok(n) => self.net = n,
+                Err(e) => log::debug!("cannot read the interface table: {e}"),
+            }
+        }
+        self.scans += 1;
         match sysfs::scan(&self.root) {
             Ok(s) => self.scan = s,
-            Err(e) => log::error!(
-                "cannot read {}: {e}",
-                self.root.path(crate::root::rel::CLASS_NVME).display()
-            ),
+            Err(e) => {
+                log::error!(
+                    "cannot read {}: {e}",
+                    self.root.path(crate::root::rel::CLASS_NVME).display()
+                );
+                return;
+            }
+        }
+        if !self.pruned {
+            self.pruned = true;
+            self.prune_gone();
+        }
+    }
+
+    /// Restart safety (§4.12): an entry of the state file whose controller
+    /// is gone (deleted while we were not running) or is now another
+    /// controller is forgotten, never disconnected; if it is still wanted
+    /// it is connected like any new one — not treated as a removal.
+    fn prune_gone(&mut self) {
+        let gone: Vec<Identity> = self
+            .owned
+            .iter()
+            .filter(|(id, o)| {
+                !self
+                    .scan
+                    .iter()
+                    .any(|d| d.name == o.device && plan::still_ours(id, o, d, &self.net))
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in gone {
+            if let Some(o) = self.owned.remove(&id) {
+                log::info!(
+                    "{id} | {} - recorded in {} but no longer in the kernel; forgotten",
+                    o.device,
+                    self.store.path().display()
+                );
+                self.unsaved = true;
+            }
         }
     }
 
@@ -328,18 +476,13 @@ impl Engine {
         let due = self
             .rt
             .values()
-            .any(|r| r.next_try.is_some_and(|t| t <= now));
+            .any(|r| r.next_try.is_some_and(|t| t <= now))
+            || self.soon.is_some_and(|t| t <= now);
         if !(self.dirty || due) {
             return;
         }
         self.dirty = false;
         self.rescan();
-        if needs_ifaces(&self.wanted) {
-            match IfAddrs::load() {
-                Ok(n) => self.net = n,
-                Err(e) => log::debug!("cannot read the interface table: {e}"),
-            }
-        }
         let plan = self.plan_from_scan(now);
         self.apply(&plan, now);
         if self.unsaved {
@@ -356,6 +499,7 @@ impl Engine {
                 [r.next_try, d]
             })
             .flatten()
+            .chain(self.soon)
             .min()
     }
 
@@ -441,6 +585,7 @@ impl Engine {
                     self.disown(id);
                     let r = self.rt.entry(id.clone()).or_default();
                     r.attempts = 0;
+                    r.gave_up = false;
                     r.how = None;
                     r.next_try = Some(now + delay);
                 }
@@ -451,6 +596,15 @@ impl Engine {
                     }
                     self.disown(id);
                     self.rt.remove(id);
+                }
+                Action::Audit { id, device } => {
+                    log::info!(
+                        "{id} | {device} - not wanted (disconnect-scope={}): Disconnect initiated",
+                        self.scope.as_str()
+                    );
+                    if let Err(e) = self.kernel.delete(device) {
+                        log::error!("{id} | {device} - failed to disconnect: {e}");
+                    }
                 }
                 Action::Release { id, device, why } => {
                     match why {
@@ -536,6 +690,12 @@ impl Engine {
     fn finish(&mut self, d: Done, now: Instant) {
         self.dirty = true;
         let wanted = self.wanted_of(&d.id).is_some();
+        let ncc_limit = match self.wanted_of(&d.id) {
+            Some(w) if w.ncc && self.ncc_attempts > 0 => {
+                Some(u32::try_from(self.ncc_attempts).unwrap_or(u32::MAX))
+            }
+            _ => None,
+        };
         let r = self.rt.entry(d.id.clone()).or_default();
         r.flight = None;
         match d.result {
@@ -561,6 +721,20 @@ impl Engine {
                 r.attempts += 1;
                 r.last_error = Some(e.to_string());
                 r.next_try = Some(now + self.retry.first);
+            }
+            Err(e) if wanted && ncc_limit.is_some_and(|n| r.attempts + 1 >= n) => {
+                // §4.7 "should retry": with NCC set, attempts < N.
+                r.attempts += 1;
+                r.gave_up = true;
+                r.next_try = None;
+                let msg = e.to_string();
+                log::error!(
+                    "{} Failed to connect to controller. {msg} (attempt {}); NCC is set: no more attempts (connect-attempts-on-ncc={}) until it clears or a reload",
+                    d.id,
+                    r.attempts,
+                    ncc_limit.unwrap_or(0)
+                );
+                r.last_error = Some(msg);
             }
             Err(e) if wanted => {
                 r.attempts += 1;

@@ -13,18 +13,23 @@
 //!    it is "lost" (the engine retries after the fast-retry delay, §4.8);
 //!    else it is connected;
 //! 4. a controller we own that is no longer wanted is disconnected only if
-//!    the disconnect scope says so and it is not a boot path; otherwise we
-//!    release it and the connection stays.
+//!    the disconnect scope says so; otherwise we release it and the
+//!    connection stays. A boot path is neither: it stays ours (so the audit
+//!    never takes it) for as long as it exists (DESIGN.md);
+//! 5. audit (`disconnect-scope = all-connections-matching-disconnect-trtypes`,
+//!    §3.6): every other settled kernel I/O controller of a listed fabrics
+//!    transport that no wanted identity matches is disconnected. PCIe is
+//!    never a listed transport (historic bug #180).
 //!
 //! Applying a plan and planning again from a fresh scan gives a plan with
 //! no changes ([`Plan::is_noop`]).
 
 use crate::config::DisconnectScope;
 use crate::desired::Wanted;
-use crate::identity::{Identity, Transport, DISCOVERY_NQN};
+use crate::identity::{IdFields, Identity, Transport, DISCOVERY_NQN};
 use crate::kernel::sysfs::KernelCtrl;
 use crate::netif::IfAddrs;
-use crate::state::OwnedMap;
+use crate::state::{Owned, OwnedMap};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Instant;
@@ -37,6 +42,10 @@ pub enum Busy {
     InFlight,
     /// A retry is scheduled.
     Until(Instant),
+    /// Stopped retrying: NCC is set and connect-attempts-on-ncc were made
+    /// (§4.7). Waits for NCC to clear or a reload; still adopts a device
+    /// that appears by other means.
+    GaveUp,
 }
 
 /// Why an owned controller is released rather than disconnected.
@@ -48,8 +57,6 @@ pub enum Keeping {
     NoDisconnect,
     /// Its transport is not in disconnect-trtypes.
     Trtype,
-    /// A boot path (never disconnected by policy).
-    Boot,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +80,9 @@ pub enum Action {
     Lost { id: Identity, device: String },
     /// Ours, no longer wanted: delete the controller.
     Disconnect { id: Identity, device: String },
+    /// Not ours and not wanted, and the audit scope covers its transport:
+    /// delete it (§3.6; `id` is read from the device).
+    Audit { id: Identity, device: String },
     /// Ours, no longer wanted, kept connected: stop owning it.
     Release {
         id: Identity,
@@ -102,6 +112,10 @@ impl fmt::Display for Action {
             Action::Disconnect { id, device } => {
                 write!(f, "disconnect {id} {device} (ours, no longer wanted)")
             }
+            Action::Audit { id, device } => write!(
+                f,
+                "disconnect {id} {device} (not wanted: disconnect-scope=all-connections-matching-disconnect-trtypes)"
+            ),
             Action::Release { id, device, why } => {
                 write!(
                     f,
@@ -120,7 +134,6 @@ impl Keeping {
             Keeping::Gone => "already gone",
             Keeping::NoDisconnect => "left up: disconnect-scope=no-disconnect",
             Keeping::Trtype => "left up: transport not in disconnect-trtypes",
-            Keeping::Boot => "left up: boot path",
         }
     }
 }
@@ -150,6 +163,10 @@ pub struct PlanInput<'a> {
     pub scope: DisconnectScope,
     pub trtypes: &'a [Transport],
     pub net: &'a IfAddrs,
+    /// Whether the audit may run now. The engine holds it while a source of
+    /// wanted controllers has not answered yet (DESIGN.md: never disconnect
+    /// because a source is silent).
+    pub audit: bool,
 }
 
 impl fmt::Debug for PlanInput<'_> {
@@ -184,8 +201,7 @@ pub fn plan(inp: &PlanInput<'_>) -> Plan {
     // 1. Our controllers keep their own devices.
     for (id, o) in inp.owned {
         if let Some(dev) = by_name.get(o.device.as_str()) {
-            let same = dev.cntlid == Some(o.cntlid) && dev.subsysnqn == id.subsysnqn.as_str();
-            if !dev.is_dying() && (same || crate::matching::matches(id, dev, inp.net)) {
+            if still_ours(id, o, dev, inp.net) {
                 taken.insert(dev.name.as_str());
                 kept.insert(id, dev);
             }
@@ -247,6 +263,10 @@ pub fn plan(inp: &PlanInput<'_>) -> Plan {
                 id: id.clone(),
                 until: Some(t),
             }),
+            Busy::GaveUp => actions.push(Action::Wait {
+                id: id.clone(),
+                until: None,
+            }),
             Busy::Idle => match inp.owned.get(id) {
                 Some(o) => actions.push(Action::Lost {
                     id: id.clone(),
@@ -270,20 +290,23 @@ pub fn plan(inp: &PlanInput<'_>) -> Plan {
             });
             continue;
         };
-        let keep = if o.boot {
-            Some(Keeping::Boot)
-        } else {
-            match inp.scope {
-                DisconnectScope::NoDisconnect => Some(Keeping::NoDisconnect),
-                DisconnectScope::AllConnectionsMatchingDisconnectTrtypes
-                    if !inp.trtypes.contains(&id.transport) =>
-                {
-                    Some(Keeping::Trtype)
-                }
-                _ => None,
-            }
-        };
         let device = dev.name.clone();
+        if o.boot {
+            actions.push(Action::Keep {
+                id: id.clone(),
+                device,
+            });
+            continue;
+        }
+        let keep = match inp.scope {
+            DisconnectScope::NoDisconnect => Some(Keeping::NoDisconnect),
+            DisconnectScope::AllConnectionsMatchingDisconnectTrtypes
+                if !inp.trtypes.contains(&id.transport) =>
+            {
+                Some(Keeping::Trtype)
+            }
+            _ => None,
+        };
         actions.push(match keep {
             Some(why) => Action::Release {
                 id: id.clone(),
@@ -296,7 +319,95 @@ pub fn plan(inp: &PlanInput<'_>) -> Plan {
             },
         });
     }
+
+    // 5. The audit.
+    if inp.audit && inp.scope == DisconnectScope::AllConnectionsMatchingDisconnectTrtypes {
+        audit(inp, &taken, &mut actions);
+    }
     Plan { actions }
+}
+
+/// Is the device `dev`, named in our record `o`, still the controller we
+/// own as `id`: not dying, and the same one (name, cntlid, subsystem and
+/// target address — nvmet numbers controllers from 1 in every subsystem,
+/// so a reused name with an equal cntlid proves nothing on its own) or one
+/// that still serves the identity (§4.4).
+pub fn still_ours(id: &Identity, o: &Owned, dev: &KernelCtrl, net: &IfAddrs) -> bool {
+    let same = dev.cntlid == Some(o.cntlid)
+        && dev.subsysnqn == id.subsysnqn.as_str()
+        && dev.transport == id.transport.as_str()
+        && dev.trsvcid == id.trsvcid.as_str()
+        && dev.traddr.eq_ignore_ascii_case(&id.traddr);
+    !dev.is_dying() && (same || crate::matching::matches(id, dev, net))
+}
+
+/// The identity a kernel controller describes (§3.6: transport, traddr,
+/// trsvcid, host-traddr, host-iface, subsysnqn, host-nqn from `hostnqn`);
+/// `None` when the device's attributes do not form one (half-populated or
+/// vanished while it was read).
+pub fn identity_of(dev: &KernelCtrl) -> Option<Identity> {
+    Identity::new(&IdFields {
+        transport: &dev.transport,
+        traddr: &dev.traddr,
+        trsvcid: &dev.trsvcid,
+        subsysnqn: &dev.subsysnqn,
+        host_traddr: &dev.host_traddr,
+        host_iface: &dev.host_iface,
+        host_nqn: &dev.hostnqn,
+    })
+    .ok()
+}
+
+/// Rule 5 (§3.6). Deliberate differences from the original, both to never
+/// disconnect something that is, or is about to be, wanted:
+/// - a device that any wanted identity matches (adoption rules, §4.4) is
+///   left alone even if another device serves that identity — the original
+///   compares identities literally and bounces a connection whose sysfs
+///   spelling differs from the configured one (§3.6 "Subtlety", §11.1 #15);
+/// - only settled devices are audited: the kernel announces a controller
+///   (`add` uevent) before its attributes are filled and while its first
+///   connect runs, so a device in state `new`, without a cntlid, or on the
+///   address of a connect of ours in flight, waits for the next event
+///   (`change` NVME_EVENT=connected follows, kernel `nvme_start_ctrl`).
+fn audit(inp: &PlanInput<'_>, taken: &HashSet<&str>, actions: &mut Vec<Action>) {
+    let in_flight: Vec<&Identity> = inp
+        .wanted
+        .iter()
+        .map(|w| &w.id)
+        .filter(|id| (inp.busy)(id) == Busy::InFlight)
+        .collect();
+    for dev in inp.scan {
+        let listed = Transport::parse(&dev.transport).is_some_and(|t| inp.trtypes.contains(&t));
+        if !listed
+            || !dev.is_io()
+            || dev.is_dying()
+            || dev.state == "new"
+            || dev.cntlid.is_none()
+            || taken.contains(dev.name.as_str())
+        {
+            continue;
+        }
+        if in_flight.iter().any(|id| {
+            id.transport.as_str() == dev.transport
+                && id.trsvcid.as_str() == dev.trsvcid
+                && id.traddr.eq_ignore_ascii_case(&dev.traddr)
+        }) {
+            continue;
+        }
+        if inp
+            .wanted
+            .iter()
+            .any(|w| crate::matching::matches(&w.id, dev, inp.net))
+        {
+            continue;
+        }
+        if let Some(id) = identity_of(dev) {
+            actions.push(Action::Audit {
+                id,
+                device: dev.name.clone(),
+            });
+        }
+    }
 }
 
 #[cfg(test)]
@@ -305,7 +416,6 @@ mod tests {
     use crate::desired::Origin;
     use crate::identity::IdFields;
     use crate::params::ConnectParams;
-    use crate::state::Owned;
 
     const HOST: &str = "nqn.2014-08.org.nvmexpress:uuid:0000";
 
@@ -372,6 +482,7 @@ mod tests {
             scope,
             trtypes: &[Transport::Tcp],
             net: &IfAddrs::default(),
+            audit: true,
         });
         p.actions
             .iter()
@@ -445,6 +556,7 @@ mod tests {
             scope: DisconnectScope::default(),
             trtypes: &[],
             net: &IfAddrs::default(),
+            audit: true,
         });
         assert_eq!(p.actions, [Action::Wait { id: a, until: None }]);
     }
@@ -464,6 +576,15 @@ mod tests {
             run(&[want(&a)], &scan, &o, DisconnectScope::default()),
             ["reconnect nvme4"]
         );
+        // Reused by the same subsystem on another port, with the same
+        // cntlid (nvmet counts from 1 per subsystem): not ours either.
+        let mut other_port = dev(4, "10.0.0.1", "nqn.a", "live");
+        other_port.trsvcid = "4421".into();
+        assert_eq!(other_port.cntlid, Some(14));
+        assert_eq!(
+            run(&[want(&a)], &[other_port], &o, DisconnectScope::default()),
+            ["reconnect nvme4"]
+        );
         let t = Instant::now();
         let busy = move |_: &Identity| Busy::Until(t);
         let p = plan(&PlanInput {
@@ -474,6 +595,7 @@ mod tests {
             scope: DisconnectScope::default(),
             trtypes: &[],
             net: &IfAddrs::default(),
+            audit: true,
         });
         assert_eq!(
             p.actions,
@@ -518,6 +640,7 @@ mod tests {
             scope: DisconnectScope::AllConnectionsMatchingDisconnectTrtypes,
             trtypes: &[Transport::Rdma],
             net: &IfAddrs::default(),
+            audit: true,
         });
         assert!(matches!(
             p.actions[0],
@@ -526,11 +649,12 @@ mod tests {
                 ..
             }
         ));
-        // Boot paths are never disconnected; vanished ones are just forgotten.
+        // Boot paths are never disconnected and stay ours; vanished ones
+        // are just forgotten.
         o.get_mut(&a).unwrap().boot = true;
         assert_eq!(
             run(&[], &scan, &o, DisconnectScope::OnlyStasConnections),
-            ["release nvme0"]
+            ["keep nvme0"]
         );
         assert_eq!(
             run(&[], &[], &o, DisconnectScope::OnlyStasConnections),
@@ -544,5 +668,141 @@ mod tests {
             DisconnectScope::OnlyStasConnections
         )
         .is_empty());
+    }
+
+    fn audit_plan(
+        wanted: &[Wanted],
+        scan: &[KernelCtrl],
+        o: &OwnedMap,
+        scope: DisconnectScope,
+        trtypes: &[Transport],
+        audit: bool,
+        busy: &dyn Fn(&Identity) -> Busy,
+    ) -> Vec<String> {
+        plan(&PlanInput {
+            wanted,
+            scan,
+            owned: o,
+            busy,
+            scope,
+            trtypes,
+            net: &IfAddrs::default(),
+            audit,
+        })
+        .changes()
+        .map(|a| {
+            let t = a.to_string();
+            let verb = t.split_whitespace().next().unwrap_or("").to_string();
+            let dev = t
+                .rsplit_once(") ")
+                .map_or("-", |(_, r)| r.split_whitespace().next().unwrap_or("-"));
+            format!("{verb} {dev}")
+        })
+        .collect()
+    }
+
+    // §3.6: which kernel controllers the audit disconnects.
+    #[test]
+    fn audit_takes_only_settled_unwanted_listed_io_controllers() {
+        let a = id("10.0.0.1", "nqn.a");
+        let c = id("10.0.0.3", "nqn.c");
+        let boot = id("10.0.0.9", "nqn.boot");
+        let mut rdma = dev(2, "10.0.0.2", "nqn.r", "live");
+        rdma.transport = "rdma".into();
+        let mut pcie = dev(3, "", "nqn.p", "live");
+        pcie.transport = "pcie".into();
+        let mut disc = dev(4, "10.0.0.4", "nqn.d", "live");
+        disc.cntrltype = Some("discovery".into());
+        let mut no_cntlid = dev(6, "10.0.0.6", "nqn.f", "connecting");
+        no_cntlid.cntlid = None;
+        // Half-populated while our connect to 10.0.0.3 is in flight.
+        let mut ours_in_flight = dev(10, "10.0.0.3", "", "connecting");
+        ours_in_flight.subsysnqn.clear();
+        let scan = [
+            dev(0, "10.0.0.1", "nqn.a", "live"),
+            dev(1, "10.0.0.2", "nqn.b", "live"),
+            rdma,
+            pcie,
+            disc,
+            dev(5, "10.0.0.5", "nqn.e", "new"),
+            no_cntlid,
+            dev(7, "10.0.0.7", "nqn.g", "deleting"),
+            // A second device serving a: left alone (never a bounce).
+            dev(8, "10.0.0.1", "nqn.a", "live"),
+            dev(9, "10.0.0.9", "nqn.boot", "live"),
+            ours_in_flight,
+            dev(11, "10.0.0.11", "nqn.k", "resetting"),
+        ];
+        let mut o = OwnedMap::new();
+        o.insert(
+            boot,
+            Owned {
+                boot: true,
+                ..owned("nvme9", 19)
+            },
+        );
+        let busy = |i: &Identity| {
+            if i.traddr.as_str() == "10.0.0.3" {
+                Busy::InFlight
+            } else {
+                Busy::Idle
+            }
+        };
+        let audit = DisconnectScope::AllConnectionsMatchingDisconnectTrtypes;
+        let w = [want(&a), want(&c)];
+        assert_eq!(
+            audit_plan(&w, &scan, &o, audit, &[Transport::Tcp], true, &busy),
+            ["adopt nvme0", "disconnect nvme1", "disconnect nvme11"]
+        );
+        // rdma listed too: it goes as well; pcie never.
+        let both = [Transport::Tcp, Transport::Rdma];
+        assert_eq!(
+            audit_plan(&w, &scan, &o, audit, &both, true, &busy)[1..],
+            ["disconnect nvme1", "disconnect nvme2", "disconnect nvme11"]
+        );
+        // Held (a source has not answered yet), or another scope: nothing.
+        for (scope, on) in [
+            (audit, false),
+            (DisconnectScope::OnlyStasConnections, true),
+            (DisconnectScope::NoDisconnect, true),
+        ] {
+            assert_eq!(
+                audit_plan(&w, &scan, &o, scope, &both, on, &busy),
+                ["adopt nvme0"],
+                "{scope:?} audit={on}"
+            );
+        }
+        // The audited identity is read from the device.
+        let p = plan(&PlanInput {
+            wanted: &[],
+            scan: &scan[1..2],
+            owned: &OwnedMap::new(),
+            busy: &busy,
+            scope: audit,
+            trtypes: &[Transport::Tcp],
+            net: &IfAddrs::default(),
+            audit: true,
+        });
+        assert_eq!(
+            p.actions,
+            [Action::Audit {
+                id: id("10.0.0.2", "nqn.b"),
+                device: "nvme1".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn gave_up_waits_but_still_adopts() {
+        let a = id("10.0.0.1", "nqn.a");
+        let gave_up = |_: &Identity| Busy::GaveUp;
+        let scope = DisconnectScope::default();
+        let none = OwnedMap::new();
+        assert!(audit_plan(&[want(&a)], &[], &none, scope, &[], false, &gave_up).is_empty());
+        let scan = [dev(0, "10.0.0.1", "nqn.a", "live")];
+        assert_eq!(
+            audit_plan(&[want(&a)], &scan, &none, scope, &[], false, &gave_up),
+            ["adopt nvme0"]
+        );
     }
 }

@@ -338,3 +338,301 @@ fn restart_announces_restored_controllers_once() {
     );
     assert_eq!(k.connects().len(), 1);
 }
+
+/// The engine's desired set with every entry marked as a discovery log page
+/// entry with NCC `ncc` (no DLPE source exists yet on this branch: the
+/// engine is driven directly).
+fn as_dlpes(e: &Engine, ncc: bool) -> Vec<stacd::desired::Wanted> {
+    e.wanted()
+        .iter()
+        .cloned()
+        .map(|mut w| {
+            w.origin = stacd::desired::Origin::Stafd;
+            w.ncc = ncc;
+            w
+        })
+        .collect()
+}
+
+fn attempts_to(k: &Recorder, port: &str) -> usize {
+    k.connects()
+        .iter()
+        .filter(|c| c.contains(&format!("trsvcid={port}")))
+        .count()
+}
+
+// stacd-spec.md §4.7, §10.14 item 11: NCC with connect-attempts-on-ncc=2
+// stops after attempt 2; a reload gives one more attempt (the counter is
+// kept); NCC clearing resets the counter and attempts at once.
+#[test]
+fn ncc_limits_attempts_until_cleared_or_reload() {
+    let fr = FakeRoot::new("ncc");
+    fr.write_conf(&format!("[Controllers]\n{}", ctrl_line(4421, SUB1)));
+    let k = Arc::new(Recorder::new(&fr.root()));
+    k.fail_when("trsvcid=4421", Errno::CONNREFUSED);
+    let mut e = engine(&fr, &k);
+    e.set_ncc_attempts(2);
+    let w = as_dlpes(&e, true);
+    e.set_wanted(w);
+    settle(&mut e, |e| {
+        e.status()[0].attempts >= 2 && e.in_flight() == 0
+    });
+    // Well past the slow retry (300 ms here): nothing more, and nothing
+    // left to wake up for.
+    for _ in 0..10 {
+        e.step(Instant::now());
+        e.wait(Instant::now() + Duration::from_millis(50));
+    }
+    e.step(Instant::now());
+    assert_eq!(attempts_to(&k, "4421"), 2, "exactly 2 attempts");
+    assert_eq!(e.next_wake(), None, "no timer while given up");
+    let st = &e.status()[0];
+    assert_eq!(st.attempts, 2);
+    assert!(st.last_error.as_deref().unwrap().contains("refused"));
+
+    // A reload: one more attempt, then it gives up again.
+    e.revive();
+    settle(&mut e, |e| {
+        e.status()[0].attempts >= 3 && e.in_flight() == 0
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    e.step(Instant::now());
+    assert_eq!(attempts_to(&k, "4421"), 3);
+    assert_eq!(e.next_wake(), None);
+
+    // NCC cleared: counter reset, an attempt now, then ordinary retries.
+    let w = as_dlpes(&e, false);
+    e.set_wanted(w);
+    e.step(Instant::now());
+    assert_eq!(e.in_flight(), 1, "an attempt right away");
+    settle(&mut e, |_| attempts_to(&k, "4421") >= 6);
+    assert!(e.next_wake().is_some(), "retrying again");
+    // The target comes back: connected.
+    k.heal();
+    settle(&mut e, all_live);
+
+    // Without a limit (0) an NCC entry retries like any other.
+    let fr = FakeRoot::new("ncc0");
+    fr.write_conf(&format!("[Controllers]\n{}", ctrl_line(4421, SUB1)));
+    let k = Arc::new(Recorder::new(&fr.root()));
+    k.fail_when("trsvcid=4421", Errno::CONNREFUSED);
+    let mut e = engine(&fr, &k);
+    e.set_ncc_attempts(0);
+    let w = as_dlpes(&e, true);
+    e.set_wanted(w);
+    settle(&mut e, |_| attempts_to(&k, "4421") >= 4);
+}
+
+// No periodic polling: many kernel events in a burst make one rescan, and
+// with nothing pending there is no timer.
+#[test]
+fn event_bursts_make_one_rescan() {
+    let fr = FakeRoot::new("debounce");
+    fr.write_conf(&three());
+    let k = Arc::new(Recorder::new(&fr.root()));
+    let mut e = engine(&fr, &k);
+    settle(&mut e, all_live);
+    e.step(Instant::now());
+    assert_eq!(e.next_wake(), None, "idle: nothing to wake up for");
+    let before = e.scans();
+    let t0 = Instant::now();
+    for i in 0..200u64 {
+        let t = t0 + Duration::from_micros(i * 400);
+        e.kernel_event(t);
+        e.step(t);
+    }
+    assert_eq!(e.scans(), before, "no rescan inside the burst window");
+    assert_eq!(e.next_wake(), Some(t0 + stacd::engine::DEBOUNCE));
+    e.step(t0 + stacd::engine::DEBOUNCE);
+    assert_eq!(e.scans(), before + 1, "one rescan for the burst");
+    assert_eq!(e.next_wake(), None);
+    e.step(t0 + stacd::engine::DEBOUNCE * 3);
+    assert_eq!(e.scans(), before + 1);
+    // A removal announced by an event is acted on after the debounce.
+    k.delete("nvme1").unwrap();
+    let t1 = Instant::now();
+    e.kernel_event(t1);
+    e.step(t1);
+    assert!(e.owner_of("nvme1").is_some(), "not yet rescanned");
+    e.step(t1 + stacd::engine::DEBOUNCE);
+    assert!(e.owner_of("nvme1").is_none(), "seen as lost");
+    settle(&mut e, all_live);
+    assert_eq!(k.connects().len(), 4, "reconnected once");
+}
+
+fn audit_conf(extra: &str) -> String {
+    format!(
+        "[I/O controller connection management]\ndisconnect-scope = all-connections-matching-disconnect-trtypes\n{extra}[Controllers]\n{}",
+        ctrl_line(4420, SUB1)
+    )
+}
+
+// §3.6: the audit disconnects foreign I/O controllers of the listed
+// transports that nothing wants; never PCIe, never a wanted one; it follows
+// the scope across reloads and waits while held.
+#[test]
+fn audit_disconnects_unwanted_controllers_of_listed_transports() {
+    let fr = FakeRoot::new("audit");
+    fr.write_conf(&audit_conf(""));
+    let k = Arc::new(Recorder::new(&fr.root()));
+    let foreign = |nqn: &str, port: u16, tr: &str| {
+        k.make_ctrl(&format!(
+            "nqn={nqn},transport={tr},traddr=127.0.0.1,trsvcid={port},hostnqn={HOSTNQN}"
+        ))
+        .unwrap()
+        .device()
+    };
+    let wanted_by_hand = foreign(SUB1, 4420, "tcp");
+    let unwanted = foreign(SUB2, 4420, "tcp");
+    let rdma = foreign(SUB2, 4420, "rdma");
+    let pcie = foreign("nqn.2014.08.org.nvmexpress:uuid:pcie", 0, "pcie");
+    let mut e = engine(&fr, &k);
+    e.hold_audit(true);
+    settle(&mut e, all_live);
+    assert!(k.deletes().is_empty(), "held: nothing disconnected");
+    e.hold_audit(false);
+    e.step(Instant::now());
+    assert_eq!(k.deletes(), std::slice::from_ref(&unwanted));
+    assert!(k.connects().is_empty(), "the wanted one was adopted");
+    assert_eq!(
+        e.owner_of(&wanted_by_hand),
+        e.wanted().first().map(|w| &w.id)
+    );
+    assert_eq!(fr.ctrls().len(), 3);
+    // rdma listed as well: it goes too; PCIe never.
+    fr.write_conf(&audit_conf("disconnect-trtypes = tcp+rdma\n"));
+    let (conf, _) = config::load_stacd_conf(&fr.conf_path()).unwrap();
+    e.set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
+    e.step(Instant::now());
+    assert_eq!(k.deletes(), [unwanted.clone(), rdma.clone()]);
+    // Out of audit mode: a new foreign controller stays.
+    e.set_policy(config::DisconnectScope::OnlyStasConnections, &[]);
+    let later = foreign(SUB2, 8009, "tcp");
+    e.mark_dirty();
+    e.step(Instant::now());
+    assert_eq!(k.deletes().len(), 2);
+    // Back in (a reload into the scope): audited at once.
+    e.set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
+    e.step(Instant::now());
+    assert_eq!(k.deletes(), [unwanted, rdma, later]);
+    assert_eq!(fr.ctrls(), [wanted_by_hand, pcie]);
+}
+
+// Restart safety (§4.12): entries of the state file whose controller is
+// gone are forgotten and, if wanted, connected at once (not after the fast
+// retry of a removal); a device name now used by someone else's controller
+// is never disconnected.
+#[test]
+fn restart_prunes_gone_entries_and_never_disconnects_others() {
+    let fr = FakeRoot::new("prune");
+    fr.write_conf(&three());
+    let k = Arc::new(Recorder::new(&fr.root()));
+    let mut e = engine(&fr, &k);
+    settle(&mut e, all_live);
+    let name_of = |port: u16, nqn: &str| {
+        fr.ctrls()
+            .into_iter()
+            .find(|c| {
+                fr.attr(c, "subsysnqn") == nqn
+                    && fr.attr(c, "address").contains(&format!("trsvcid={port}"))
+            })
+            .unwrap()
+    };
+    let (lost, reused) = (name_of(8009, SUB1), name_of(4420, SUB2));
+    drop(e);
+    // While stacd is down: `lost` deleted; `reused` deleted and its name
+    // taken by a controller someone else made for SUB2 at port 9999.
+    k.delete(&lost).unwrap();
+    k.delete(&reused).unwrap();
+    let k2 = Arc::new(Recorder::new(&fr.root()));
+    let r = k2
+        .make_ctrl(&format!(
+            "nqn={SUB2},transport=tcp,traddr=127.0.0.1,trsvcid=9999,hostnqn={HOSTNQN}"
+        ))
+        .unwrap();
+    if r.device() != reused {
+        std::fs::rename(
+            fr.path(&format!("sys/class/nvme/{}", r.device())),
+            fr.path(&format!("sys/class/nvme/{reused}")),
+        )
+        .unwrap();
+    }
+    // Only the first two controllers are still wanted.
+    fr.write_conf(&format!(
+        "[Controllers]\n{}{}",
+        ctrl_line(4420, SUB1),
+        ctrl_line(8009, SUB1)
+    ));
+    let mut e2 = engine(&fr, &k2);
+    e2.step(Instant::now());
+    assert_eq!(
+        e2.in_flight(),
+        1,
+        "the gone wanted one is connected at once"
+    );
+    settle(&mut e2, all_live);
+    assert!(
+        k2.deletes().is_empty(),
+        "someone else's {reused} is left alone"
+    );
+    assert!(fr.ctrls().contains(&reused));
+    assert_eq!(e2.owned().len(), 2);
+    assert!(e2.owner_of(&reused).is_none());
+    let state = std::fs::read_to_string(fr.path("run/stacd/state.json")).unwrap();
+    assert!(!state.contains(SUB2), "pruned from the state file: {state}");
+}
+
+// A garbage or foreign-version state file is set aside, not trusted, not
+// fatal: the controllers are adopted again, nothing is connected or
+// disconnected, and a good file is written.
+#[test]
+fn garbage_state_file_is_set_aside_end_to_end() {
+    for junk in [
+        "{\"version\":1,\"controllers\":[{\"transport\":",
+        "\u{0}\u{ff}\u{fe}",
+        "{\"version\":7,\"controllers\":[]}",
+        "{\"version\":1,\"controllers\":[{\"transport\":\"tcp\",\"traddr\":[1,2]}]}",
+    ] {
+        let fr = FakeRoot::new("garbage");
+        fr.write_conf(&three());
+        let k = Arc::new(Recorder::new(&fr.root()));
+        let mut e = engine(&fr, &k);
+        settle(&mut e, all_live);
+        drop(e);
+        std::fs::write(fr.path("run/stacd/state.json"), junk).unwrap();
+        let k2 = Arc::new(Recorder::new(&fr.root()));
+        let mut e2 = engine(&fr, &k2);
+        settle(&mut e2, all_live);
+        assert!(k2.connects().is_empty(), "{junk:?}");
+        assert!(k2.deletes().is_empty(), "{junk:?}");
+        assert_eq!(e2.owned().len(), 3);
+        assert_eq!(
+            std::fs::read_to_string(fr.path("run/stacd/state.json.bad")).unwrap(),
+            junk
+        );
+        let good = std::fs::read_to_string(fr.path("run/stacd/state.json")).unwrap();
+        let (m, skipped) = stacd::state::decode(&good).unwrap();
+        assert_eq!((m.len(), skipped), (3, 0));
+    }
+}
+
+// Boot connections are never disconnected by policy, even under the audit.
+#[test]
+fn boot_connections_are_never_disconnected() {
+    let fr = FakeRoot::new("boot");
+    fr.write_conf(&audit_conf(""));
+    let k = Arc::new(Recorder::new(&fr.root()));
+    let mut e = engine(&fr, &k);
+    let mut w = e.wanted().to_vec();
+    w[0].boot = true;
+    w[0].origin = stacd::desired::Origin::Nbft;
+    e.set_wanted(w);
+    settle(&mut e, all_live);
+    assert!(k.connects()[0].contains("ctrl_loss_tmo=-1"));
+    e.set_wanted(vec![]);
+    e.step(Instant::now());
+    e.mark_dirty();
+    e.step(Instant::now());
+    assert!(k.deletes().is_empty());
+    assert_eq!(fr.ctrls(), ["nvme0"]);
+}
