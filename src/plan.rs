@@ -4,18 +4,23 @@
 //!
 //! Rules, in order (stacd-spec.md §3.5 steps 8–10, §4.3, §4.4, §4.10 with
 //! DESIGN.md's decisions):
-//! 1. a controller we own whose device is still there (same name and
-//!    cntlid, or still matching) is kept — it claims its device first;
+//! 1. a controller we own, still wanted (or a boot path), whose device is
+//!    still there (same name and cntlid, or still matching) is kept — it
+//!    claims its device first;
 //! 2. a wanted identity with no kept device adopts the first matching,
 //!    unclaimed, not dying I/O controller (never a duplicate connection;
 //!    a controller the kernel is reconnecting is left to the kernel);
 //! 3. otherwise it waits while busy; if we owned it and its device vanished
 //!    it is "lost" (the engine retries after the fast-retry delay, §4.8);
 //!    else it is connected;
-//! 4. a controller we own that is no longer wanted is disconnected only if
-//!    the disconnect scope says so; otherwise we release it and the
-//!    connection stays. A boot path is neither: it stays ours (so the audit
-//!    never takes it) for as long as it exists (DESIGN.md);
+//! 4. a controller we own that is no longer wanted: if a wanted identity
+//!    adopted its device in step 2 (the same controller under a new
+//!    spelling, e.g. after `ignore-iface` changed), ownership moves and
+//!    nothing is disconnected — the original bounces the connection here
+//!    (§4.11 step 5); else it is disconnected only if the disconnect scope
+//!    says so, otherwise released and the connection stays. A boot path is
+//!    neither: it stays ours (so the audit never takes it) for as long as
+//!    it exists (DESIGN.md);
 //! 5. audit (`disconnect-scope = all-connections-matching-disconnect-trtypes`,
 //!    §3.6): every other settled kernel I/O controller of a listed fabrics
 //!    transport that no wanted identity matches is disconnected. PCIe is
@@ -57,6 +62,9 @@ pub enum Keeping {
     NoDisconnect,
     /// Its transport is not in disconnect-trtypes.
     Trtype,
+    /// A wanted identity adopted its device: the connection stays and
+    /// changes hands.
+    TakenOver,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +142,7 @@ impl Keeping {
             Keeping::Gone => "already gone",
             Keeping::NoDisconnect => "left up: disconnect-scope=no-disconnect",
             Keeping::Trtype => "left up: transport not in disconnect-trtypes",
+            Keeping::TakenOver => "left up: adopted by a wanted identity",
         }
     }
 }
@@ -198,22 +207,24 @@ pub fn plan(inp: &PlanInput<'_>) -> Plan {
     let mut taken: HashSet<&str> = HashSet::new();
     let mut kept: HashMap<&Identity, &KernelCtrl> = HashMap::new();
 
-    // 1. Our controllers keep their own devices.
+    let wanted_ids: HashSet<&Identity> = inp.wanted.iter().map(|w| &w.id).collect();
+    // 1. Our controllers keep their own devices; those no longer wanted
+    // (boot paths aside) leave theirs open to adoption in step 2.
     for (id, o) in inp.owned {
         if let Some(dev) = by_name.get(o.device.as_str()) {
             if still_ours(id, o, dev, inp.net) {
-                taken.insert(dev.name.as_str());
+                if o.boot || wanted_ids.contains(id) {
+                    taken.insert(dev.name.as_str());
+                }
                 kept.insert(id, dev);
             }
         }
     }
 
     let mut actions = Vec::with_capacity(inp.wanted.len());
-    let mut wanted_ids: HashSet<&Identity> = HashSet::with_capacity(inp.wanted.len());
     // 2.–3. Every wanted identity.
     for w in inp.wanted {
         let id = &w.id;
-        wanted_ids.insert(id);
         if let Some(dev) = kept.get(id) {
             actions.push(Action::Keep {
                 id: id.clone(),
@@ -295,6 +306,14 @@ pub fn plan(inp: &PlanInput<'_>) -> Plan {
             actions.push(Action::Keep {
                 id: id.clone(),
                 device,
+            });
+            continue;
+        }
+        if !taken.insert(dev.name.as_str()) {
+            actions.push(Action::Release {
+                id: id.clone(),
+                device,
+                why: Keeping::TakenOver,
             });
             continue;
         }
@@ -803,6 +822,60 @@ mod tests {
         assert_eq!(
             audit_plan(&[want(&a)], &scan, &none, scope, &[], false, &gave_up),
             ["adopt nvme0"]
+        );
+    }
+
+    // §4.11 step 5: a new spelling of an owned controller (ignore-iface
+    // toggled, another source's entry) takes its device over; nothing is
+    // connected or disconnected. The original bounces the connection.
+    #[test]
+    fn new_spelling_takes_the_device_over() {
+        let old = {
+            let mut i = id("10.0.0.1", "nqn.a");
+            i.host_iface = heapless::String::try_from("eth0").unwrap();
+            i
+        };
+        let new = id("10.0.0.1", "nqn.a");
+        let scan = [dev(0, "10.0.0.1", "nqn.a", "live")];
+        let mut o = OwnedMap::new();
+        o.insert(old.clone(), owned("nvme0", 10));
+        for scope in [
+            DisconnectScope::OnlyStasConnections,
+            DisconnectScope::AllConnectionsMatchingDisconnectTrtypes,
+        ] {
+            let idle = |_: &Identity| Busy::Idle;
+            let p = plan(&PlanInput {
+                wanted: &[want(&new)],
+                scan: &scan,
+                owned: &o,
+                busy: &idle,
+                scope,
+                trtypes: &[Transport::Tcp],
+                net: &IfAddrs::default(),
+                audit: true,
+            });
+            assert_eq!(
+                p.actions,
+                [
+                    Action::Adopt {
+                        id: new.clone(),
+                        device: "nvme0".into(),
+                        cntlid: 10
+                    },
+                    Action::Release {
+                        id: old.clone(),
+                        device: "nvme0".into(),
+                        why: Keeping::TakenOver
+                    }
+                ],
+                "{scope:?}"
+            );
+        }
+        // Not matching the new spelling: the old one is disconnected.
+        let other = id("10.0.0.1", "nqn.b");
+        assert_eq!(
+            run(&[want(&other)], &scan, &o, DisconnectScope::default()),
+            ["connect -", "disconnect nvme0"]
         );
     }
 }

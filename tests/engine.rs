@@ -636,3 +636,37 @@ fn boot_connections_are_never_disconnected() {
     assert!(k.deletes().is_empty());
     assert_eq!(fr.ctrls(), ["nvme0"]);
 }
+
+// Reload toggling ignore-iface re-spells the identity (§4.11 step 5): the
+// new spelling adopts the existing controller, nothing is reconnected or
+// disconnected (the original bounces the connection).
+#[test]
+fn ignore_iface_toggle_keeps_the_connection() {
+    let fr = FakeRoot::new("ignore-iface");
+    let line = format!(
+        "controller = transport=tcp;traddr=127.0.0.1;trsvcid=4420;nqn={SUB1};host-iface=lo\n"
+    );
+    fr.write_conf(&format!("[Controllers]\n{line}"));
+    let k = Arc::new(Recorder::new(&fr.root()));
+    let mut e = engine(&fr, &k);
+    settle(&mut e, all_live);
+    assert!(k.connects()[0].contains("host_iface=lo"));
+    let before = e.owned().keys().next().unwrap().clone();
+    fr.write_conf(&format!(
+        "[Global]\nignore-iface = true\n[Controllers]\n{line}"
+    ));
+    let root = fr.root();
+    let (conf, _) = config::load_stacd_conf(&fr.conf_path()).unwrap();
+    let (host, _) = host::load_host(&root, &root.path(rel::SYS_CONF)).unwrap();
+    e.set_wanted(daemon::desired(&conf, &host));
+    e.step(Instant::now());
+    settle(&mut e, all_live);
+    assert_eq!(k.connects().len(), 1, "no new connect");
+    assert!(k.deletes().is_empty(), "no disconnect");
+    let after = e.owned().keys().next().unwrap().clone();
+    assert_eq!(
+        (before.host_iface.as_str(), after.host_iface.as_str()),
+        ("lo", "")
+    );
+    assert_eq!(e.owner_of("nvme0"), Some(&after));
+}
