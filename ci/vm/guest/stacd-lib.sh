@@ -491,3 +491,106 @@ tb_reset() {
 	fi
 	return $ok
 }
+
+# --- fault injection (tests/vm/fault-*.sh)
+
+# figure LABEL TEXT: print the case's figure; run-cases gathers the figures
+# of all cases into one table at the end
+figure() {
+	echo "FIGURE: $1 | $2"
+	[ -z "${TB_RESULTS:-}" ] || echo "FIGURE: $1 | $2" >>"$TB_RESULTS"
+}
+
+# nvmet_port SVC: print the configfs directory of the nvmet port 127.0.0.1:SVC
+nvmet_port() {
+	local p s
+	for p in /sys/kernel/config/nvmet/ports/*; do
+		s=
+		read -r s <"$p/addr_trsvcid" 2>/dev/null
+		[ "$s" != "$1" ] || { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+# port_down SVC: unlink every subsystem from port SVC. With no subsystem
+# left nvmet stops listening there and drops the port's controllers
+# (kernel drivers/nvme/target/configfs.c, nvmet_port_subsys_drop_link).
+port_down() {
+	local p
+	p=$(nvmet_port "$1") || return 1
+	rm -f "$p"/subsystems/*
+}
+
+# port_up SVC [NQN...]: link the subsystems (default: all of nvmet-setup's)
+# to port SVC again
+port_up() {
+	local p n
+	p=$(nvmet_port "$1") || return 1
+	shift
+	# shellcheck disable=SC2086 # a word list on purpose
+	[ $# -gt 0 ] || set -- $NVMET_NQNS
+	for n in "$@"; do
+		ln -s "/sys/kernel/config/nvmet/subsystems/$n" "$p/subsystems/$n" || return 1
+	done
+}
+
+# port_add SVC: a new nvmet tcp port on 127.0.0.1:SVC with every subsystem
+# (run-cases sets nvmet up again after the case)
+port_add() {
+	local n=1 p
+	while [ -e "/sys/kernel/config/nvmet/ports/$n" ]; do n=$((n + 1)); done
+	p=/sys/kernel/config/nvmet/ports/$n
+	mkdir "$p" && echo tcp >"$p/addr_trtype" && echo ipv4 >"$p/addr_adrfam" &&
+		echo "$ADDR" >"$p/addr_traddr" && echo "$1" >"$p/addr_trsvcid" && port_up "$1"
+}
+
+# eight_ctrls: add ports 4430 and 4431 and write $STACD_CONF with the 8
+# controllers of 2 subsystems x 4 ports
+eight_ctrls() {
+	port_add 4430 && port_add 4431 &&
+		conf_write 4420 "$SUB1" 4420 "$SUB2" 8009 "$SUB1" 8009 "$SUB2" \
+			4430 "$SUB1" 4430 "$SUB2" 4431 "$SUB1" 4431 "$SUB2"
+}
+
+# ctx_switches PID: voluntary + involuntary context switches of every
+# thread of PID (proc(5), /proc/PID/task/TID/status): a process that never
+# wakes up does not add any
+ctx_switches() {
+	local t k v n=0
+	for t in /proc/"$1"/task/*; do
+		while read -r k v _; do
+			case $k in voluntary_ctxt_switches: | nonvoluntary_ctxt_switches:) n=$((n + v)) ;; esac
+		done <"$t/status"
+	done
+	echo "$n"
+}
+
+# proc_status PID KEY: the value of KEY in /proc/PID/status (VmRSS in kB, Threads)
+proc_status() {
+	local k v
+	while read -r k v _; do
+		[ "$k" != "$2:" ] || { echo "$v"; return 0; }
+	done <"/proc/$1/status"
+	return 1
+}
+
+# wait_gone PORT NQN [SECS]: wait until no controller serves 127.0.0.1:PORT NQN
+wait_gone() {
+	local i=0 max=$((${3:-10} * 100))
+	while [ -n "$(ctrl_find "$1" "$2")" ]; do
+		[ "$i" -lt "$max" ] || return 1
+		i=$((i + 1))
+		usleep 10000
+	done
+}
+
+# wait_ctrl_live PORT NQN [SECS]: wait until exactly one controller serves
+# 127.0.0.1:PORT NQN and it is live
+wait_ctrl_live() {
+	local i=0 max=$((${3:-10} * 100))
+	until ctrl_live "$1" "$2"; do
+		[ "$i" -lt "$max" ] || return 1
+		i=$((i + 1))
+		usleep 10000
+	done
+}
