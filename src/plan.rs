@@ -5,8 +5,8 @@
 //! Rules, in order (stacd-spec.md §3.5 steps 8–10, §4.3, §4.4, §4.10 with
 //! DESIGN.md's decisions):
 //! 1. a controller we own, still wanted (or a boot path), whose device is
-//!    still there (same name and cntlid, or still matching) is kept — it
-//!    claims its device first;
+//!    still there (same name, cntlid, subsystem and address, or still
+//!    matching) is kept — it claims its device first;
 //! 2. a wanted identity with no kept device adopts the first matching,
 //!    unclaimed, not dying I/O controller (never a duplicate connection;
 //!    a controller the kernel is reconnecting is left to the kernel);
