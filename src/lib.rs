@@ -3,6 +3,7 @@
 //! data flows one way: inputs → desired set → kernel scan → plan → apply.
 
 pub mod cli;
+pub mod cmdline;
 pub mod config;
 pub mod daemon;
 pub mod desired;
