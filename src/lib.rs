@@ -12,6 +12,7 @@ pub mod exit;
 pub mod identity;
 pub mod kernel;
 pub mod logging;
+pub mod logpage;
 pub mod matching;
 pub mod nbft;
 pub mod netif;
