@@ -2,6 +2,7 @@
 //! small static binary. See DESIGN notes in docs/ and the module docs below;
 //! data flows one way: inputs → desired set → kernel scan → plan → apply.
 
+pub mod boot;
 pub mod cli;
 pub mod cmdline;
 pub mod config;
