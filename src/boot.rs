@@ -64,6 +64,8 @@ pub struct DcTarget {
     /// unless configured otherwise).
     pub id: Identity,
     pub params: ConnectParams,
+    /// Connect parameters of the I/O controllers it lists.
+    pub io: ConnParams,
     pub origin: Origin,
     /// The I/O controllers it lists are boot paths.
     pub boot: bool,
@@ -369,6 +371,7 @@ impl BootInputs {
                 match target_identity(t, DISCOVERY_NQN, host) {
                     Ok(id) => out.push(DcTarget {
                         params: dc_params(&conn, host, &id),
+                        io: conn.clone(),
                         id,
                         origin: Origin::Cmdline,
                         boot: true,
@@ -404,6 +407,7 @@ impl BootInputs {
                 match id {
                     Ok(id) => out.push(DcTarget {
                         params: dc_params(&conn, host, &id),
+                        io: conn.clone(),
                         id,
                         origin: Origin::Nbft,
                         boot: true,
@@ -534,6 +538,7 @@ fn config_dc(
             dhchap_secret: e.dhchap_secret.clone().or_else(|| host.key.clone()),
             dhchap_ctrl_secret: e.dhchap_ctrl_secret.clone(),
         },
+        io: conf.params.clone(),
         id,
         origin: Origin::Config { line: e.line },
         boot: false,

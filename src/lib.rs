@@ -8,6 +8,7 @@ pub mod cmdline;
 pub mod config;
 pub mod daemon;
 pub mod desired;
+pub mod discovery;
 pub mod engine;
 pub mod exit;
 pub mod identity;
