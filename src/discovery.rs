@@ -57,12 +57,18 @@ pub fn to_wanted(t: &DcTarget, page: &LogPage, notes: &mut Vec<String>) -> Vec<W
             continue;
         }
         let Some(transport) = e.transport() else {
-            notes.push(format!("{} lists {} with transport type {}; skipped", t.id, e.subnqn, e.trtype));
+            notes.push(format!(
+                "{} lists {} with transport type {}; skipped",
+                t.id, e.subnqn, e.trtype
+            ));
             continue;
         };
         // stafd drops these (stacd-spec.md §3.3): no address to connect to.
         if matches!(e.traddr.as_str(), "" | "0.0.0.0" | "::") && transport != "loop" {
-            notes.push(format!("{} lists {} without an address; skipped", t.id, e.subnqn));
+            notes.push(format!(
+                "{} lists {} without an address; skipped",
+                t.id, e.subnqn
+            ));
             continue;
         }
         let id = Identity::new(&IdFields {
@@ -88,7 +94,10 @@ pub fn to_wanted(t: &DcTarget, page: &LogPage, notes: &mut Vec<String>) -> Vec<W
                 extras: Vec::new(),
                 ncc: e.ncc(),
             }),
-            Err(err) => notes.push(format!("{} lists an entry that cannot be used: {err}", t.id)),
+            Err(err) => notes.push(format!(
+                "{} lists an entry that cannot be used: {err}",
+                t.id
+            )),
         }
     }
     out
@@ -203,7 +212,12 @@ impl std::fmt::Debug for Discoverer {
 
 impl Discoverer {
     /// `persistent`: keep the discovery controllers connected (daemon).
-    pub fn new(root: &Root, kernel: Arc<dyn Fabrics>, persistent: bool, retry: Retry) -> Discoverer {
+    pub fn new(
+        root: &Root,
+        kernel: Arc<dyn Fabrics>,
+        persistent: bool,
+        retry: Retry,
+    ) -> Discoverer {
         let kopts = crate::engine::kernel_options(&*kernel);
         let (tx, rx) = mpsc::channel();
         Discoverer {
@@ -257,7 +271,10 @@ impl Discoverer {
         for d in old {
             changed |= !d.wanted.is_empty();
             if let (true, Some(dev)) = (d.ours, &d.device) {
-                log::info!("{} | {dev} - no longer followed; disconnecting", d.target.id);
+                log::info!(
+                    "{} | {dev} - no longer followed; disconnecting",
+                    d.target.id
+                );
                 if let Err(e) = self.kernel.delete(dev) {
                     log::warn!("{} | {dev} - failed to disconnect: {e}", d.target.id);
                 }
@@ -268,7 +285,10 @@ impl Discoverer {
 
     /// Every wanted I/O controller of every page, in target order.
     pub fn wanted(&self) -> Vec<Wanted> {
-        self.dcs.iter().flat_map(|d| d.wanted.iter().cloned()).collect()
+        self.dcs
+            .iter()
+            .flat_map(|d| d.wanted.iter().cloned())
+            .collect()
     }
 
     pub fn status(&self) -> Vec<DcStatus> {
@@ -326,7 +346,11 @@ impl Discoverer {
                 true
             }
             ("remove", _, _) => {
-                log::info!("{} | {} - discovery controller removed; reconnecting", d.target.id, ev.name);
+                log::info!(
+                    "{} | {} - discovery controller removed; reconnecting",
+                    d.target.id,
+                    ev.name
+                );
                 d.device = None;
                 d.ours = false;
                 d.want_gen += 1;
@@ -459,7 +483,14 @@ impl Discoverer {
             .name("discover".into())
             .stack_size(256 * 1024)
             .spawn(move || {
-                let result = job(&root, &*kernel, &kopts, &target, known.as_deref(), persistent);
+                let result = job(
+                    &root,
+                    &*kernel,
+                    &kopts,
+                    &target,
+                    known.as_deref(),
+                    persistent,
+                );
                 let _ = tx.send(Done {
                     id: target.id,
                     gen,
@@ -487,7 +518,11 @@ impl Discoverer {
                 break;
             }
             let until = self.next_wake().unwrap_or(deadline).min(deadline);
-            let until = if self.in_flight() > 0 { deadline } else { until };
+            let until = if self.in_flight() > 0 {
+                deadline
+            } else {
+                until
+            };
             self.wait(until);
         }
         self.wanted()
@@ -509,7 +544,8 @@ fn job(
     } else {
         IfAddrs::load().unwrap_or_default()
     };
-    let scan = sysfs::scan(root).map_err(|e| format!("cannot read the kernel's controllers: {e}"))?;
+    let scan =
+        sysfs::scan(root).map_err(|e| format!("cannot read the kernel's controllers: {e}"))?;
     let (device, ours) = match find_dc(&t.id, &scan, known, &net) {
         Some(c) => (c.name.clone(), false),
         None => {
@@ -518,7 +554,11 @@ fn job(
                 p.conn.kato = Some(PERSISTENT_KATO);
             }
             let opts = params::option_string(&t.id, &p, kopts, params::DEFAULT_CTRL_LOSS_TMO);
-            log::debug!("{} Connecting discovery controller with {}", t.id, opts.shown());
+            log::debug!(
+                "{} Connecting discovery controller with {}",
+                t.id,
+                opts.shown()
+            );
             let t0 = Instant::now();
             let reply = kernel
                 .connect(opts.expose())
@@ -548,7 +588,9 @@ fn job(
 mod tests {
     use super::*;
     use crate::config::ConnParams;
-    use crate::logpage::{build, tcp_entry, SUBTYPE_CURRENT_DISCOVERY, SUBTYPE_NVME, SUBTYPE_REFERRAL};
+    use crate::logpage::{
+        build, tcp_entry, SUBTYPE_CURRENT_DISCOVERY, SUBTYPE_NVME, SUBTYPE_REFERRAL,
+    };
 
     const HOST: &str = "nqn.2014-08.org.nvmexpress:uuid:0000";
 
@@ -586,7 +628,12 @@ mod tests {
         let page = logpage::parse(&build(
             3,
             &[
-                tcp_entry(SUBTYPE_CURRENT_DISCOVERY, "127.0.0.1", "8009", DISCOVERY_NQN),
+                tcp_entry(
+                    SUBTYPE_CURRENT_DISCOVERY,
+                    "127.0.0.1",
+                    "8009",
+                    DISCOVERY_NQN,
+                ),
                 tcp_entry(SUBTYPE_NVME, "127.0.0.1", "4420", "nqn.a"),
                 tcp_entry(SUBTYPE_REFERRAL, "10.0.0.9", "8009", DISCOVERY_NQN),
                 tcp_entry(SUBTYPE_NVME, "0.0.0.0", "4420", "nqn.b"),
@@ -599,9 +646,17 @@ mod tests {
         let mut notes = Vec::new();
         let w = to_wanted(&target(true), &page, &mut notes);
         let ids: Vec<String> = w.iter().map(|w| w.id.to_string()).collect();
-        assert_eq!(ids, ["(tcp, 127.0.0.1, 4420, nqn.a, eth0)", "(tcp, 10.0.0.4, 4420, nqn.d, eth0)"]);
+        assert_eq!(
+            ids,
+            [
+                "(tcp, 127.0.0.1, 4420, nqn.a, eth0)",
+                "(tcp, 10.0.0.4, 4420, nqn.d, eth0)"
+            ]
+        );
         assert!(w.iter().all(|w| w.boot && w.origin == Origin::Discovery));
-        assert!(w.iter().all(|w| w.id.host_nqn.as_str() == HOST && w.params.hostid.as_deref() == Some("h")));
+        assert!(w
+            .iter()
+            .all(|w| w.id.host_nqn.as_str() == HOST && w.params.hostid.as_deref() == Some("h")));
         assert_eq!(w[0].params.conn.kato, Some(9));
         assert_eq!((w[0].ncc, w[1].ncc), (false, true));
         assert_eq!(notes.len(), 3, "{notes:?}");
@@ -631,9 +686,15 @@ mod tests {
             mk(2, None, DISCOVERY_NQN, "live"),
             mk(3, Some("discovery"), "nqn.unique.dc", "live"),
         ];
-        assert_eq!(find_dc(&t.id, &scan, None, &net).map(|c| c.name.as_str()), Some("nvme2"));
+        assert_eq!(
+            find_dc(&t.id, &scan, None, &net).map(|c| c.name.as_str()),
+            Some("nvme2")
+        );
         // The well-known NQN matches a unique discovery NQN too (TP8013).
-        assert_eq!(find_dc(&t.id, &scan, Some("nvme3"), &net).map(|c| c.name.as_str()), Some("nvme3"));
+        assert_eq!(
+            find_dc(&t.id, &scan, Some("nvme3"), &net).map(|c| c.name.as_str()),
+            Some("nvme3")
+        );
         assert!(find_dc(&t.id, &scan[..2], None, &net).is_none());
     }
 }

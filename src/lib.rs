@@ -11,6 +11,7 @@ pub mod desired;
 pub mod discovery;
 pub mod engine;
 pub mod exit;
+pub mod handoff;
 pub mod identity;
 pub mod kernel;
 pub mod logging;
