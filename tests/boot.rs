@@ -451,3 +451,66 @@ fn binary_dump_nbft_and_dry_run() {
         "nothing wanted, nothing owned\n"
     );
 }
+
+/// The table of the VM test (tests/vm/nbft-boot.sh): the test bed's host
+/// NQN, HFI 1 at 127.0.0.1, sub1 and sub2 on 127.0.0.1:4420. Regenerate
+/// with `STACD_REGEN=1 cargo test --test boot generated_nbft`.
+#[test]
+fn generated_nbft_fixture_is_current_and_decodes() {
+    use common::nbft_gen::{table, Target};
+    let lo = "127.0.0.1".parse().unwrap();
+    let t = table(
+        "nqn.2014-08.org.nvmexpress:uuid:b0070000-0000-4000-8000-0000000000f7",
+        [
+            0xb0, 0x07, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 0xf7,
+        ],
+        [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
+        lo,
+        &[
+            Target {
+                traddr: lo,
+                trsvcid: "4420",
+                nqn: SUB1,
+            },
+            Target {
+                traddr: lo,
+                trsvcid: "4420",
+                nqn: SUB2,
+            },
+        ],
+    );
+    let path = "tests/fixtures/nbft/generated/NBFT-testbed-127.0.0.1";
+    if std::env::var_os("STACD_REGEN").is_some() {
+        std::fs::write(path, &t).unwrap();
+    }
+    assert_eq!(std::fs::read(path).unwrap(), t, "{path} is stale");
+    let n = stacd::nbft::parse(&t).expect("decodes");
+    assert!(n.problems.is_empty(), "{:?}", n.problems);
+    let h = n.host.as_ref().unwrap();
+    assert!(h.nqn.ends_with("0000000000f7") && h.host_nqn_configured);
+    assert_eq!(
+        boot::uuid_text(&h.id).unwrap(),
+        "b0070000-0000-4000-8000-0000000000f7"
+    );
+    assert_eq!(n.hfis.len(), 1);
+    assert_eq!(n.hfis[0].ip.to_string(), "127.0.0.1");
+    let subs: Vec<(String, &str, &str)> = n
+        .subsystems
+        .iter()
+        .map(|s| {
+            (
+                s.traddr.to_string(),
+                s.trsvcid.as_str(),
+                s.subsys_nqn.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        subs,
+        [
+            ("127.0.0.1".to_string(), "4420", SUB1),
+            ("127.0.0.1".to_string(), "4420", SUB2)
+        ]
+    );
+    assert!(n.subsystems.iter().all(|s| s.hfis == [1]));
+}
