@@ -507,26 +507,6 @@ impl Discoverer {
             d.next_try = Some(Instant::now() + self.retry.later);
         }
     }
-
-    /// `--once`: run every target until each has been read, or failed and
-    /// `deadline` passed. Returns the discovered controllers.
-    pub fn run_until(&mut self, deadline: Instant) -> Vec<Wanted> {
-        loop {
-            let now = Instant::now();
-            self.step(now);
-            if self.all_read() || now >= deadline {
-                break;
-            }
-            let until = self.next_wake().unwrap_or(deadline).min(deadline);
-            let until = if self.in_flight() > 0 {
-                deadline
-            } else {
-                until
-            };
-            self.wait(until);
-        }
-        self.wanted()
-    }
 }
 
 /// One discovery: find or connect the controller, read its page; a

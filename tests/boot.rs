@@ -540,3 +540,30 @@ fn vm_case_embeds_the_generated_nbft() {
     let fixture = std::fs::read("tests/fixtures/nbft/generated/NBFT-testbed-127.0.0.1").unwrap();
     assert_eq!(bytes, fixture);
 }
+
+#[test]
+fn once_reports_an_unreadable_discovery_controller() {
+    let fr = FakeRoot::new("boot-dc-fail");
+    std::fs::create_dir_all(fr.path("proc")).unwrap();
+    std::fs::write(
+        fr.path(rel::CMDLINE),
+        "rd.nvmf.discover=tcp,127.0.0.1,,8009",
+    )
+    .unwrap();
+    // No page for that address: the controller answers with an error status.
+    let k = Arc::new(Recorder::new(&fr.root()));
+    let (code, out) = once(&fr, &k, Duration::from_millis(700));
+    assert_eq!(code, stacd::exit::NONE_LIVE, "{out}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "failed - (tcp, 127.0.0.1, 8009, {DISCOVERY_NQN}) discovery: nvme"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("NVMe status 0x2"), "{out}");
+    // Retried within the budget, and each connected controller deleted.
+    assert!(k.connects().len() >= 2, "{:?}", k.connects());
+    assert_eq!(k.deletes().len(), k.connects().len());
+    assert!(fr.ctrls().is_empty());
+}
