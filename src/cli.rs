@@ -291,7 +291,7 @@ fn run(prog: &str, a: Args) -> Result<u8, Fatal> {
             &mut Vec::new(),
         ));
         for d in &dcs {
-            println!("discover   {:<7} {} ({})", "-", d.id, d.origin);
+            println!("discover {} ({})", d.id, d.origin);
         }
         if plan.actions.is_empty() && dcs.is_empty() {
             println!("nothing wanted, nothing owned");

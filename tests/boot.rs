@@ -418,14 +418,12 @@ fn binary_dump_nbft_and_dry_run() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(
-        out.contains(&format!(
-            "connect    -       (tcp, 127.0.0.1, 4420, {SUB1})"
-        )),
+        out.contains(&format!("connect (tcp, 127.0.0.1, 4420, {SUB1})")),
         "{out}"
     );
     assert!(
         out.contains(&format!(
-            "discover   -       (tcp, 127.0.0.1, 8009, {DISCOVERY_NQN}) (cmdline)"
+            "discover (tcp, 127.0.0.1, 8009, {DISCOVERY_NQN}) (cmdline)"
         )),
         "{out}"
     );
