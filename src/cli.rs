@@ -5,14 +5,17 @@
 //! exits 2 (../spec/crates.md §4). [`normalise`] rewrites argv first so every
 //! spelling of the man page works, and errors exit 2 with a one-line reason.
 
+use crate::boot::{self, BootInputs, Sources};
 use crate::config::{self, host};
-use crate::daemon::{self, Daemon};
+use crate::daemon::{Daemon, Inputs};
+use crate::discovery::Discoverer;
 use crate::engine::{Engine, Retry};
 use crate::exit::{self, Fatal};
 use crate::kernel::fabrics::{DevFabrics, Fabrics, Inert};
+use crate::netif::IfAddrs;
 use crate::root::{rel, Root};
 use crate::state::Store;
-use crate::{logging, once};
+use crate::{cmdline, handoff, logging, nbft, once};
 use argh::FromArgs;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,6 +55,18 @@ pub struct Args {
     /// print what would be connected, adopted or disconnected, then exit
     #[argh(switch)]
     pub dry_run: bool,
+    /// print the firmware's NBFT tables, decoded, then exit
+    #[argh(switch)]
+    pub dump_nbft: bool,
+    /// do not use the NBFT (as [Standalone] nbft=false)
+    #[argh(switch)]
+    pub no_nbft: bool,
+    /// do not use the kernel command line's rd.nvmf.*/rd.stacd.*
+    #[argh(switch)]
+    pub no_cmdline: bool,
+    /// do not follow discovery controllers
+    #[argh(switch)]
+    pub no_discovery: bool,
 }
 
 /// Short options that take a value; the other short letters are switches.
@@ -207,6 +222,9 @@ fn run(prog: &str, a: Args) -> Result<u8, Fatal> {
         )));
     }
     let root = Root::from_env();
+    if a.dump_nbft {
+        return Ok(dump_nbft(&root));
+    }
     logging::init(&root, "stacd", a.syslog, a.tron);
     if !a.dry_run {
         preflight(&root)?;
@@ -221,22 +239,61 @@ fn run(prog: &str, a: Args) -> Result<u8, Fatal> {
         log::warn!("{w}");
     }
     logging::set_debug(a.tron || conf.tron);
-    let (host, hw) = host::load_host(&root, &root.path(rel::SYS_CONF))
+    // Boot inputs first: they come first in the host identity's precedence.
+    let sources = Sources::new(&conf, a.no_nbft, a.no_cmdline, a.no_discovery);
+    let bi = BootInputs::load(&root, sources);
+    for w in &bi.warnings {
+        log::warn!("{w}");
+    }
+    for i in &bi.infos {
+        log::info!("{i}");
+    }
+    if bi.cmdline.stacd.debug && sources.cmdline {
+        logging::set_debug(true);
+    }
+    let (host, hw) = host::resolve_host(&root, &root.path(rel::SYS_CONF), &bi.early_hosts())
         .map_err(|e| Fatal::Usage(e.to_string()))?;
     for w in &hw {
         log::warn!("{w}");
     }
+    let net = if bi.needs_net() {
+        IfAddrs::load().unwrap_or_else(|e| {
+            log::warn!("cannot read the interface table ({e}); NBFT paths get no host-iface");
+            IfAddrs::default()
+        })
+    } else {
+        IfAddrs::default()
+    };
+    let mut notes = Vec::new();
+    let boot_wanted = bi.wanted(&conf, &host, &net, &mut notes);
+    let boot_dcs = bi.discovery_targets(&conf, &host, &net, &mut notes);
+    for n in &notes {
+        log::warn!("{n}");
+    }
     let store = Store::new(&root.run_dir());
+    let inputs = Inputs {
+        boot: boot_wanted,
+        ..Default::default()
+    };
 
     if a.dry_run {
         let mut engine = Engine::new(&root, Arc::new(Inert), store, Retry::DAEMON);
         engine.set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
-        engine.set_wanted(daemon::desired(&conf, &host));
+        engine.set_wanted(inputs.desired(&conf, &host));
         let plan = engine.plan(Instant::now());
         for act in &plan.actions {
             println!("{act}");
         }
-        if plan.actions.is_empty() {
+        let mut dcs = boot_dcs;
+        dcs.extend(boot::config_discovery_targets(
+            &conf,
+            &host,
+            &mut Vec::new(),
+        ));
+        for d in &dcs {
+            println!("discover {} ({})", d.id, d.origin);
+        }
+        if plan.actions.is_empty() && dcs.is_empty() {
             println!("nothing wanted, nothing owned");
         }
         return Ok(exit::OK);
@@ -244,22 +301,127 @@ fn run(prog: &str, a: Args) -> Result<u8, Fatal> {
 
     let kernel: Arc<dyn Fabrics> = Arc::new(DevFabrics::new(&root));
     if a.once {
-        let mut engine = Engine::new(&root, kernel, store, Retry::ONCE);
-        let budget = Duration::from_secs(a.timeout.unwrap_or(DEFAULT_TIMEOUT));
-        engine.retry.deadline = engine.retry.deadline.min(budget);
+        let mut engine = Engine::new(&root, kernel.clone(), store, Retry::ONCE);
+        let stacd_args = &bi.cmdline.stacd;
+        let budget = a
+            .timeout
+            .map(Duration::from_secs)
+            .or(stacd_args.budget.filter(|_| sources.cmdline))
+            .unwrap_or(Duration::from_secs(DEFAULT_TIMEOUT));
+        let per_attempt = stacd_args
+            .timeout
+            .filter(|_| sources.cmdline)
+            .unwrap_or(engine.retry.deadline);
+        engine.retry.deadline = per_attempt.min(budget);
         // --once never disconnects: it only adds what is wanted.
         engine.set_policy(config::DisconnectScope::NoDisconnect, &[]);
-        engine.set_wanted(daemon::desired(&conf, &host));
-        return Ok(once::run(&mut engine, budget, &mut std::io::stdout()));
+        engine.set_wanted(inputs.desired(&conf, &host));
+        let mut disc = Discoverer::new(&root, kernel, false, engine.retry);
+        let mut dcs = boot_dcs;
+        dcs.extend(boot::config_discovery_targets(
+            &conf,
+            &host,
+            &mut Vec::new(),
+        ));
+        disc.set_targets(dcs);
+        let merge = |discovered| {
+            let i = Inputs {
+                boot: inputs.boot.clone(),
+                discovered,
+                stafd: Vec::new(),
+            };
+            Some(i.desired(&conf, &host))
+        };
+        let policy = once::Policy {
+            wait: stacd_args
+                .wait
+                .filter(|_| sources.cmdline)
+                .unwrap_or(cmdline::Wait::All),
+            grace: stacd_args
+                .grace
+                .filter(|_| sources.cmdline)
+                .unwrap_or(once::Policy::default().grace),
+        };
+        let code = once::run_boot(
+            &mut engine,
+            (!disc.is_empty()).then_some(&mut disc),
+            &merge,
+            budget,
+            policy,
+            &mut std::io::stdout(),
+        );
+        // The hand-off record for the daemon on the real root.
+        if engine.wanted().iter().any(|w| w.boot) {
+            let rec = handoff::record(engine.wanted(), &engine.status());
+            if let Err(e) = handoff::save(&root.run_dir(), &rec) {
+                log::error!(
+                    "cannot write {}: {e}",
+                    handoff::path(&root.run_dir()).display()
+                );
+            }
+        }
+        return Ok(code);
     }
 
-    let engine = Engine::new(&root, kernel, store, Retry::DAEMON);
-    let mut d = Daemon::new(root, conf_path, host, conf, a.tron, engine)
+    let engine = Engine::new(&root, kernel.clone(), store, Retry::DAEMON);
+    let mut d = Daemon::new(root.clone(), conf_path, host, conf, a.tron, engine)
         .map_err(|e| Fatal::Runtime(format!("{prog}: cannot set up the event loop: {e}")))?;
+    // Boot paths: the boot inputs, then what --once recorded at boot.
+    let mut boot = inputs.boot;
+    if let Some(rec) = handoff::load(&root.run_dir()) {
+        let (w, skipped) = handoff::to_wanted(&rec);
+        if skipped > 0 {
+            log::warn!(
+                "{}: {skipped} invalid entries ignored",
+                handoff::path(&root.run_dir()).display()
+            );
+        }
+        log::info!(
+            "{}: {} boot connections handed over",
+            handoff::path(&root.run_dir()).display(),
+            w.len()
+        );
+        boot.extend(w);
+    }
+    d.inputs.boot = boot;
+    d.refresh_wanted();
+    d.set_discovery(
+        Discoverer::new(&root, kernel, true, Retry::DAEMON),
+        boot_dcs,
+    );
     d.control()
         .install_signals()
         .map_err(|e| Fatal::Runtime(format!("cannot install signal handlers: {e}")))?;
     Ok(d.run())
+}
+
+/// `--dump-nbft`: every NBFT table under the root in libnvme's
+/// `nbft-dump` format, each after a `# <path>` line; problems on stderr.
+/// Exit 0 when every table decoded (or there is none), 1 otherwise.
+fn dump_nbft(root: &Root) -> u8 {
+    let dir = root.path(rel::ACPI_TABLES);
+    let tables = nbft::read_all(&dir);
+    if tables.is_empty() {
+        eprintln!("no NBFT table in {}", dir.display());
+        return exit::OK;
+    }
+    let mut code = exit::OK;
+    for (p, t) in tables {
+        match t {
+            Ok(t) => {
+                println!("# {}", p.display());
+                print!("{}", t.dump());
+                for e in &t.problems {
+                    eprintln!("{}: {e}", p.display());
+                }
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", p.display());
+                code = exit::RUNTIME;
+            }
+        }
+    }
+    code
 }
 
 /// Entry point: parse, run, map errors to exit codes (one place).

@@ -7,10 +7,17 @@
 //! stacd.conf — a broken file keeps the running configuration; SIGTERM and
 //! SIGINT end the daemon leaving every connection up. signal-hook sets a
 //! flag and writes a byte to the wake pipe; the loop reads the flags.
+//!
+//! Built-in discovery ([`Daemon::set_discovery`]) runs beside the engine:
+//! its results arrive on the same wake pipe, a discovery log change event
+//! on a discovery controller it holds schedules a re-read, and what it finds
+//! goes to [`Inputs::discovered`].
 
+use crate::boot::{self, DcTarget};
 use crate::config::host::HostIdentity;
 use crate::config::{self, StacdConf};
 use crate::desired::{self, Desired, Wanted};
+use crate::discovery::Discoverer;
 use crate::engine::Engine;
 use crate::root::Root;
 use crate::uevent::{self, Uevents};
@@ -76,6 +83,10 @@ pub struct Daemon {
     control: Control,
     wake_r: OwnedFd,
     uevents: Option<Uevents>,
+    discovery: Option<Discoverer>,
+    /// Discovery controllers of the boot inputs (fixed for the run); the
+    /// configured ones are re-read on reload.
+    boot_dcs: Vec<DcTarget>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -164,7 +175,47 @@ impl Daemon {
             },
             wake_r,
             uevents,
+            discovery: None,
+            boot_dcs: Vec::new(),
         })
+    }
+
+    /// Follow discovery controllers: `boot_dcs` and stacd.conf's
+    /// `[Standalone] discovery-controller=` entries.
+    pub fn set_discovery(&mut self, mut disc: Discoverer, boot_dcs: Vec<DcTarget>) {
+        disc.set_waker(self.control.wake.clone());
+        self.boot_dcs = boot_dcs;
+        self.discovery = Some(disc);
+        self.update_dc_targets();
+    }
+
+    fn update_dc_targets(&mut self) {
+        let Some(disc) = self.discovery.as_mut() else {
+            return;
+        };
+        let mut notes = Vec::new();
+        let mut targets = self.boot_dcs.clone();
+        targets.extend(boot::config_discovery_targets(
+            &self.conf, &self.host, &mut notes,
+        ));
+        for n in notes {
+            log::warn!("{n}");
+        }
+        if disc.set_targets(targets) {
+            self.inputs.discovered = disc.wanted();
+            self.refresh_wanted();
+        }
+    }
+
+    /// Step discovery; a changed page changes the desired set.
+    fn step_discovery(&mut self, now: Instant) {
+        let Some(disc) = self.discovery.as_mut() else {
+            return;
+        };
+        if disc.step(now) {
+            self.inputs.discovered = disc.wanted();
+            self.refresh_wanted();
+        }
     }
 
     pub fn control(&self) -> Control {
@@ -188,6 +239,10 @@ impl Daemon {
                 self.conf = conf;
                 self.refresh_wanted();
                 self.engine.revive();
+                self.update_dc_targets();
+                if let Some(d) = self.discovery.as_mut() {
+                    d.revive();
+                }
             }
             Err(e) => log::error!("reload failed: {e}; keeping the running configuration"),
         }
@@ -214,6 +269,9 @@ impl Daemon {
             }
             uevent::Read::Events(evs) => {
                 for ev in evs {
+                    if let Some(d) = self.discovery.as_mut() {
+                        d.on_event(&ev, Instant::now());
+                    }
                     if !ev.is_controller() {
                         // The nvme class holds controllers only (kernel
                         // core.c); anything else is logged and still
@@ -251,6 +309,7 @@ impl Daemon {
 
     /// Run until asked to stop. Returns the exit code.
     pub fn run(&mut self) -> u8 {
+        self.step_discovery(Instant::now());
         self.engine.step(Instant::now());
         notify::notify("READY=1");
         loop {
@@ -261,8 +320,14 @@ impl Daemon {
                 self.reload();
             }
             let now = Instant::now();
+            self.step_discovery(now);
             self.engine.step(now);
-            let timeout = self.engine.next_wake().map(|t| {
+            let next = self.engine.next_wake();
+            let next = match self.discovery.as_ref().and_then(Discoverer::next_wake) {
+                Some(d) => Some(next.map_or(d, |e| e.min(d))),
+                None => next,
+            };
+            let timeout = next.map(|t| {
                 let d = t.saturating_duration_since(Instant::now());
                 Timespec {
                     tv_sec: d.as_secs() as _,

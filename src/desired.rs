@@ -173,6 +173,12 @@ impl Desired {
         }
         if self.seen.insert(w.id.clone()) {
             self.wanted.push(w);
+        } else if w.boot {
+            // The first occurrence wins, but a boot path stays a boot path
+            // (never disconnected by policy) whichever source named it first.
+            if let Some(k) = self.wanted.iter_mut().find(|k| k.id == w.id) {
+                k.boot = true;
+            }
         }
     }
 }
@@ -389,6 +395,28 @@ mod tests {
         ] {
             assert!(notes.contains(want), "{want} not in {notes}");
         }
+    }
+
+    #[test]
+    fn a_duplicate_boot_path_keeps_the_first_entry_and_its_boot_flag() {
+        let conf = StacdConf::defaults(Path::new("/c"));
+        let mut d = Desired::default();
+        from_config(
+            &StacdConf {
+                controllers: vec![entry(3, "tcp", "1.1.1.1", "x")],
+                ..conf.clone()
+            },
+            &host(),
+            &no_dns,
+            &mut d,
+        );
+        let mut boot = d.wanted[0].clone();
+        boot.origin = Origin::Nbft;
+        boot.boot = true;
+        d.push(&conf, boot);
+        assert_eq!(d.wanted.len(), 1);
+        assert_eq!(d.wanted[0].origin, Origin::Config { line: 3 });
+        assert!(d.wanted[0].boot);
     }
 
     #[test]

@@ -2,15 +2,20 @@
 //! small static binary. See DESIGN notes in docs/ and the module docs below;
 //! data flows one way: inputs → desired set → kernel scan → plan → apply.
 
+pub mod boot;
 pub mod cli;
+pub mod cmdline;
 pub mod config;
 pub mod daemon;
 pub mod desired;
+pub mod discovery;
 pub mod engine;
 pub mod exit;
+pub mod handoff;
 pub mod identity;
 pub mod kernel;
 pub mod logging;
+pub mod logpage;
 pub mod matching;
 pub mod nbft;
 pub mod netif;

@@ -23,6 +23,8 @@ pub mod rel {
     pub const HOSTKEY: &str = "etc/nvme/hostkey";
     pub const CLASS_NVME: &str = "sys/class/nvme";
     pub const FABRICS: &str = "dev/nvme-fabrics";
+    /// Device nodes (`/dev/nvmeN`, the controllers' character devices).
+    pub const DEV: &str = "dev";
     pub const RUN_DIR: &str = "run/stacd";
     pub const CMDLINE: &str = "proc/cmdline";
     pub const ACPI_TABLES: &str = "sys/firmware/acpi/tables";

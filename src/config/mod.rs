@@ -217,6 +217,43 @@ pub struct StacdConf {
     pub connect_attempts_on_ncc: i64,
     pub controllers: Vec<ControllerEntry>,
     pub excludes: Vec<Pattern>,
+    /// `[Standalone]`: stacd's own sources (ours, not nvme-stas's).
+    pub standalone: Standalone,
+}
+
+/// `[Standalone]` of stacd.conf: the sources stacd reads by itself, for
+/// machines that boot from NVMe-oF and appliances without stafd. The section
+/// name is ours: nvme-stas has no such section, so no key here can ever
+/// mean something else to it (nvme-stas only warns about the section).
+///
+/// ```ini
+/// [Standalone]
+/// nbft = true                 # read the firmware's NBFT (default true)
+/// kernel-cmdline = true       # read rd.nvmf.* / rd.stacd.* (default true)
+/// discovery = true            # follow discovery controllers (default true)
+/// discovery-controller = transport=tcp;traddr=192.168.1.5;trsvcid=8009
+/// ```
+///
+/// `discovery-controller=` takes the keys of `controller=` (§2.4); a tcp
+/// discovery controller without trsvcid is at 8009, without subsysnqn it is
+/// the well-known discovery NQN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standalone {
+    pub nbft: bool,
+    pub kernel_cmdline: bool,
+    pub discovery: bool,
+    pub discovery_controllers: Vec<ControllerEntry>,
+}
+
+impl Default for Standalone {
+    fn default() -> Self {
+        Standalone {
+            nbft: true,
+            kernel_cmdline: true,
+            discovery: true,
+            discovery_controllers: Vec::new(),
+        }
+    }
 }
 
 impl StacdConf {
@@ -237,11 +274,13 @@ impl StacdConf {
             connect_attempts_on_ncc: 0,
             controllers: Vec::new(),
             excludes: Vec::new(),
+            standalone: Standalone::default(),
         }
     }
 }
 
 const GLOBAL: &str = "Global";
+const STANDALONE: &str = "Standalone";
 const IOC: &str = "I/O controller connection management";
 const CONTROLLERS: &str = "Controllers";
 
@@ -527,7 +566,7 @@ pub fn parse_stacd_conf(text: &str, path: &Path) -> Result<(StacdConf, Vec<Warni
         file: path,
         out: Vec::new(),
     };
-    w.unknown_sections(&ini, &[GLOBAL, IOC, CONTROLLERS]);
+    w.unknown_sections(&ini, &[GLOBAL, IOC, CONTROLLERS, STANDALONE]);
     let mut c = StacdConf::defaults(path);
     // Entries are applied in file order, so for single-valued options the
     // last occurrence wins, and an invalid last one restores the default (§2.1).
@@ -563,7 +602,17 @@ pub fn parse_stacd_conf(text: &str, path: &Path) -> Result<(StacdConf, Vec<Warni
             }
             (CONTROLLERS, "controller") => c.controllers.extend(w.controller(e)),
             (CONTROLLERS, "exclude") => c.excludes.extend(w.exclude(e)),
-            (IOC | CONTROLLERS, _) => w.unknown_key(e),
+            (STANDALONE, "nbft") => c.standalone.nbft = w.value(e, boolean, "true").unwrap_or(true),
+            (STANDALONE, "kernel-cmdline") => {
+                c.standalone.kernel_cmdline = w.value(e, boolean, "true").unwrap_or(true)
+            }
+            (STANDALONE, "discovery") => {
+                c.standalone.discovery = w.value(e, boolean, "true").unwrap_or(true)
+            }
+            (STANDALONE, "discovery-controller") => {
+                c.standalone.discovery_controllers.extend(w.controller(e))
+            }
+            (IOC | CONTROLLERS | STANDALONE, _) => w.unknown_key(e),
             _ => {} // unknown section, reported once above
         }
     }
@@ -622,6 +671,27 @@ pub(crate) fn read_text(path: &Path) -> Result<Option<String>, ConfigError> {
             msg: "not valid UTF-8 text".into(),
         }
     })
+}
+
+/// One `controller=`-style value (§2.4) outside a file, e.g. from the
+/// kernel command line: the entry (line 0) and the warnings about it, which
+/// name `origin` as their file.
+pub fn parse_controller_value(
+    value: &str,
+    origin: &Path,
+) -> (Option<ControllerEntry>, Vec<Warning>) {
+    let mut w = Sink {
+        file: origin,
+        out: Vec::new(),
+    };
+    let e = ini::Entry {
+        section: CONTROLLERS.to_string(),
+        key: "controller".to_string(),
+        value: Some(value.trim().to_string()),
+        line: 0,
+    };
+    let c = w.controller(&e);
+    (c, w.out)
 }
 
 /// Read and parse stacd.conf; a missing file gives the defaults.
@@ -981,5 +1051,59 @@ pub(crate) mod tests {
         );
         let e = load_stacd_conf(&dir.0);
         assert!(matches!(e, Err(ConfigError::Io { .. })), "{e:?}");
+    }
+
+    #[test]
+    fn standalone_section() {
+        let (c, w) = parse(
+            "[Standalone]\nnbft=false\nkernel-cmdline = maybe\ndiscovery=false\n\
+             discovery-controller = transport=tcp;traddr=10.0.0.9\n\
+             discovery-controller = traddr=10.0.0.10;trsvcid=4420;host-iface=eth1\nbogus=1\n",
+        );
+        assert!(!c.standalone.nbft);
+        assert!(
+            c.standalone.kernel_cmdline,
+            "invalid value keeps the default"
+        );
+        assert!(!c.standalone.discovery);
+        let d = &c.standalone.discovery_controllers;
+        assert_eq!(d.len(), 2);
+        assert_eq!((d[0].line, d[0].traddr.as_str()), (5, "10.0.0.9"));
+        assert_eq!(
+            (d[1].trsvcid.as_str(), d[1].host_iface.as_str()),
+            ("4420", "eth1")
+        );
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].contains(":3: [Standalone] kernel-cmdline: invalid value"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].contains(":7: [Standalone] bogus: unknown key"),
+            "{w:?}"
+        );
+        assert_eq!(defaults().standalone, Standalone::default());
+        assert!(defaults().standalone.nbft && defaults().standalone.kernel_cmdline);
+    }
+
+    #[test]
+    fn controller_value_outside_a_file() {
+        let (c, w) = parse_controller_value(
+            "transport=tcp;traddr=1.2.3.4;nqn=nqn.x;kato=abc",
+            Path::new("kernel command line"),
+        );
+        let c = c.expect("entry");
+        assert_eq!(
+            (c.transport.as_str(), c.subsysnqn.as_str()),
+            ("tcp", "nqn.x")
+        );
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].to_string()
+                .starts_with("kernel command line: [Controllers] controller: kato"),
+            "{}",
+            w[0]
+        );
+        assert_eq!(parse_controller_value("", Path::new("x")).0, None);
     }
 }

@@ -9,11 +9,16 @@
 //! connect, so callers run it on a worker thread. Deleting a controller is
 //! writing `1` to `/sys/class/nvme/nvmeN/delete_controller`.
 //!
+//! [`Fabrics::get_log_page`] sends Get Log Page to a controller's
+//! character device (`/dev/nvmeN`, see [`super::admin`]): the one read
+//! stacd does beyond sysfs, for discovery controllers.
+//!
 //! A regular file cannot play the device (it answers on the descriptor it
 //! was written to), so the boundary is a trait; [`Recorder`] is the test
 //! double that records each string and creates the sysfs directory a real
 //! kernel would.
 
+use super::admin::{self, AdminError};
 use crate::root::{rel, Root};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
@@ -128,6 +133,19 @@ pub trait Fabrics: Send + Sync {
     fn connect(&self, opts: &str) -> Result<Reply, ConnectError>;
     /// Delete controller `name` (`nvmeN`).
     fn delete(&self, name: &str) -> std::io::Result<()>;
+    /// Get Log Page `lid` on controller `device` (`nvmeN`): fill `buf` from
+    /// byte `offset`; `rae` keeps the asynchronous event pending.
+    fn get_log_page(
+        &self,
+        device: &str,
+        lid: u8,
+        offset: u64,
+        buf: &mut [u8],
+        rae: bool,
+    ) -> Result<(), AdminError> {
+        let _ = (device, lid, offset, buf, rae);
+        Err(AdminError::Os(Errno::OPNOTSUPP))
+    }
 }
 
 /// The real device under a [`Root`].
@@ -201,6 +219,35 @@ impl Fabrics for DevFabrics {
     fn delete(&self, name: &str) -> std::io::Result<()> {
         std::fs::write(self.root.nvme_ctrl(name).join("delete_controller"), b"1")
     }
+
+    fn get_log_page(
+        &self,
+        device: &str,
+        lid: u8,
+        offset: u64,
+        buf: &mut [u8],
+        rae: bool,
+    ) -> Result<(), AdminError> {
+        if crate::kernel::sysfs::instance_of(device).is_none() {
+            return Err(AdminError::Os(Errno::INVAL));
+        }
+        let path = self.root.path(rel::DEV).join(device);
+        // devtmpfs creates the node shortly after the controller appears
+        // (kernel `drivers/base/devtmpfs.c`, a kernel thread): give it a
+        // second before calling the device missing.
+        let mut tries = 0;
+        let fd = loop {
+            match rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
+                Err(Errno::NOENT) if tries < 20 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(Errno::INTR) => {}
+                r => break r.map_err(AdminError::Os)?,
+            }
+        };
+        admin::get_log_page(rustix::fd::AsFd::as_fd(&fd), lid, offset, buf, rae)
+    }
 }
 
 /// The option table of a 6.x kernel with every feature (nvmf_dev_show on
@@ -246,6 +293,9 @@ struct RecState {
     fail: Vec<(String, Errno)>,
     next_instance: u32,
     options: Option<String>,
+    /// Canned log pages: (needle in the controller's `address`, page).
+    logs: Vec<(String, Vec<u8>)>,
+    log_reads: usize,
 }
 
 impl Recorder {
@@ -284,6 +334,20 @@ impl Recorder {
         self.st().deletes.clone()
     }
 
+    /// Serve `page` as the discovery log page of controllers whose
+    /// `address` attribute contains `needle` (e.g.
+    /// `traddr=127.0.0.1,trsvcid=8009`); replaces an earlier page.
+    pub fn set_log_page(&self, needle: &str, page: Vec<u8>) {
+        let mut st = self.st();
+        st.logs.retain(|(n, _)| n != needle);
+        st.logs.push((needle.to_string(), page));
+    }
+
+    /// Get Log Page commands answered so far.
+    pub fn log_reads(&self) -> usize {
+        self.st().log_reads
+    }
+
     /// Create a controller directory as the kernel would for `opts`
     /// (also used by tests to fake controllers made by someone else).
     pub fn make_ctrl(&self, opts: &str) -> std::io::Result<Reply> {
@@ -320,6 +384,11 @@ impl Recorder {
             }
         }
         let cntlid = (instance + 1) as u16;
+        // The kernel's discovery controllers (fabrics.c: the well-known
+        // NQN, or the `discovery` option for a unique discovery NQN).
+        let discovery = kv("nqn") == crate::identity::DISCOVERY_NQN
+            || opts.split(',').any(|t| t == "discovery");
+        let cntrltype = if discovery { "discovery" } else { "io" };
         let loss = match kv("ctrl_loss_tmo") {
             v if v.is_empty() => "600".to_string(),
             v => v,
@@ -333,7 +402,7 @@ impl Recorder {
             ("transport", kv("transport") + "\n"),
             ("state", "live\n".to_string()),
             ("cntlid", format!("{cntlid}\n")),
-            ("cntrltype", "io\n".to_string()),
+            ("cntrltype", format!("{cntrltype}\n")),
             ("ctrl_loss_tmo", format!("{loss}\n")),
             ("delete_controller", String::new()),
         ] {
@@ -371,6 +440,35 @@ impl Fabrics for Recorder {
     fn delete(&self, name: &str) -> std::io::Result<()> {
         self.st().deletes.push(name.to_string());
         std::fs::remove_dir_all(self.root.nvme_ctrl(name))
+    }
+
+    fn get_log_page(
+        &self,
+        device: &str,
+        _lid: u8,
+        offset: u64,
+        buf: &mut [u8],
+        _rae: bool,
+    ) -> Result<(), AdminError> {
+        let address = crate::kernel::sysfs::read_attr(&self.root.nvme_ctrl(device), "address")
+            .ok_or(AdminError::Os(Errno::NODEV))?;
+        let mut st = self.st();
+        st.log_reads += 1;
+        let page = st
+            .logs
+            .iter()
+            .find(|(n, _)| address.contains(n.as_str()))
+            .map(|(_, p)| p.clone())
+            .ok_or(AdminError::Status(0x2))?;
+        buf.fill(0);
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(page.len());
+        let end = start.saturating_add(buf.len()).min(page.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..end - start), page.get(start..end)) {
+            dst.copy_from_slice(src);
+        }
+        Ok(())
     }
 }
 

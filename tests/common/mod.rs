@@ -2,6 +2,8 @@
 //! files stacd reads (/etc/nvme, /etc/stas, /sys/class/nvme, /run/stacd).
 #![allow(dead_code)]
 
+pub mod nbft_gen;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
