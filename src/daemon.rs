@@ -205,6 +205,7 @@ impl Daemon {
             self.inputs.discovered = disc.wanted();
             self.refresh_wanted();
         }
+        self.hold_audit_for_discovery();
     }
 
     /// Step discovery; a changed page changes the desired set.
@@ -216,6 +217,16 @@ impl Daemon {
             self.inputs.discovered = disc.wanted();
             self.refresh_wanted();
         }
+        self.hold_audit_for_discovery();
+    }
+
+    /// Until every discovery controller we follow has answered once, its
+    /// I/O controllers are unknown: the audit must not take them for
+    /// unwanted ones (DESIGN.md: never disconnect because a source is
+    /// silent).
+    fn hold_audit_for_discovery(&mut self) {
+        let waiting = self.discovery.as_ref().is_some_and(|d| !d.all_read());
+        self.engine.hold_audit(waiting);
     }
 
     pub fn control(&self) -> Control {

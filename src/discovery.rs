@@ -479,27 +479,24 @@ impl Discoverer {
             self.tx.clone(),
             self.waker.clone(),
         );
-        let spawned = std::thread::Builder::new()
-            .name("discover".into())
-            .stack_size(256 * 1024)
-            .spawn(move || {
-                let result = job(
-                    &root,
-                    &*kernel,
-                    &kopts,
-                    &target,
-                    known.as_deref(),
-                    persistent,
-                );
-                let _ = tx.send(Done {
-                    id: target.id,
-                    gen,
-                    result,
-                });
-                if let Some(w) = waker {
-                    let _ = rustix::io::write(&*w, b"d");
-                }
+        let spawned = crate::kernel::worker::spawn("discover", move || {
+            let result = job(
+                &root,
+                &*kernel,
+                &kopts,
+                &target,
+                known.as_deref(),
+                persistent,
+            );
+            let _ = tx.send(Done {
+                id: target.id,
+                gen,
+                result,
             });
+            if let Some(w) = waker {
+                let _ = rustix::io::write(&*w, b"d");
+            }
+        });
         if let Err(e) = spawned {
             let d = &mut self.dcs[i];
             d.in_flight = false;

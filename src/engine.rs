@@ -647,21 +647,18 @@ impl Engine {
             self.waker.clone(),
             id.clone(),
         );
-        let spawned = std::thread::Builder::new()
-            .name("connect".into())
-            .stack_size(128 * 1024)
-            .spawn(move || {
-                let t0 = Instant::now();
-                let result = kernel.connect(opts.expose());
-                let _ = tx.send(Done {
-                    id: id2,
-                    result,
-                    took: t0.elapsed(),
-                });
-                if let Some(w) = waker {
-                    let _ = rustix::io::write(&*w, b"c");
-                }
+        let spawned = crate::kernel::worker::spawn("connect", move || {
+            let t0 = Instant::now();
+            let result = kernel.connect(opts.expose());
+            let _ = tx.send(Done {
+                id: id2,
+                result,
+                took: t0.elapsed(),
             });
+            if let Some(w) = waker {
+                let _ = rustix::io::write(&*w, b"c");
+            }
+        });
         let r = self.rt.entry(id.clone()).or_default();
         match spawned {
             Ok(_) => {

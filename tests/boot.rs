@@ -565,3 +565,63 @@ fn once_reports_an_unreadable_discovery_controller() {
     assert_eq!(k.deletes().len(), k.connects().len());
     assert!(fr.ctrls().is_empty());
 }
+
+#[test]
+fn audit_waits_for_discovery_to_answer() {
+    // disconnect-scope=all-connections...: a controller only discovery will
+    // ask for must not be audited away while the discovery controller has
+    // not answered yet (DESIGN.md: never disconnect because a source is
+    // silent).
+    let fr = FakeRoot::new("boot-audit");
+    fr.write_conf(
+        "[I/O controller connection management]\n\
+         disconnect-scope = all-connections-matching-disconnect-trtypes\n\
+         [Standalone]\ndiscovery-controller = transport=tcp;traddr=127.0.0.1\n",
+    );
+    let root = fr.root();
+    let k = Arc::new(Recorder::new(&root));
+    // SUB1 was connected before stacd started (the initramfs, nvme-cli).
+    k.make_ctrl(&format!(
+        "nqn={SUB1},transport=tcp,traddr=127.0.0.1,trsvcid=4420,hostnqn={}",
+        HOSTNQN
+    ))
+    .unwrap();
+    // The discovery controller refuses for now.
+    k.fail_when(DISCOVERY_NQN, rustix::io::Errno::CONNREFUSED);
+    let (conf, _) = config::load_stacd_conf(&fr.conf_path()).unwrap();
+    let (host, _) = host::load_host(&root, &root.path(rel::SYS_CONF)).unwrap();
+    let kd: Arc<dyn Fabrics> = k.clone();
+    let e = Engine::new(&root, kd.clone(), Store::new(&root.run_dir()), FAST);
+    let mut d = Daemon::new(root.clone(), fr.conf_path(), host, conf, false, e).unwrap();
+    d.set_discovery(Discoverer::new(&root, kd, true, FAST), Vec::new());
+    let ctl = d.control();
+    let t = std::thread::spawn(move || (d.run(), d));
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(
+        k.deletes().is_empty(),
+        "audited while discovery was silent: {:?}",
+        k.deletes()
+    );
+    // Discovery answers with SUB1: it is adopted, still nothing deleted.
+    k.set_log_page(DC_ADDR, page(1, &[SUB1]));
+    k.heal();
+    let end = Instant::now() + Duration::from_secs(5);
+    while !fr.path("run/stacd/state.json").exists()
+        || !std::fs::read_to_string(fr.path("run/stacd/state.json"))
+            .unwrap()
+            .contains(SUB1)
+    {
+        assert!(Instant::now() < end, "SUB1 never adopted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ctl.request_stop();
+    let (code, _) = t.join().unwrap();
+    assert_eq!(code, 0);
+    assert!(k.deletes().is_empty(), "{:?}", k.deletes());
+    assert!(
+        k.connects()
+            .iter()
+            .all(|c| !c.contains(&format!("nqn={SUB1},"))),
+        "SUB1 adopted, not connected again"
+    );
+}

@@ -5,3 +5,4 @@
 pub mod admin;
 pub mod fabrics;
 pub mod sysfs;
+pub mod worker;
