@@ -203,6 +203,33 @@ fn preflight(root: &Root) -> Result<(), Fatal> {
     }
 }
 
+/// `--idl FILE`: the introspection XML of org.nvmexpress.stac (§6.3).
+#[cfg(feature = "dbus")]
+fn write_idl(file: &str) -> Result<u8, Fatal> {
+    std::fs::write(file, crate::dbus::service::idl())
+        .map_err(|e| Fatal::Runtime(format!("--idl: cannot write {file}: {e}")))?;
+    Ok(exit::OK)
+}
+
+#[cfg(not(feature = "dbus"))]
+fn write_idl(file: &str) -> Result<u8, Fatal> {
+    Err(Fatal::Runtime(format!(
+        "--idl {file}: D-Bus is not built into this stacd (built without the dbus feature); nothing written"
+    )))
+}
+
+/// `stacctl` (a link to this binary, stacd-spec.md §7).
+#[cfg(feature = "dbus")]
+fn stacctl(args: &[String]) -> u8 {
+    crate::dbus::ctl::main(args)
+}
+
+#[cfg(not(feature = "dbus"))]
+fn stacctl(_: &[String]) -> u8 {
+    eprintln!("stacctl: D-Bus is not built into this binary (built without the dbus feature)");
+    exit::RUNTIME
+}
+
 fn run(prog: &str, a: Args) -> Result<u8, Fatal> {
     if a.version {
         println!("stacd {VERSION}");
@@ -217,9 +244,7 @@ fn run(prog: &str, a: Args) -> Result<u8, Fatal> {
         return Ok(exit::OK);
     }
     if let Some(f) = &a.idl {
-        return Err(Fatal::Runtime(format!(
-            "--idl {f}: the D-Bus interface is not part of this build yet; nothing written"
-        )));
+        return write_idl(f);
     }
     let root = Root::from_env();
     if a.dump_nbft {
@@ -427,6 +452,13 @@ fn dump_nbft(root: &Root) -> u8 {
 /// Entry point: parse, run, map errors to exit codes (one place).
 pub fn main() -> std::process::ExitCode {
     let argv: Vec<String> = std::env::args().collect();
+    let called = argv
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|n| n.to_str());
+    if called == Some("stacctl") {
+        return stacctl(argv.get(1..).unwrap_or(&[])).into();
+    }
     let prog = "stacd";
     let args = match parse(prog, argv.get(1..).unwrap_or(&[])) {
         Ok(a) => a,

@@ -27,8 +27,19 @@ use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// A request to the loop that carries data (D-Bus handlers and threads).
+#[derive(Debug)]
+pub enum Command {
+    /// The D-Bus `tron` property was written (stacd-spec.md §6.2).
+    Tron(bool),
+    /// A D-Bus thread reports (bus attached or lost, stafd's answers).
+    #[cfg(feature = "dbus")]
+    Dbus(crate::dbus::Event),
+}
 
 /// Requests to the loop from outside (signals, tests, D-Bus).
 #[derive(Debug, Clone)]
@@ -36,11 +47,19 @@ pub struct Control {
     stop: Arc<AtomicBool>,
     reload: Arc<AtomicBool>,
     wake: Arc<OwnedFd>,
+    commands: Sender<Command>,
 }
 
 impl Control {
     fn poke(&self) {
         let _ = rustix::io::write(&*self.wake, b"w");
+    }
+
+    /// Queue `c` for the loop and wake it; never waits for the loop.
+    pub fn post(&self, c: Command) {
+        if self.commands.send(c).is_ok() {
+            self.poke();
+        }
     }
 
     pub fn request_stop(&self) {
@@ -81,12 +100,15 @@ pub struct Daemon {
     pub engine: Engine,
     pub inputs: Inputs,
     control: Control,
+    commands: Receiver<Command>,
     wake_r: OwnedFd,
     uevents: Option<Uevents>,
     discovery: Option<Discoverer>,
     /// Discovery controllers of the boot inputs (fixed for the run); the
     /// configured ones are re-read on reload.
     boot_dcs: Vec<DcTarget>,
+    #[cfg(feature = "dbus")]
+    pub(crate) bus: crate::dbus::Bus,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -160,7 +182,10 @@ impl Daemon {
                 None
             }
         };
+        let (commands_tx, commands) = mpsc::channel();
         Ok(Daemon {
+            #[cfg(feature = "dbus")]
+            bus: crate::dbus::Bus::new(&root),
             root,
             conf_path,
             host,
@@ -172,7 +197,9 @@ impl Daemon {
                 stop: Arc::new(AtomicBool::new(false)),
                 reload: Arc::new(AtomicBool::new(false)),
                 wake,
+                commands: commands_tx,
             },
+            commands,
             wake_r,
             uevents,
             discovery: None,
@@ -248,6 +275,8 @@ impl Daemon {
                     .set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
                 self.engine.set_ncc_attempts(conf.connect_attempts_on_ncc);
                 self.conf = conf;
+                #[cfg(feature = "dbus")]
+                crate::dbus::on_reload(self);
                 self.refresh_wanted();
                 self.engine.revive();
                 self.update_dc_targets();
@@ -318,8 +347,23 @@ impl Daemon {
         }
     }
 
+    fn handle_commands(&mut self) {
+        while let Ok(c) = self.commands.try_recv() {
+            match c {
+                Command::Tron(on) => logging::set_debug(self.cli_tron || on),
+                #[cfg(feature = "dbus")]
+                Command::Dbus(ev) => crate::dbus::handle(self, ev),
+            }
+        }
+    }
+
     /// Run until asked to stop. Returns the exit code.
     pub fn run(&mut self) -> u8 {
+        #[cfg(feature = "dbus")]
+        if let Err(e) = crate::dbus::start(self) {
+            log::error!("{e}");
+            return crate::exit::RUNTIME;
+        }
         self.step_discovery(Instant::now());
         self.engine.step(Instant::now());
         notify::notify("READY=1");
@@ -330,9 +374,12 @@ impl Daemon {
             if self.control.reload.swap(false, Ordering::SeqCst) {
                 self.reload();
             }
+            self.handle_commands();
             let now = Instant::now();
             self.step_discovery(now);
             self.engine.step(now);
+            #[cfg(feature = "dbus")]
+            crate::dbus::publish(self);
             let next = self.engine.next_wake();
             let next = match self.discovery.as_ref().and_then(Discoverer::next_wake) {
                 Some(d) => Some(next.map_or(d, |e| e.min(d))),

@@ -121,6 +121,17 @@ impl Status {
     }
 }
 
+/// A wanted controller with its runtime state (see [`Engine::snapshot`]).
+#[derive(Debug, Clone)]
+pub struct CtrlSnapshot {
+    pub wanted: Wanted,
+    pub status: Status,
+    /// Its kernel device as of the last scan.
+    pub kernel: Option<KernelCtrl>,
+    /// When the next attempt is due, and the nominal delay that was set.
+    pub retry: Option<(Instant, Duration)>,
+}
+
 /// Interface addresses matter only for tcp identities with a host-iface or
 /// host-traddr (§4.4).
 fn needs_ifaces(wanted: &[Wanted]) -> bool {
@@ -772,25 +783,62 @@ impl Engine {
 
     /// One line of status per wanted controller, from the last scan.
     pub fn status(&self) -> Vec<Status> {
+        self.wanted.iter().map(|w| self.status_of(w).0).collect()
+    }
+
+    fn status_of(&self, w: &Wanted) -> (Status, Option<&KernelCtrl>) {
+        let r = self.rt.get(&w.id);
+        let o = self.owned.get(&w.id);
+        let dev = o.and_then(|o| self.scan.iter().find(|c| c.name == o.device));
+        let s = Status {
+            id: w.id.clone(),
+            origin: w.origin.to_string(),
+            device: o.map(|o| o.device.clone()),
+            cntlid: o.map(|o| o.cntlid),
+            state: dev.map(|d| d.state.clone()),
+            how: r.and_then(|r| r.how),
+            attempts: r.map_or(0, |r| r.attempts),
+            last_error: r.and_then(|r| r.last_error.clone()),
+            connecting: r.is_some_and(|r| r.flight.is_some()),
+        };
+        (s, dev)
+    }
+
+    /// Every wanted controller with its runtime state, in desired-set
+    /// order: what the D-Bus replies show (stacd-spec.md §6.2). A copy, so
+    /// the loop can publish it to other threads.
+    pub fn snapshot(&self) -> Vec<CtrlSnapshot> {
         self.wanted
             .iter()
             .map(|w| {
-                let r = self.rt.get(&w.id);
-                let o = self.owned.get(&w.id);
-                let dev = o.and_then(|o| self.scan.iter().find(|c| c.name == o.device));
-                Status {
-                    id: w.id.clone(),
-                    origin: w.origin.to_string(),
-                    device: o.map(|o| o.device.clone()),
-                    cntlid: o.map(|o| o.cntlid),
-                    state: dev.map(|d| d.state.clone()),
-                    how: r.and_then(|r| r.how),
-                    attempts: r.map_or(0, |r| r.attempts),
-                    last_error: r.and_then(|r| r.last_error.clone()),
-                    connecting: r.is_some_and(|r| r.flight.is_some()),
+                let (status, dev) = self.status_of(w);
+                let retry = self.rt.get(&w.id).and_then(|r| {
+                    // The nominal delay `finish`/`apply` chose (before jitter).
+                    let base = if r.attempts <= 1 {
+                        self.retry.first
+                    } else {
+                        self.retry.later
+                    };
+                    r.next_try.map(|t| (t, base))
+                });
+                CtrlSnapshot {
+                    wanted: w.clone(),
+                    status,
+                    kernel: dev.cloned(),
+                    retry,
                 }
             })
             .collect()
+    }
+
+    /// The option table the running kernel reported (§2.7).
+    pub fn kernel_options(&self) -> &KernelOptions {
+        &self.kopts
+    }
+
+    /// The ownership record's file (`/run/stacd/state.json`).
+    pub fn state_path(&self) -> std::path::PathBuf {
+        self.store.path()
     }
 
     /// Rescan (for callers that wait on the kernel, e.g. a controller the

@@ -7,6 +7,8 @@ pub mod cli;
 pub mod cmdline;
 pub mod config;
 pub mod daemon;
+#[cfg(feature = "dbus")]
+pub mod dbus;
 pub mod desired;
 pub mod discovery;
 pub mod engine;

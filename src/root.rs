@@ -30,6 +30,9 @@ pub mod rel {
     pub const ACPI_TABLES: &str = "sys/firmware/acpi/tables";
     pub const DEV_LOG: &str = "dev/log";
     pub const DEV_KMSG: &str = "dev/kmsg";
+    /// The system bus socket (D-Bus specification, "Well-known Message Bus
+    /// Instances"); `DBUS_SYSTEM_BUS_ADDRESS` overrides it.
+    pub const DBUS_SYSTEM_SOCKET: &str = "run/dbus/system_bus_socket";
 }
 
 /// The directory every absolute path of the program is resolved under.

@@ -1,0 +1,259 @@
+//! `stacctl` (stacd-spec.md §7): the same binary called by that name (a
+//! link made by install). Talks to `org.nvmexpress.stac` on the system bus
+//! (`DBUS_SYSTEM_BUS_ADDRESS` overrides where) — ours or the original.
+//!
+//! Subcommands, exit codes and messages are the original's. One deliberate
+//! difference: `ls` and `status` print JSON (two-space indent, keys
+//! sorted) where the original prints Python's `pprint` of the same data
+//! (width 120, sorted keys, single-quoted dict literals); JSON is what a
+//! script can read.
+
+use super::json::{self, Json};
+use crate::exit;
+use std::collections::HashMap;
+use std::time::Duration;
+
+const USAGE: &str = "usage: stacctl [-h] [-v] {tron,troff,status,ls} ...";
+const HELP: &str = "usage: stacctl [-h] [-v] {tron,troff,status,ls} ...
+
+STorage Appliance Connector (STAC) utility program
+
+positional arguments:
+  {tron,troff,status,ls}
+                        Commands
+    tron                Trace ON
+    troff               Trace OFF
+    status              Show runtime status information about stacd
+    ls                  Show list of I/O controllers
+
+options:
+  -h, --help            show this help message and exit
+  -v, --version         print version, then exit
+
+Output of ls and status is JSON (nvme-stas prints Python literals).
+";
+const LS_HELP: &str = "usage: stacctl ls [-h] [-d]
+
+options:
+  -h, --help      show this help message and exit
+  -d, --detailed  Print detailed info (default: \"False\")
+";
+const NO_STACD: &str = "Unable to communicate with stacd over D-Bus. Is stacd running?";
+
+#[zbus::proxy(
+    interface = "org.nvmexpress.stac",
+    default_service = "org.nvmexpress.stac",
+    default_path = "/org/nvmexpress/stac",
+    gen_async = false
+)]
+trait Stac {
+    #[zbus(name = "list_controllers")]
+    fn list_controllers(&self, detailed: bool) -> zbus::Result<Vec<HashMap<String, String>>>;
+}
+
+#[zbus::proxy(
+    interface = "org.nvmexpress.stac.debug",
+    default_service = "org.nvmexpress.stac",
+    default_path = "/org/nvmexpress/stac",
+    gen_async = false
+)]
+trait StacDebug {
+    #[zbus(property, name = "tron")]
+    fn tron(&self) -> zbus::Result<bool>;
+    #[zbus(property, name = "tron")]
+    fn set_tron(&self, value: bool) -> zbus::Result<()>;
+    #[zbus(name = "process_info")]
+    fn process_info(&self) -> zbus::Result<String>;
+    #[allow(clippy::too_many_arguments)]
+    #[zbus(name = "controller_info")]
+    fn controller_info(
+        &self,
+        transport: &str,
+        traddr: &str,
+        trsvcid: &str,
+        subsysnqn: &str,
+        host_traddr: &str,
+        host_iface: &str,
+        host_nqn: &str,
+    ) -> zbus::Result<String>;
+}
+
+/// What to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmd {
+    Tron(bool),
+    Status,
+    Ls { detailed: bool },
+}
+
+/// Parse argv (without the program name). `Err(code)` after printing help
+/// (0), the bare usage line (no command: stdout, 1) or a usage error
+/// (stderr, 2), as argparse does for the original.
+pub fn parse(args: &[String]) -> Result<Cmd, u8> {
+    let bad = |msg: String| {
+        eprintln!("{USAGE}\nstacctl: error: {msg}");
+        Err(exit::USAGE)
+    };
+    let mut it = args.iter().map(String::as_str);
+    let cmd = match it.next() {
+        None => {
+            println!("{USAGE}");
+            return Err(exit::RUNTIME);
+        }
+        Some("-h" | "--help") => {
+            print!("{HELP}");
+            return Err(exit::OK);
+        }
+        Some("-v" | "--version") => {
+            println!("stacctl {}", crate::cli::VERSION);
+            return Err(exit::OK);
+        }
+        Some(c) => c,
+    };
+    let rest: Vec<&str> = it.collect();
+    match cmd {
+        "tron" | "troff" | "status" => match rest.first() {
+            Some(&"-h" | &"--help") => {
+                println!("usage: stacctl {cmd} [-h]");
+                Err(exit::OK)
+            }
+            Some(x) => bad(format!("unrecognized arguments: {x}")),
+            None if cmd == "status" => Ok(Cmd::Status),
+            None => Ok(Cmd::Tron(cmd == "tron")),
+        },
+        "ls" => {
+            let mut detailed = false;
+            for a in rest {
+                match a {
+                    "-d" | "--detailed" => detailed = true,
+                    "-h" | "--help" => {
+                        print!("{LS_HELP}");
+                        return Err(exit::OK);
+                    }
+                    x => return bad(format!("unrecognized arguments: {x}")),
+                }
+            }
+            Ok(Cmd::Ls { detailed })
+        }
+        c => bad(format!(
+            "argument command: invalid choice: '{c}' (choose from 'tron', 'troff', 'status', 'ls')"
+        )),
+    }
+}
+
+fn obj_of(m: HashMap<String, String>) -> Json {
+    Json::Obj(m.into_iter().map(|(k, v)| (k, Json::Str(v))).collect())
+}
+
+/// Carry out `cmd`, returning what to print.
+pub fn execute(cmd: Cmd) -> Result<String, String> {
+    let conn = zbus::blocking::connection::Builder::system()
+        .map(|b| b.method_timeout(Duration::from_secs(30)))
+        .and_then(|b| b.build())
+        .map_err(|e| e.to_string())?;
+    let e = |e: zbus::Error| e.to_string();
+    match cmd {
+        Cmd::Tron(on) => {
+            let p = StacDebugProxy::builder(&conn)
+                .cache_properties(zbus::proxy::CacheProperties::No)
+                .build()
+                .map_err(e)?;
+            p.set_tron(on).map_err(e)?;
+            let now = p.tron().map_err(e)?;
+            Ok(format!("tron = {}", if now { "True" } else { "False" }))
+        }
+        Cmd::Ls { detailed } => {
+            let p = StacProxy::new(&conn).map_err(e)?;
+            let l = p.list_controllers(detailed).map_err(e)?;
+            Ok(json::to_pretty_sorted(&Json::Arr(
+                l.into_iter().map(obj_of).collect(),
+            )))
+        }
+        Cmd::Status => {
+            let dbg = StacDebugProxy::builder(&conn)
+                .cache_properties(zbus::proxy::CacheProperties::No)
+                .build()
+                .map_err(e)?;
+            let stac = StacProxy::new(&conn).map_err(e)?;
+            let info = dbg.process_info().map_err(e)?;
+            let Json::Obj(mut top) =
+                json::parse(&info).map_err(|x| format!("process_info returned bad JSON: {x}"))?
+            else {
+                return Err("process_info did not return a JSON object".into());
+            };
+            let mut ctrls = Vec::new();
+            for c in stac.list_controllers(true).map_err(e)? {
+                let g = |k: &str| c.get(k).map_or("", String::as_str);
+                let more = dbg
+                    .controller_info(
+                        g("transport"),
+                        g("traddr"),
+                        g("trsvcid"),
+                        g("subsysnqn"),
+                        g("host-traddr"),
+                        g("host-iface"),
+                        g("host-nqn"),
+                    )
+                    .map_err(e)?;
+                let mut m: Vec<(String, Json)> =
+                    c.into_iter().map(|(k, v)| (k, Json::Str(v))).collect();
+                if let Ok(Json::Obj(extra)) = json::parse(&more) {
+                    for (k, v) in extra {
+                        match m.iter_mut().find(|(mk, _)| *mk == k) {
+                            Some(slot) => slot.1 = v,
+                            None => m.push((k, v)),
+                        }
+                    }
+                }
+                ctrls.push(Json::Obj(m));
+            }
+            top.retain(|(k, _)| k != "controllers");
+            top.push(("controllers".into(), Json::Arr(ctrls)));
+            Ok(json::to_pretty_sorted(&Json::Obj(top)))
+        }
+    }
+}
+
+/// stacctl's `main`.
+pub fn main(args: &[String]) -> u8 {
+    let cmd = match parse(args) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match execute(cmd) {
+        Ok(out) => {
+            println!("{out}");
+            exit::OK
+        }
+        Err(why) => {
+            eprintln!("{NO_STACD}\nstacctl: {why}");
+            exit::RUNTIME
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(a: &[&str]) -> Result<Cmd, u8> {
+        parse(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn subcommands_and_exit_codes() {
+        assert_eq!(p(&["tron"]), Ok(Cmd::Tron(true)));
+        assert_eq!(p(&["troff"]), Ok(Cmd::Tron(false)));
+        assert_eq!(p(&["status"]), Ok(Cmd::Status));
+        assert_eq!(p(&["ls"]), Ok(Cmd::Ls { detailed: false }));
+        assert_eq!(p(&["ls", "-d"]), Ok(Cmd::Ls { detailed: true }));
+        assert_eq!(p(&["ls", "--detailed"]), Ok(Cmd::Ls { detailed: true }));
+        assert_eq!(p(&[]), Err(exit::RUNTIME));
+        assert_eq!(p(&["-h"]), Err(exit::OK));
+        assert_eq!(p(&["--version"]), Err(exit::OK));
+        assert_eq!(p(&["bogus"]), Err(exit::USAGE));
+        assert_eq!(p(&["ls", "-x"]), Err(exit::USAGE));
+        assert_eq!(p(&["tron", "extra"]), Err(exit::USAGE));
+        assert_eq!(p(&["--bogus"]), Err(exit::USAGE));
+    }
+}

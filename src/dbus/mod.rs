@@ -1,0 +1,539 @@
+//! Everything D-Bus, in one module tree (the only code that uses zbus, so a
+//! later move to another zbus version touches this folder only): the
+//! `org.nvmexpress.stac` service ([`service`]), stafd as a source of
+//! controllers ([`stafd`]), `stacctl` ([`ctl`]), and the glue to the
+//! daemon's loop below.
+//!
+//! The loop stays the one thread of control of ours (DESIGN.md rule 6):
+//! zbus's executor thread runs the handlers, which read a [`view::View`]
+//! the loop publishes after each step and post commands through
+//! [`Control`]; stafd's signal threads and worker, the thread that waits
+//! for the bus to close and the thread that waits for the bus to appear
+//! all report through the same wake pipe ([`Event`]).
+//!
+//! Bus availability (issue 3, item 6): no system bus at start (initramfs)
+//! is not an error. stacd runs without it; a thread checks for the bus
+//! socket with a back-off from 1 s doubling to a cap of 60 s (a `stat`
+//! each time, nothing else wakes) and attaches when it answers. A bus that
+//! goes away is noticed (the connection closes), and the same thread waits
+//! for it to come back. Neither ever stops stacd or drops a connection.
+
+pub mod ctl;
+pub mod json;
+pub mod service;
+pub mod stafd;
+pub mod view;
+
+use crate::config::ControllerEntry;
+use crate::daemon::{Command, Control, Daemon};
+use crate::desired::Origin;
+use crate::identity::Identity;
+use crate::kernel::sysfs;
+use crate::root::{rel, Root};
+use crate::secret::REDACTED;
+use stafd::{DcPages, Dlpe};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use view::{CtrlView, View};
+
+/// Longest wait between two looks for the bus.
+pub const BACKOFF_CAP: Duration = Duration::from_secs(60);
+/// Method calls we make (stafd's `get_all_log_pages`) give up after this.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // panic = "abort": a mutex is never poisoned, but do not unwrap.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// State the handlers read, written by the loop (and `tron` by a handler).
+#[derive(Debug)]
+pub struct Shared {
+    view: Mutex<Arc<View>>,
+    tron: AtomicBool,
+    cli_tron: AtomicBool,
+    /// stafd's soak timer: interval, and when it fires.
+    soak: Mutex<(Duration, Option<Instant>)>,
+}
+
+impl Default for Shared {
+    fn default() -> Shared {
+        Shared {
+            view: Mutex::new(Arc::new(View::default())),
+            tron: AtomicBool::new(false),
+            cli_tron: AtomicBool::new(false),
+            soak: Mutex::new((stafd::SOAK, None)),
+        }
+    }
+}
+
+impl Shared {
+    pub fn view(&self) -> Arc<View> {
+        lock(&self.view).clone()
+    }
+
+    /// The effective trace flag.
+    pub fn tron(&self) -> bool {
+        self.tron.load(Ordering::SeqCst)
+    }
+
+    /// `--tron` keeps trace on whatever is written (DESIGN.md).
+    pub fn set_tron(&self, v: bool) {
+        self.tron
+            .store(self.cli_tron.load(Ordering::SeqCst) || v, Ordering::SeqCst);
+    }
+
+    pub fn soak(&self) -> (Duration, Option<Instant>) {
+        *lock(&self.soak)
+    }
+
+    fn set_soak(&self, interval: Duration, due: Option<Instant>) {
+        *lock(&self.soak) = (interval, due);
+    }
+}
+
+/// What D-Bus threads report to the loop.
+#[derive(Debug)]
+pub enum Event {
+    /// The bus answered and we own `org.nvmexpress.stac`.
+    Attached(zbus::blocking::Connection),
+    /// The bus connection closed.
+    Lost,
+    /// stafd got or lost its name.
+    StafdOwner(bool),
+    /// A `get_all_log_pages` answer, with warnings about skipped parts.
+    Pages(Result<(Vec<DcPages>, Vec<String>), String>),
+}
+
+/// Where the system bus is: `DBUS_SYSTEM_BUS_ADDRESS`, else its well-known
+/// socket under the root. `path` is the socket to look for, when known.
+#[derive(Debug, Clone)]
+struct Address {
+    addr: String,
+    path: Option<PathBuf>,
+}
+
+impl Address {
+    fn system(root: &Root) -> Address {
+        match std::env::var("DBUS_SYSTEM_BUS_ADDRESS") {
+            Ok(a) if !a.is_empty() => {
+                let path = a
+                    .strip_prefix("unix:path=")
+                    .filter(|p| !p.contains([',', ';']))
+                    .map(PathBuf::from);
+                Address { addr: a, path }
+            }
+            _ => {
+                let p = root.path(rel::DBUS_SYSTEM_SOCKET);
+                Address {
+                    addr: format!("unix:path={}", p.display()),
+                    path: Some(p),
+                }
+            }
+        }
+    }
+
+    fn present(&self) -> bool {
+        self.path.as_ref().is_none_or(|p| p.exists())
+    }
+}
+
+/// Why an attach failed.
+#[derive(Debug)]
+struct AttachError {
+    /// The bus answered but will not give us the name: another stacd owns
+    /// it, or the policy does not allow us.
+    refused: bool,
+    msg: String,
+}
+
+/// Connect, publish the object, then take the name (the original's order,
+/// §6.1); the name is not queued for: someone else holding it is an error.
+fn attach(
+    a: &Address,
+    shared: &Arc<Shared>,
+    control: &Control,
+) -> Result<zbus::blocking::Connection, AttachError> {
+    use zbus::fdo::{RequestNameFlags, RequestNameReply};
+    let other = |e: zbus::Error| AttachError {
+        refused: false,
+        msg: format!("cannot connect to the D-Bus system bus at {}: {e}", a.addr),
+    };
+    let conn = zbus::blocking::connection::Builder::address(a.addr.as_str())
+        .and_then(|b| {
+            b.method_timeout(CALL_TIMEOUT)
+                .serve_at(
+                    service::PATH,
+                    service::Stac {
+                        shared: shared.clone(),
+                    },
+                )?
+                .serve_at(
+                    service::PATH,
+                    service::Debug {
+                        shared: shared.clone(),
+                        control: Some(control.clone()),
+                    },
+                )?
+                .build()
+        })
+        .map_err(other)?;
+    let refused = |why: String| AttachError {
+        refused: true,
+        msg: format!("cannot own the D-Bus name {}: {why}", service::NAME),
+    };
+    match conn.request_name_with_flags(service::NAME, RequestNameFlags::DoNotQueue.into()) {
+        Ok(RequestNameReply::PrimaryOwner | RequestNameReply::AlreadyOwner) => Ok(conn),
+        Ok(_) => Err(refused(
+            "another process owns it (is stacd already running?)".into(),
+        )),
+        Err(zbus::Error::MethodError(name, msg, _)) => Err(refused(format!(
+            "{name}{}",
+            msg.map(|m| format!(": {m}")).unwrap_or_default()
+        ))),
+        Err(e) => Err(other(e)),
+    }
+}
+
+/// The loop's side of D-Bus: the connection, stafd's last answer, caches.
+#[derive(Debug)]
+pub struct Bus {
+    shared: Arc<Shared>,
+    address: Address,
+    conn: Option<zbus::blocking::Connection>,
+    /// stafd's last good answer; `None` until it answered once.
+    pages: Option<Vec<DcPages>>,
+    dlpes: BTreeMap<Identity, Dlpe>,
+    /// Warnings about stafd's pages already logged (logged once).
+    warned: BTreeSet<String>,
+    /// The error stafd's last fetch gave, logged once.
+    failing: Option<String>,
+    /// sysfs model, serial, dctype per device and cntlid.
+    devinfo: BTreeMap<(String, Option<u16>), [String; 3]>,
+}
+
+impl Bus {
+    pub fn new(root: &Root) -> Bus {
+        Bus {
+            shared: Arc::new(Shared::default()),
+            address: Address::system(root),
+            conn: None,
+            pages: None,
+            dlpes: BTreeMap::new(),
+            warned: BTreeSet::new(),
+            failing: None,
+            devinfo: BTreeMap::new(),
+        }
+    }
+
+    /// On the bus now.
+    pub fn attached(&self) -> bool {
+        self.conn.is_some()
+    }
+}
+
+/// Wait for the bus on a thread of its own, with the capped back-off.
+fn spawn_attacher(a: Address, shared: Arc<Shared>, control: Control) {
+    let spawned = std::thread::Builder::new()
+        .name("dbus-attach".into())
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let mut wait = Duration::from_secs(1);
+            let mut said: Option<String> = None;
+            loop {
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(BACKOFF_CAP);
+                if !a.present() {
+                    continue;
+                }
+                match attach(&a, &shared, &control) {
+                    Ok(conn) => {
+                        control.post(Command::Dbus(Event::Attached(conn)));
+                        return;
+                    }
+                    Err(e) => {
+                        if said.as_deref() != Some(&e.msg) {
+                            if e.refused {
+                                log::error!("{}; trying again", e.msg);
+                            } else {
+                                log::debug!("{}", e.msg);
+                            }
+                            said = Some(e.msg);
+                        }
+                    }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        log::error!(
+            "cannot start a thread to wait for the D-Bus system bus: {e}; running without D-Bus"
+        );
+    }
+}
+
+/// The bus is ours: follow stafd and notice when the bus goes away.
+fn install(d: &mut Daemon, conn: zbus::blocking::Connection) {
+    log::info!(
+        "on the D-Bus system bus as {} ({})",
+        service::NAME,
+        d.bus.address.addr
+    );
+    stafd::follow(&conn, d.bus.shared.clone(), d.control());
+    let (c, control) = (conn.clone(), d.control());
+    let spawned = std::thread::Builder::new()
+        .name("dbus-watch".into())
+        .stack_size(128 * 1024)
+        .spawn(move || {
+            c.closed();
+            control.post(Command::Dbus(Event::Lost));
+        });
+    if let Err(e) = spawned {
+        log::warn!("cannot watch the D-Bus connection: {e}; a bus restart will go unnoticed");
+    }
+    d.bus.conn = Some(conn);
+    publish(d);
+}
+
+/// At start: seed stafd's controllers from the ownership record, then
+/// attach to the bus if it is there, else wait for it. `Err` when the bus
+/// refuses us the name (another stacd runs, or the policy forbids it):
+/// the original exits 1 then (§1).
+pub fn start(d: &mut Daemon) -> Result<(), String> {
+    let seeded = stafd::from_owned(d.engine.owned(), &d.conf, &d.host);
+    if !seeded.is_empty() {
+        log::info!(
+            "keeping the {} controllers stafd listed before until it answers",
+            seeded.len()
+        );
+        d.inputs.stafd = seeded;
+        d.refresh_wanted();
+    }
+    d.bus.shared.cli_tron.store(d.cli_tron, Ordering::SeqCst);
+    d.bus.shared.set_tron(d.conf.tron);
+    let (a, shared, control) = (d.bus.address.clone(), d.bus.shared.clone(), d.control());
+    if !a.present() {
+        log::info!(
+            "no D-Bus system bus yet ({}); running without it until it appears",
+            a.addr
+        );
+        spawn_attacher(a, shared, control);
+        return Ok(());
+    }
+    match attach(&a, &shared, &control) {
+        Ok(conn) => {
+            install(d, conn);
+            Ok(())
+        }
+        Err(e) if e.refused => Err(e.msg),
+        Err(e) => {
+            log::warn!("{}; running without D-Bus until it answers", e.msg);
+            spawn_attacher(a, shared, control);
+            Ok(())
+        }
+    }
+}
+
+/// Apply what a D-Bus thread reported.
+pub fn handle(d: &mut Daemon, ev: Event) {
+    match ev {
+        Event::Attached(conn) => install(d, conn),
+        Event::Lost => {
+            d.bus.conn = None;
+            log::warn!("the D-Bus system bus went away; running without it until it returns");
+            spawn_attacher(d.bus.address.clone(), d.bus.shared.clone(), d.control());
+        }
+        Event::StafdOwner(true) => log::info!("stafd is on the bus"),
+        Event::StafdOwner(false) => log::warn!(
+            "stafd left the bus; keeping the {} controllers it listed",
+            d.inputs.stafd.len()
+        ),
+        Event::Pages(Ok((pages, warnings))) => {
+            if d.bus.failing.take().is_some() {
+                log::info!("stafd answers again");
+            }
+            for w in &warnings {
+                if !d.bus.warned.contains(w) {
+                    log::warn!("{w}");
+                }
+            }
+            d.bus.warned = warnings.into_iter().collect();
+            d.bus.pages = Some(pages);
+            rederive(d);
+        }
+        Event::Pages(Err(msg)) => {
+            if d.bus.failing.as_deref() != Some(&msg) {
+                log::warn!(
+                    "cannot read the discovery log pages from stafd: {msg}; keeping the {} controllers it listed",
+                    d.inputs.stafd.len()
+                );
+            }
+            d.bus.failing = Some(msg);
+        }
+    }
+}
+
+/// stafd's controllers from its last answer under the current
+/// configuration (ignore-iface, [Global] parameters, host identity).
+fn rederive(d: &mut Daemon) {
+    let Some(pages) = &d.bus.pages else { return };
+    let (wanted, dlpes, warnings) = stafd::to_wanted(pages, &d.conf, &d.host);
+    for w in &warnings {
+        if d.bus.warned.insert(w.clone()) {
+            log::warn!("{w}");
+        }
+    }
+    log::debug!("stafd lists {} I/O controllers", wanted.len());
+    d.inputs.stafd = wanted;
+    d.bus.dlpes = dlpes;
+    d.refresh_wanted();
+}
+
+/// After SIGHUP: the file's `tron` replaces one written over D-Bus (§4.11),
+/// and stafd's entries are mapped again under the new configuration.
+pub fn on_reload(d: &mut Daemon) {
+    d.bus.shared.set_tron(d.conf.tron);
+    rederive(d);
+}
+
+/// The keys of a `controller=` line beyond the identity, as the original
+/// shows them (§6.2): unknown keys, overrides (`True`/`False`, decimal),
+/// secrets as `<redacted>`.
+pub fn conf_extras(e: &ControllerEntry) -> Vec<(String, String)> {
+    let mut v = e.extras.clone();
+    let o = &e.overrides;
+    let b = |x: Option<bool>| x.map(|b| view::py_bool(b).to_string());
+    let n = |x: Option<i64>| x.map(|n| n.to_string());
+    for (k, x) in [
+        ("hdr-digest", b(o.hdr_digest)),
+        ("data-digest", b(o.data_digest)),
+        ("nr-io-queues", n(o.nr_io_queues)),
+        ("nr-write-queues", n(o.nr_write_queues)),
+        ("nr-poll-queues", n(o.nr_poll_queues)),
+        ("queue-size", n(o.queue_size)),
+        ("kato", n(o.kato)),
+        ("reconnect-delay", n(o.reconnect_delay)),
+        ("ctrl-loss-tmo", n(o.ctrl_loss_tmo)),
+        ("disable-sqflow", b(o.disable_sqflow)),
+    ] {
+        if let Some(x) = x {
+            v.push((k.to_string(), x));
+        }
+    }
+    for (k, s) in [
+        ("dhchap-secret", &e.dhchap_secret),
+        ("dhchap-ctrl-secret", &e.dhchap_ctrl_secret),
+    ] {
+        if s.is_some() {
+            v.push((k.to_string(), REDACTED.to_string()));
+        }
+    }
+    v
+}
+
+/// Publish what the handlers answer from. Called after every step; does
+/// nothing off the bus.
+pub fn publish(d: &mut Daemon) {
+    if d.bus.conn.is_none() {
+        return;
+    }
+    let snaps = d.engine.snapshot();
+    let mut seen = BTreeSet::new();
+    let mut ctrls = Vec::with_capacity(snaps.len());
+    for snap in snaps {
+        let extras = match snap.wanted.origin {
+            Origin::Config { line } => d
+                .conf
+                .controllers
+                .iter()
+                .find(|e| e.line == line)
+                .map_or_else(|| snap.wanted.extras.clone(), conf_extras),
+            _ => snap.wanted.extras.clone(),
+        };
+        let dlpe = match snap.wanted.origin {
+            Origin::Stafd => d.bus.dlpes.get(&snap.wanted.id).cloned(),
+            _ => None,
+        };
+        let [model, serial, dctype] = match &snap.status.device {
+            Some(dev) => {
+                let key = (dev.clone(), snap.status.cntlid);
+                seen.insert(key.clone());
+                let root = &d.root;
+                d.bus
+                    .devinfo
+                    .entry(key)
+                    .or_insert_with(|| {
+                        let dir = root.nvme_ctrl(dev);
+                        ["model", "serial", "dctype"]
+                            .map(|a| sysfs::read_attr(&dir, a).unwrap_or_default())
+                    })
+                    .clone()
+            }
+            None => Default::default(),
+        };
+        ctrls.push(CtrlView {
+            snap,
+            extras,
+            dlpe,
+            model,
+            serial,
+            dctype,
+        });
+    }
+    d.bus.devinfo.retain(|k, _| seen.contains(k));
+    let kopts = d.engine.kernel_options();
+    let v = View {
+        ctrls,
+        hostnqn: d.host.nqn.to_string(),
+        hostid: d.host.id.clone().unwrap_or_default(),
+        hostkey: d.host.key.is_some(),
+        symname: d.host.symname.clone(),
+        state_file: d.engine.state_path().display().to_string(),
+        tp8013: kopts.supports("discovery"),
+        host_iface: kopts.supports("host_iface"),
+        ignore_iface: d.conf.ignore_iface,
+        retry_later: d.engine.retry.later,
+    };
+    *lock(&d.bus.shared.view) = Arc::new(v);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+
+    #[test]
+    fn config_extras_redact_secrets() {
+        let mut e = ControllerEntry {
+            extras: vec![("zone".into(), "blue".into())],
+            dhchap_ctrl_secret: Some(Secret::new("DHHC-1:00:abc:")),
+            ..Default::default()
+        };
+        e.overrides.kato = Some(71);
+        e.overrides.hdr_digest = Some(true);
+        let x = conf_extras(&e);
+        assert_eq!(
+            x,
+            [
+                ("zone".to_string(), "blue".to_string()),
+                ("hdr-digest".into(), "True".into()),
+                ("kato".into(), "71".into()),
+                ("dhchap-ctrl-secret".into(), REDACTED.into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn tron_written_over_dbus_cannot_undo_the_command_line() {
+        let s = Shared::default();
+        s.set_tron(true);
+        assert!(s.tron());
+        s.set_tron(false);
+        assert!(!s.tron());
+        s.cli_tron.store(true, Ordering::SeqCst);
+        s.set_tron(false);
+        assert!(s.tron());
+    }
+}
