@@ -78,11 +78,78 @@ fn usage_errors_exit_2_with_one_line() {
     }
 }
 
+#[cfg(feature = "dbus")]
 #[test]
-fn idl_fails_clearly_until_dbus_lands() {
+fn idl_writes_the_introspection_xml() {
+    let fr = FakeRoot::new("idl");
+    let f = fr.path("stac.xml");
+    let o = stacd(None, &["--idl", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let x = std::fs::read_to_string(&f).unwrap();
+    assert!(
+        x.contains(r#"<interface name="org.nvmexpress.stac">"#),
+        "{x}"
+    );
+    assert!(
+        x.contains(r#"<interface name="org.nvmexpress.stac.debug">"#),
+        "{x}"
+    );
     let o = stacd(None, &["--idl", "/nonexistent/x.xml"]);
-    assert_ne!(o.status.code(), Some(0));
-    assert!(text(&o.stderr).contains("--idl"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("/nonexistent/x.xml"));
+}
+
+#[cfg(not(feature = "dbus"))]
+#[test]
+fn without_dbus_idl_and_stacctl_say_so() {
+    let o = stacd(None, &["--idl", "/tmp/never-written.xml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("D-Bus is not built into"));
+    assert!(!std::path::Path::new("/tmp/never-written.xml").exists());
+    let o = stacctl(&["ls"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("D-Bus is not built into"));
+}
+
+/// The binary called as `stacctl` (a link), with the bus at `bus`.
+fn stacctl(args: &[&str]) -> Output {
+    let dir = std::env::temp_dir().join(format!("stacd-cli-ctl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = dir.join("stacctl");
+    if !link.exists() {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_stacd"), &link).unwrap();
+    }
+    Command::new(&link)
+        .args(args)
+        .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+        .output()
+        .expect("run stacctl")
+}
+
+#[cfg(feature = "dbus")]
+#[test]
+fn stacctl_usage_and_exit_codes() {
+    // stacd-spec.md §7: no command → usage on stdout, 1; bad → stderr, 2.
+    let o = stacctl(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stdout).starts_with("usage: stacctl"));
+    let o = stacctl(&["frobnicate"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("invalid choice"));
+    let o = stacctl(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    for c in ["tron", "troff", "status", "ls"] {
+        assert!(text(&o.stdout).contains(c));
+    }
+    let o = stacctl(&["-v"]);
+    assert_eq!(o.status.code(), Some(0));
+    // No bus, no stacd: the original's message, exit 1.
+    for cmd in [&["ls"][..], &["ls", "-d"], &["status"], &["tron"]] {
+        let o = stacctl(cmd);
+        assert_eq!(o.status.code(), Some(1), "{cmd:?}");
+        assert!(text(&o.stderr)
+            .starts_with("Unable to communicate with stacd over D-Bus. Is stacd running?\n"));
+    }
 }
 
 #[test]

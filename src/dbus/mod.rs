@@ -109,7 +109,9 @@ pub enum Event {
 }
 
 /// Where the system bus is: `DBUS_SYSTEM_BUS_ADDRESS`, else its well-known
-/// socket under the root. `path` is the socket to look for, when known.
+/// socket. Under a test root (`STACD_ROOT`) always the socket under that
+/// root, so a test never reaches the host's bus. `path` is the socket to
+/// look for, when known.
 #[derive(Debug, Clone)]
 struct Address {
     addr: String,
@@ -119,7 +121,7 @@ struct Address {
 impl Address {
     fn system(root: &Root) -> Address {
         match std::env::var("DBUS_SYSTEM_BUS_ADDRESS") {
-            Ok(a) if !a.is_empty() => {
+            Ok(a) if !a.is_empty() && root.is_system() => {
                 let path = a
                     .strip_prefix("unix:path=")
                     .filter(|p| !p.contains([',', ';']))
@@ -187,7 +189,7 @@ fn attach(
     };
     match conn.request_name_with_flags(service::NAME, RequestNameFlags::DoNotQueue.into()) {
         Ok(RequestNameReply::PrimaryOwner | RequestNameReply::AlreadyOwner) => Ok(conn),
-        Ok(_) => Err(refused(
+        Ok(_) | Err(zbus::Error::NameTaken) => Err(refused(
             "another process owns it (is stacd already running?)".into(),
         )),
         Err(zbus::Error::MethodError(name, msg, _)) => Err(refused(format!(
@@ -206,6 +208,10 @@ pub struct Bus {
     conn: Option<zbus::blocking::Connection>,
     /// stafd's last good answer; `None` until it answered once.
     pages: Option<Vec<DcPages>>,
+    /// Parts of that answer were malformed.
+    pages_malformed: bool,
+    /// How many controllers a malformed answer did not list (logged once).
+    kept_said: usize,
     dlpes: BTreeMap<Identity, Dlpe>,
     /// Warnings about stafd's pages already logged (logged once).
     warned: BTreeSet<String>,
@@ -222,6 +228,8 @@ impl Bus {
             address: Address::system(root),
             conn: None,
             pages: None,
+            pages_malformed: false,
+            kept_said: 0,
             dlpes: BTreeMap::new(),
             warned: BTreeSet::new(),
             failing: None,
@@ -359,6 +367,7 @@ pub fn handle(d: &mut Daemon, ev: Event) {
                     log::warn!("{w}");
                 }
             }
+            d.bus.pages_malformed = !warnings.is_empty();
             d.bus.warned = warnings.into_iter().collect();
             d.bus.pages = Some(pages);
             rederive(d);
@@ -376,18 +385,38 @@ pub fn handle(d: &mut Daemon, ev: Event) {
 }
 
 /// stafd's controllers from its last answer under the current
-/// configuration (ignore-iface, [Global] parameters, host identity).
+/// configuration (ignore-iface, [Global] parameters, host identity). An
+/// answer with malformed parts may add controllers but removes none: we
+/// cannot tell which controller a broken entry was about.
 fn rederive(d: &mut Daemon) {
     let Some(pages) = &d.bus.pages else { return };
-    let (wanted, dlpes, warnings) = stafd::to_wanted(pages, &d.conf, &d.host);
-    for w in &warnings {
+    let mut new = stafd::to_wanted(pages, &d.conf, &d.host);
+    for w in &new.warnings {
         if d.bus.warned.insert(w.clone()) {
             log::warn!("{w}");
         }
     }
-    log::debug!("stafd lists {} I/O controllers", wanted.len());
-    d.inputs.stafd = wanted;
-    d.bus.dlpes = dlpes;
+    if d.bus.pages_malformed || new.malformed {
+        let mut kept = 0;
+        for w in &d.inputs.stafd {
+            if !new.wanted.iter().any(|n| n.id == w.id) {
+                new.wanted.push(w.clone());
+                if let Some(e) = d.bus.dlpes.get(&w.id) {
+                    new.dlpes.insert(w.id.clone(), e.clone());
+                }
+                kept += 1;
+            }
+        }
+        if kept > 0 && kept != d.bus.kept_said {
+            log::warn!("stafd's answer has malformed entries; keeping {kept} controllers it listed before and no longer lists");
+        }
+        d.bus.kept_said = kept;
+    } else {
+        d.bus.kept_said = 0;
+    }
+    log::debug!("stafd lists {} I/O controllers", new.wanted.len());
+    d.inputs.stafd = new.wanted;
+    d.bus.dlpes = new.dlpes;
     d.refresh_wanted();
 }
 

@@ -133,21 +133,31 @@ fn params(conf: &StacdConf, host: &HostIdentity, id: &Identity) -> ConnectParams
     }
 }
 
+/// What stafd's pages ask for.
+#[derive(Debug, Default)]
+pub struct Derived {
+    pub wanted: Vec<Wanted>,
+    /// The entry remembered per identity (the last one seen).
+    pub dlpes: BTreeMap<Identity, Dlpe>,
+    /// Entries skipped or taken with a default, one sentence each.
+    pub warnings: Vec<String>,
+    /// Some entry lacked a field or carried a malformed one: we cannot tell
+    /// which controller it was about, so it must not remove any.
+    pub malformed: bool,
+}
+
 /// Wanted controllers from stafd's pages (§3.3 "Mapping to IOC TIDs"):
 /// entries of subtype `nvme` only; identity from trtype, traddr, trsvcid,
 /// subnqn and the discovery controller's host-traddr, host-iface (erased
-/// under `ignore-iface`) and host-nqn (the host's when empty). Also returns
-/// the entry remembered per identity (the last one seen) and warnings for
-/// entries that cannot name a controller. Exclusions and ip-family apply
-/// later, with every other source ([`crate::daemon::Inputs::desired`]).
-pub fn to_wanted(
-    pages: &[DcPages],
-    conf: &StacdConf,
-    host: &HostIdentity,
-) -> (Vec<Wanted>, BTreeMap<Identity, Dlpe>, Vec<String>) {
+/// under `ignore-iface`) and host-nqn (the host's when empty). A transport
+/// stacd does not connect is skipped with a warning; an entry that cannot
+/// name a controller is malformed. Exclusions and ip-family apply later,
+/// with every other source ([`crate::daemon::Inputs::desired`]).
+pub fn to_wanted(pages: &[DcPages], conf: &StacdConf, host: &HostIdentity) -> Derived {
     let mut wanted: Vec<Wanted> = Vec::new();
     let mut dlpes = BTreeMap::new();
     let mut warnings = Vec::new();
+    let mut malformed = false;
     for dc in pages {
         for e in &dc.entries {
             let g = |k| get(e, k).unwrap_or("");
@@ -155,6 +165,7 @@ pub fn to_wanted(
                 Some("nvme") => {}
                 Some(_) => continue,
                 None => {
+                    malformed = true;
                     warnings.push(format!(
                         "stafd: log page entry ({}, {}, {}) has no subtype; skipped",
                         g("trtype"),
@@ -184,6 +195,7 @@ pub fn to_wanted(
             }) {
                 Ok(id) => id,
                 Err(err) => {
+                    malformed |= !matches!(err, crate::identity::IdError::Transport(_));
                     warnings.push(format!(
                         "stafd: log page entry ({}, {}, {}, {}) skipped: {err}",
                         g("trtype"),
@@ -222,7 +234,12 @@ pub fn to_wanted(
             }
         }
     }
-    (wanted, dlpes, warnings)
+    Derived {
+        wanted,
+        dlpes,
+        warnings,
+        malformed,
+    }
 }
 
 /// The controllers stafd listed last time, as the ownership record keeps
@@ -458,7 +475,13 @@ mod tests {
         assert_eq!(pages.len(), 3, "{warn:?}");
         assert_eq!(warn.len(), 3, "{warn:?}");
         let conf = StacdConf::defaults(Path::new("/c"));
-        let (w, dlpes, warn2) = to_wanted(&pages, &conf, &host());
+        let Derived {
+            wanted: w,
+            dlpes,
+            warnings: warn2,
+            malformed,
+        } = to_wanted(&pages, &conf, &host());
+        assert!(malformed, "the entry without subtype");
         let ids: Vec<String> = w.iter().map(|w| w.id.to_string()).collect();
         assert_eq!(
             ids,
@@ -494,11 +517,19 @@ mod tests {
         let (pages, _) = parse_pages(PAGES).unwrap();
         let mut conf = StacdConf::defaults(Path::new("/c"));
         conf.ignore_iface = true;
-        let (w, _, _) = to_wanted(&pages, &conf, &host());
+        let w = to_wanted(&pages, &conf, &host()).wanted;
         assert!(w.iter().all(|w| w.id.host_iface.is_empty()));
         for bad in ["", "{}", "null", "[1", "{\"a\": }", "\"x\""] {
             assert!(parse_pages(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_pages("[]").unwrap(), (vec![], vec![]));
+        // An unsupported transport alone is not malformed.
+        let (p, _) = parse_pages(
+            r#"[{"discovery-controller": {}, "log-pages": [{"trtype": "unspecified",
+               "traddr": "x", "subnqn": "n", "subtype": "nvme"}]}]"#,
+        )
+        .unwrap();
+        let d = to_wanted(&p, &conf, &host());
+        assert!(d.wanted.is_empty() && !d.malformed && d.warnings.len() == 1);
     }
 }
