@@ -114,10 +114,10 @@ fn without_dbus_idl_and_stacctl_say_so() {
 /// The binary called as `stacctl` (a link), with the bus at `bus`.
 fn stacctl(args: &[&str]) -> Output {
     let dir = std::env::temp_dir().join(format!("stacd-cli-ctl-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&dir).expect("temp dir");
     let link = dir.join("stacctl");
     if !link.exists() {
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_stacd"), &link).unwrap();
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_stacd"), &link).expect("stacctl link");
     }
     Command::new(&link)
         .args(args)
