@@ -245,36 +245,35 @@ impl Bus {
 
 /// Wait for the bus on a thread of its own, with the capped back-off.
 fn spawn_attacher(a: Address, shared: Arc<Shared>, control: Control) {
-    let spawned = std::thread::Builder::new()
-        .name("dbus-attach".into())
-        .stack_size(256 * 1024)
-        .spawn(move || {
-            let mut wait = Duration::from_secs(1);
-            let mut said: Option<String> = None;
-            loop {
-                std::thread::sleep(wait);
-                wait = (wait * 2).min(BACKOFF_CAP);
-                if !a.present() {
-                    continue;
+    // Worker threads block the handled signals (src/kernel/worker.rs);
+    // zbus's own threads, started from here, inherit that mask.
+    let spawned = crate::kernel::worker::spawn("dbus-attach", move || {
+        let mut wait = Duration::from_secs(1);
+        let mut said: Option<String> = None;
+        loop {
+            std::thread::sleep(wait);
+            wait = (wait * 2).min(BACKOFF_CAP);
+            if !a.present() {
+                continue;
+            }
+            match attach(&a, &shared, &control) {
+                Ok(conn) => {
+                    control.post(Command::Dbus(Event::Attached(conn)));
+                    return;
                 }
-                match attach(&a, &shared, &control) {
-                    Ok(conn) => {
-                        control.post(Command::Dbus(Event::Attached(conn)));
-                        return;
-                    }
-                    Err(e) => {
-                        if said.as_deref() != Some(&e.msg) {
-                            if e.refused {
-                                log::error!("{}; trying again", e.msg);
-                            } else {
-                                log::debug!("{}", e.msg);
-                            }
-                            said = Some(e.msg);
+                Err(e) => {
+                    if said.as_deref() != Some(&e.msg) {
+                        if e.refused {
+                            log::error!("{}; trying again", e.msg);
+                        } else {
+                            log::debug!("{}", e.msg);
                         }
+                        said = Some(e.msg);
                     }
                 }
             }
-        });
+        }
+    });
     if let Err(e) = spawned {
         log::error!(
             "cannot start a thread to wait for the D-Bus system bus: {e}; running without D-Bus"
@@ -291,13 +290,10 @@ fn install(d: &mut Daemon, conn: zbus::blocking::Connection) {
     );
     stafd::follow(&conn, d.bus.shared.clone(), d.control());
     let (c, control) = (conn.clone(), d.control());
-    let spawned = std::thread::Builder::new()
-        .name("dbus-watch".into())
-        .stack_size(128 * 1024)
-        .spawn(move || {
-            c.closed();
-            control.post(Command::Dbus(Event::Lost));
-        });
+    let spawned = crate::kernel::worker::spawn("dbus-watch", move || {
+        c.closed();
+        control.post(Command::Dbus(Event::Lost));
+    });
     if let Err(e) = spawned {
         log::warn!("cannot watch the D-Bus connection: {e}; a bus restart will go unnoticed");
     }

@@ -300,11 +300,7 @@ enum Trigger {
 }
 
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
-    if let Err(e) = std::thread::Builder::new()
-        .name(name.into())
-        .stack_size(256 * 1024)
-        .spawn(f)
-    {
+    if let Err(e) = crate::kernel::worker::spawn(name, f) {
         log::error!("cannot start thread {name}: {e}; stafd changes may go unnoticed");
     }
 }
