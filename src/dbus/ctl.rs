@@ -147,7 +147,11 @@ fn obj_of(m: HashMap<String, String>) -> Json {
 
 /// Carry out `cmd`, returning what to print.
 pub fn execute(cmd: Cmd) -> Result<String, String> {
-    let conn = zbus::blocking::connection::Builder::system()
+    // The same bus stacd uses: DBUS_SYSTEM_BUS_ADDRESS, else
+    // /run/dbus/system_bus_socket (zbus's default, /var/run/..., is missing
+    // where /var/run is not a link to /run, e.g. an initramfs).
+    let addr = super::Address::system(&crate::root::Root::from_env()).addr;
+    let conn = zbus::blocking::connection::Builder::address(addr.as_str())
         .map(|b| b.method_timeout(Duration::from_secs(30)))
         .and_then(|b| b.build())
         .map_err(|e| e.to_string())?;
