@@ -402,6 +402,12 @@ impl Daemon {
             if let Some(u) = &self.uevents {
                 fds.push(PollFd::from_borrowed_fd(u.fd(), PollFlags::IN));
             }
+            // The D-Bus socket watch, while waiting for the bus.
+            #[cfg(feature = "dbus")]
+            let bus_at = self.bus.watch_fd().map(|fd| {
+                fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
+                fds.len() - 1
+            });
             match poll(&mut fds, timeout.as_ref()) {
                 Ok(_) | Err(Errno::INTR) => {}
                 Err(e) => {
@@ -410,12 +416,18 @@ impl Daemon {
                 }
             }
             let wake = fds[0].revents().contains(PollFlags::IN);
-            let ev = fds.get(1).is_some_and(|f| !f.revents().is_empty());
+            let ev = self.uevents.is_some() && fds.get(1).is_some_and(|f| !f.revents().is_empty());
+            #[cfg(feature = "dbus")]
+            let bus_ev = bus_at.is_some_and(|i| !fds[i].revents().is_empty());
             if wake {
                 self.drain_wake();
             }
             if ev {
                 self.handle_uevents();
+            }
+            #[cfg(feature = "dbus")]
+            if bus_ev {
+                crate::dbus::on_watch(self);
             }
         }
         notify::notify("STOPPING=1");

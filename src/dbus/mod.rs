@@ -12,11 +12,15 @@
 //! all report through the same wake pipe ([`Event`]).
 //!
 //! Bus availability (issue 3, item 6): no system bus at start (initramfs)
-//! is not an error. stacd runs without it; a thread checks for the bus
-//! socket with a back-off from 1 s doubling to a cap of 60 s (a `stat`
-//! each time, nothing else wakes) and attaches when it answers. A bus that
-//! goes away is noticed (the connection closes), and the same thread waits
-//! for it to come back. Neither ever stops stacd or drops a connection.
+//! is not an error. stacd runs without it and watches, with inotify(7) in
+//! its own poll loop, the nearest existing directory on the way to the bus
+//! socket: nothing wakes until that directory changes (an idle stacd
+//! without a bus does not wake at all), and each change that makes the
+//! socket appear starts one attach attempt on a worker thread. A bus that
+//! goes away is noticed (the connection closes) and watched for the same
+//! way. Where the address names no socket path (or inotify is unavailable)
+//! a thread retries with a back-off from 1 s doubling to a cap of 60 s.
+//! Neither ever stops stacd or drops a connection.
 
 pub mod ctl;
 pub mod json;
@@ -31,9 +35,11 @@ use crate::identity::Identity;
 use crate::kernel::sysfs;
 use crate::root::{rel, Root};
 use crate::secret::REDACTED;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::inotify;
 use stafd::{DcPages, Dlpe};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -106,6 +112,8 @@ pub enum Event {
     StafdOwner(bool),
     /// A `get_all_log_pages` answer, with warnings about skipped parts.
     Pages(Result<(Vec<DcPages>, Vec<String>), String>),
+    /// An attach attempt started by the socket watch failed.
+    AttachFailed(String),
 }
 
 /// Where the system bus is: `DBUS_SYSTEM_BUS_ADDRESS`, else its well-known
@@ -200,12 +208,76 @@ fn attach(
     }
 }
 
+/// An inotify watch on the nearest existing directory on the way to the
+/// bus socket.
+#[derive(Debug)]
+struct Watch {
+    fd: OwnedFd,
+    wd: Option<i32>,
+    dir: PathBuf,
+}
+
+/// The nearest existing directory on the way to `sock`.
+fn nearest_dir(sock: &Path) -> Option<PathBuf> {
+    sock.ancestors()
+        .skip(1)
+        .find(|d| d.is_dir())
+        .map(Path::to_path_buf)
+}
+
+impl Watch {
+    fn new() -> Option<Watch> {
+        let fd = inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK)
+            .map_err(|e| log::warn!("inotify: {e}; looking for the D-Bus socket periodically"))
+            .ok()?;
+        Some(Watch {
+            fd,
+            wd: None,
+            dir: PathBuf::new(),
+        })
+    }
+
+    /// Watch the nearest existing directory of `sock` for entries created
+    /// or moved in (the socket, or the next directory down) and for its own
+    /// removal. Drains pending events first.
+    fn arm(&mut self, sock: &Path) {
+        let mut buf = [0u8; 1024];
+        while matches!(rustix::io::read(&self.fd, &mut buf), Ok(n) if n > 0) {}
+        let Some(dir) = nearest_dir(sock) else { return };
+        if self.wd.is_some() && dir == self.dir {
+            return;
+        }
+        if let Some(wd) = self.wd.take() {
+            let _ = inotify::remove_watch(&self.fd, wd);
+        }
+        use inotify::WatchFlags as W;
+        match inotify::add_watch(
+            &self.fd,
+            &dir,
+            W::CREATE | W::MOVED_TO | W::DELETE_SELF | W::MOVE_SELF | W::ONLYDIR,
+        ) {
+            Ok(wd) => {
+                log::debug!("watching {} for the D-Bus socket", dir.display());
+                self.wd = Some(wd);
+                self.dir = dir;
+            }
+            Err(e) => log::warn!("cannot watch {}: {e}", dir.display()),
+        }
+    }
+}
+
 /// The loop's side of D-Bus: the connection, stafd's last answer, caches.
 #[derive(Debug)]
 pub struct Bus {
     shared: Arc<Shared>,
     address: Address,
     conn: Option<zbus::blocking::Connection>,
+    /// The socket watch (when the address names a socket path).
+    watch: Option<Watch>,
+    /// An attach attempt started by the watch is under way.
+    attaching: bool,
+    /// The last attach failure, logged once.
+    attach_error: Option<String>,
     /// stafd's last good answer; `None` until it answered once.
     pages: Option<Vec<DcPages>>,
     /// Parts of that answer were malformed.
@@ -227,6 +299,9 @@ impl Bus {
             shared: Arc::new(Shared::default()),
             address: Address::system(root),
             conn: None,
+            watch: None,
+            attaching: false,
+            attach_error: None,
             pages: None,
             pages_malformed: false,
             kept_said: 0,
@@ -240,6 +315,70 @@ impl Bus {
     /// On the bus now.
     pub fn attached(&self) -> bool {
         self.conn.is_some()
+    }
+
+    /// The descriptor the loop polls while waiting for the bus.
+    pub fn watch_fd(&self) -> Option<BorrowedFd<'_>> {
+        match (&self.conn, &self.watch) {
+            (None, Some(w)) => Some(w.fd.as_fd()),
+            _ => None,
+        }
+    }
+}
+
+/// One attach attempt on a worker thread (the socket just appeared: a few
+/// quick tries while the bus daemon starts listening).
+fn spawn_attach_once(a: Address, shared: Arc<Shared>, control: Control) {
+    let spawned = crate::kernel::worker::spawn("dbus-attach", move || {
+        let mut last = String::new();
+        for _ in 0..5 {
+            match attach(&a, &shared, &control) {
+                Ok(conn) => {
+                    control.post(Command::Dbus(Event::Attached(conn)));
+                    return;
+                }
+                Err(e) if e.refused => {
+                    last = e.msg;
+                    break;
+                }
+                Err(e) => last = e.msg,
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        control.post(Command::Dbus(Event::AttachFailed(last)));
+    });
+    if let Err(e) = spawned {
+        log::error!("cannot start a thread to attach to the D-Bus system bus: {e}");
+    }
+}
+
+/// Wait for the bus: arm the socket watch (or, without one, the back-off
+/// thread) and try at once if the socket is there.
+fn wait_for_bus(d: &mut Daemon) {
+    let Some(sock) = d.bus.address.path.clone() else {
+        spawn_attacher(d.bus.address.clone(), d.bus.shared.clone(), d.control());
+        return;
+    };
+    if d.bus.watch.is_none() {
+        d.bus.watch = Watch::new();
+    }
+    match d.bus.watch.as_mut() {
+        Some(w) => w.arm(&sock),
+        None => {
+            spawn_attacher(d.bus.address.clone(), d.bus.shared.clone(), d.control());
+            return;
+        }
+    }
+    if sock.exists() && !d.bus.attaching {
+        d.bus.attaching = true;
+        spawn_attach_once(d.bus.address.clone(), d.bus.shared.clone(), d.control());
+    }
+}
+
+/// The watched directory changed.
+pub fn on_watch(d: &mut Daemon) {
+    if d.bus.conn.is_none() {
+        wait_for_bus(d);
     }
 }
 
@@ -323,7 +462,7 @@ pub fn start(d: &mut Daemon) -> Result<(), String> {
             "no D-Bus system bus yet ({}); running without it until it appears",
             a.addr
         );
-        spawn_attacher(a, shared, control);
+        wait_for_bus(d);
         return Ok(());
     }
     match attach(&a, &shared, &control) {
@@ -334,7 +473,11 @@ pub fn start(d: &mut Daemon) -> Result<(), String> {
         Err(e) if e.refused => Err(e.msg),
         Err(e) => {
             log::warn!("{}; running without D-Bus until it answers", e.msg);
-            spawn_attacher(a, shared, control);
+            d.bus.attach_error = Some(e.msg);
+            // A socket left by a dead bus: wait until it is made again.
+            d.bus.attaching = true;
+            wait_for_bus(d);
+            d.bus.attaching = false;
             Ok(())
         }
     }
@@ -343,11 +486,22 @@ pub fn start(d: &mut Daemon) -> Result<(), String> {
 /// Apply what a D-Bus thread reported.
 pub fn handle(d: &mut Daemon, ev: Event) {
     match ev {
-        Event::Attached(conn) => install(d, conn),
+        Event::Attached(conn) => {
+            d.bus.attaching = false;
+            d.bus.attach_error = None;
+            install(d, conn);
+        }
+        Event::AttachFailed(msg) => {
+            d.bus.attaching = false;
+            if d.bus.attach_error.as_deref() != Some(&msg) {
+                log::warn!("{msg}; waiting for the bus to be started again");
+            }
+            d.bus.attach_error = Some(msg);
+        }
         Event::Lost => {
             d.bus.conn = None;
             log::warn!("the D-Bus system bus went away; running without it until it returns");
-            spawn_attacher(d.bus.address.clone(), d.bus.shared.clone(), d.control());
+            wait_for_bus(d);
         }
         Event::StafdOwner(true) => log::info!("stafd is on the bus"),
         Event::StafdOwner(false) => log::warn!(
