@@ -394,7 +394,12 @@ fn worker(
         match got {
             Ok(Trigger::Owner(true)) => {
                 log::debug!("Connected to staf");
-                due = Some(Instant::now() + next_appear);
+                // The owner change and stafd's signals reach us on separate
+                // subscription threads, so a log_pages_changed of the new
+                // stafd can arrive first (the bus sends it after the owner
+                // change): never push an earlier fetch later.
+                let t = Instant::now() + next_appear;
+                due = Some(due.map_or(t, |d| d.min(t)));
                 next_appear = SOAK;
                 control.post(Command::Dbus(Event::StafdOwner(true)));
             }
