@@ -15,6 +15,7 @@ pub mod engine;
 pub mod exit;
 pub mod handoff;
 pub mod identity;
+pub mod json;
 pub mod kernel;
 pub mod logging;
 pub mod logpage;

@@ -104,6 +104,9 @@ pub fn encode(owned: &OwnedMap) -> String {
 /// Decode a state file; entries that no longer form a valid identity are
 /// skipped (counted in the second value).
 pub fn decode(text: &str) -> Result<(OwnedMap, usize), String> {
+    // nanoserde panics or loops on malformed text (see src/json.rs): only
+    // well-formed JSON reaches it.
+    crate::json::parse(text)?;
     let f = StateFile::deserialize_json(text).map_err(|e| e.to_string())?;
     if f.version != VERSION {
         return Err(format!(
@@ -274,6 +277,11 @@ mod tests {
             "\u{0}\u{1}binary",
             "{\"version\":99,\"controllers\":[]}",
             "[]",
+            // nanoserde 0.2.1 panics on the first and never returns on the
+            // second (src/json.rs): a damaged file must not stop stacd.
+            "{\"version\":1,\"x\": }",
+            "{\"version\":1,\"controllers\":[{\"x\":[1",
+            "{\"version\":1,\"controllers\":[{\"transport\":{\"a\":[]}}]}",
         ] {
             std::fs::write(s.path(), junk).unwrap();
             assert!(s.load().is_empty(), "{junk:?}");

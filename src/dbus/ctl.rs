@@ -8,8 +8,8 @@
 //! (width 120, sorted keys, single-quoted dict literals); JSON is what a
 //! script can read.
 
-use super::json::{self, Json};
 use crate::exit;
+use crate::json::{self, Json};
 use std::collections::HashMap;
 use std::time::Duration;
 

@@ -23,7 +23,6 @@
 //! Neither ever stops stacd or drops a connection.
 
 pub mod ctl;
-pub mod json;
 pub mod service;
 pub mod stafd;
 pub mod view;

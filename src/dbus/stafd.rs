@@ -18,13 +18,13 @@
 //! error; the loop keeps the last good list (DESIGN.md: never disconnect
 //! because a source is silent).
 
-use super::json::{self, Json};
 use super::{Event, Shared};
 use crate::config::host::HostIdentity;
 use crate::config::StacdConf;
 use crate::daemon::{Command, Control};
 use crate::desired::{hostid_for, Origin, Wanted};
 use crate::identity::{IdFields, Identity};
+use crate::json::{self, Json};
 use crate::params::ConnectParams;
 use crate::state::OwnedMap;
 use std::collections::BTreeMap;

@@ -7,9 +7,9 @@
 //! Secrets never appear: DH-HMAC-CHAP keys are `<redacted>` (DESIGN.md),
 //! where the original showed them to any local user (§6.2, §6.4).
 
-use super::json::{self, Json};
 use crate::engine::CtrlSnapshot;
 use crate::identity::{IdFields, Identity};
+use crate::json::{self, Json};
 use crate::secret::REDACTED;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

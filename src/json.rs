@@ -1,11 +1,13 @@
-//! A small JSON reader and writer for the D-Bus replies and stafd's log
-//! pages: text that comes from another process.
+//! A small JSON reader and writer for text that comes from outside: the
+//! D-Bus replies, stafd's log pages, and — as a well-formedness check before
+//! nanoserde maps them — our own state files, which may be damaged.
 //!
 //! Why not nanoserde here: its derived readers skip unknown fields with
 //! `DeJsonState::whole_field`, which panics (`unimplemented!`) on a value such
 //! as `{"x": }` and loops forever on a truncated nested value (`{"x": [1`) —
 //! both observed with nanoserde 0.2.1. With `panic = "abort"` that would be
-//! stafd (or anyone answering on its name) taking stacd down. This reader
+//! stafd (or anyone answering on its name), or a damaged state file, taking
+//! stacd down. This reader
 //! returns an error for any malformed input, bounds nesting, and keeps object
 //! members in document order (the replies' key order is part of the API,
 //! stacd-spec.md §6.2).
