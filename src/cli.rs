@@ -5,8 +5,9 @@
 //! exits 2 (../spec/crates.md §4). [`normalise`] rewrites argv first so every
 //! spelling of the man page works, and errors exit 2 with a one-line reason.
 
-use crate::boot::{self, BootInputs, Sources};
-use crate::config::{self, host};
+use crate::boot::{self, BootInputs, DcTarget, Sources};
+use crate::config::host::{self, HostIdentity};
+use crate::config::{self, StacdConf};
 use crate::daemon::{Daemon, Inputs};
 use crate::discovery::Discoverer;
 use crate::engine::{Engine, Retry};
@@ -254,156 +255,197 @@ fn run(prog: &str, a: Args) -> Result<u8, Fatal> {
     if !a.dry_run {
         preflight(&root)?;
     }
-    let conf_path = a
-        .conf_file
-        .as_ref()
-        .map_or_else(|| root.path(rel::STACD_CONF), PathBuf::from);
-    let (conf, warnings) =
-        config::load_stacd_conf(&conf_path).map_err(|e| Fatal::Usage(e.to_string()))?;
-    for w in &warnings {
-        log::warn!("{w}");
-    }
-    logging::set_debug(a.tron || conf.tron);
-    // Boot inputs first: they come first in the host identity's precedence.
-    let sources = Sources::new(&conf, a.no_nbft, a.no_cmdline, a.no_discovery);
-    let bi = BootInputs::load(&root, sources);
-    for w in &bi.warnings {
-        log::warn!("{w}");
-    }
-    for i in &bi.infos {
-        log::info!("{i}");
-    }
-    if bi.cmdline.stacd.debug && sources.cmdline {
-        logging::set_debug(true);
-    }
-    let (host, hw) = host::resolve_host(&root, &root.path(rel::SYS_CONF), &bi.early_hosts())
-        .map_err(|e| Fatal::Usage(e.to_string()))?;
-    for w in &hw {
-        log::warn!("{w}");
-    }
-    let net = if bi.needs_net() {
-        IfAddrs::load().unwrap_or_else(|e| {
-            log::warn!("cannot read the interface table ({e}); NBFT paths get no host-iface");
-            IfAddrs::default()
-        })
-    } else {
-        IfAddrs::default()
-    };
-    let mut notes = Vec::new();
-    let boot_wanted = bi.wanted(&conf, &host, &net, &mut notes);
-    let boot_dcs = bi.discovery_targets(&conf, &host, &net, &mut notes);
-    for n in &notes {
-        log::warn!("{n}");
-    }
-    let store = Store::new(&root.run_dir());
-    let inputs = Inputs {
-        boot: boot_wanted,
-        ..Default::default()
-    };
-
+    let s = Setup::load(root, &a)?;
     if a.dry_run {
-        let mut engine = Engine::new(&root, Arc::new(Inert), store, Retry::DAEMON);
-        engine.set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
-        engine.set_wanted(inputs.desired(&conf, &host));
-        let plan = engine.plan(Instant::now());
-        for act in &plan.actions {
-            println!("{act}");
+        Ok(dry_run(s))
+    } else if a.once {
+        Ok(run_once(s, &a))
+    } else {
+        run_daemon(prog, s, &a)
+    }
+}
+
+/// What every mode starts from: the configuration, the boot inputs and
+/// the host identity they decide.
+struct Setup {
+    root: Root,
+    conf_path: PathBuf,
+    conf: StacdConf,
+    host: HostIdentity,
+    sources: Sources,
+    boot: BootInputs,
+    /// Boot paths (kernel command line, NBFT).
+    inputs: Inputs,
+    /// Discovery controllers of the boot inputs.
+    boot_dcs: Vec<DcTarget>,
+}
+
+impl Setup {
+    fn load(root: Root, a: &Args) -> Result<Setup, Fatal> {
+        let conf_path = a
+            .conf_file
+            .as_ref()
+            .map_or_else(|| root.path(rel::STACD_CONF), PathBuf::from);
+        let (conf, warnings) =
+            config::load_stacd_conf(&conf_path).map_err(|e| Fatal::Usage(e.to_string()))?;
+        for w in &warnings {
+            log::warn!("{w}");
         }
-        let mut dcs = boot_dcs;
-        dcs.extend(boot::config_discovery_targets(
-            &conf,
-            &host,
-            &mut Vec::new(),
-        ));
-        for d in &dcs {
-            println!("discover {} ({})", d.id, d.origin);
+        logging::set_debug(a.tron || conf.tron);
+        // Boot inputs first: they come first in the host identity's
+        // precedence (command line > NBFT > sys.conf > /etc/nvme).
+        let sources = Sources::new(&conf, a.no_nbft, a.no_cmdline, a.no_discovery);
+        let boot = BootInputs::load(&root, sources);
+        for w in &boot.warnings {
+            log::warn!("{w}");
         }
-        if plan.actions.is_empty() && dcs.is_empty() {
-            println!("nothing wanted, nothing owned");
+        for i in &boot.infos {
+            log::info!("{i}");
         }
-        return Ok(exit::OK);
+        if boot.cmdline.stacd.debug && sources.cmdline {
+            logging::set_debug(true);
+        }
+        let (host, hw) = host::resolve_host(&root, &root.path(rel::SYS_CONF), &boot.early_hosts())
+            .map_err(|e| Fatal::Usage(e.to_string()))?;
+        for w in &hw {
+            log::warn!("{w}");
+        }
+        let net = if boot.needs_net() {
+            IfAddrs::load().unwrap_or_else(|e| {
+                log::warn!("cannot read the interface table ({e}); NBFT paths get no host-iface");
+                IfAddrs::default()
+            })
+        } else {
+            IfAddrs::default()
+        };
+        let mut notes = Vec::new();
+        let inputs = Inputs {
+            boot: boot.wanted(&conf, &host, &net, &mut notes),
+            ..Default::default()
+        };
+        let boot_dcs = boot.discovery_targets(&conf, &host, &net, &mut notes);
+        for n in &notes {
+            log::warn!("{n}");
+        }
+        Ok(Setup {
+            root,
+            conf_path,
+            conf,
+            host,
+            sources,
+            boot,
+            inputs,
+            boot_dcs,
+        })
     }
 
-    let kernel: Arc<dyn Fabrics> = Arc::new(DevFabrics::new(&root));
-    if a.once {
-        let mut engine = Engine::new(&root, kernel.clone(), store, Retry::ONCE);
-        let stacd_args = &bi.cmdline.stacd;
-        let budget = a
-            .timeout
-            .map(Duration::from_secs)
-            .or(stacd_args.budget.filter(|_| sources.cmdline))
-            .unwrap_or(Duration::from_secs(DEFAULT_TIMEOUT));
-        let per_attempt = stacd_args
-            .timeout
-            .filter(|_| sources.cmdline)
-            .unwrap_or(engine.retry.deadline);
-        engine.retry.deadline = per_attempt.min(budget);
-        // --once never disconnects: it only adds what is wanted.
-        engine.set_policy(config::DisconnectScope::NoDisconnect, &[]);
-        engine.set_wanted(inputs.desired(&conf, &host));
-        let mut disc = Discoverer::new(&root, kernel, false, engine.retry);
-        let mut dcs = boot_dcs;
-        dcs.extend(boot::config_discovery_targets(
-            &conf,
-            &host,
-            &mut Vec::new(),
-        ));
-        disc.set_targets(dcs);
-        let merge = |discovered| {
-            let i = Inputs {
-                boot: inputs.boot.clone(),
-                discovered,
-                stafd: Vec::new(),
-            };
-            Some(i.desired(&conf, &host))
-        };
-        let policy = once::Policy {
-            wait: stacd_args
-                .wait
-                .filter(|_| sources.cmdline)
-                .unwrap_or(cmdline::Wait::All),
-            grace: stacd_args
-                .grace
-                .filter(|_| sources.cmdline)
-                .unwrap_or(once::Policy::default().grace),
-        };
-        let code = once::run_boot(
-            &mut engine,
-            (!disc.is_empty()).then_some(&mut disc),
-            &merge,
-            budget,
-            policy,
-            &mut std::io::stdout(),
-        );
-        // The hand-off record for the daemon on the real root.
-        if engine.wanted().iter().any(|w| w.boot) {
-            let rec = handoff::record(engine.wanted(), &engine.status());
-            if let Err(e) = handoff::save(&root.run_dir(), &rec) {
-                log::error!(
-                    "cannot write {}: {e}",
-                    handoff::path(&root.run_dir()).display()
-                );
-            }
-        }
-        return Ok(code);
+    fn store(&self) -> Store {
+        Store::new(&self.root.run_dir())
     }
 
-    let engine = Engine::new(&root, kernel.clone(), store, Retry::DAEMON);
-    let mut d = Daemon::new(root.clone(), conf_path, host, conf, a.tron, engine)
+    /// The boot inputs' discovery controllers and stacd.conf's.
+    fn all_dcs(&self) -> Vec<DcTarget> {
+        let mut dcs = self.boot_dcs.clone();
+        dcs.extend(boot::config_discovery_targets(
+            &self.conf,
+            &self.host,
+            &mut Vec::new(),
+        ));
+        dcs
+    }
+}
+
+/// `--dry-run`: the plan, and the discovery controllers that would be read.
+fn dry_run(s: Setup) -> u8 {
+    let mut engine = Engine::new(&s.root, Arc::new(Inert), s.store(), Retry::DAEMON);
+    engine.set_policy(s.conf.disconnect_scope, &s.conf.disconnect_trtypes);
+    engine.set_wanted(s.inputs.desired(&s.conf, &s.host));
+    let plan = engine.plan(Instant::now());
+    for act in &plan.actions {
+        println!("{act}");
+    }
+    let dcs = s.all_dcs();
+    for d in &dcs {
+        println!("discover {} ({})", d.id, d.origin);
+    }
+    if plan.actions.is_empty() && dcs.is_empty() {
+        println!("nothing wanted, nothing owned");
+    }
+    exit::OK
+}
+
+/// `--once`: connect, wait within the budget, report, write the hand-off
+/// record when boot paths were involved.
+fn run_once(s: Setup, a: &Args) -> u8 {
+    let kernel: Arc<dyn Fabrics> = Arc::new(DevFabrics::new(&s.root));
+    let mut engine = Engine::new(&s.root, kernel.clone(), s.store(), Retry::ONCE);
+    // rd.stacd.* apply only when the command line is a source.
+    let boot_args = Some(&s.boot.cmdline.stacd).filter(|_| s.sources.cmdline);
+    let budget = a
+        .timeout
+        .map(Duration::from_secs)
+        .or(boot_args.and_then(|b| b.budget))
+        .unwrap_or(Duration::from_secs(DEFAULT_TIMEOUT));
+    let per_attempt = boot_args
+        .and_then(|b| b.timeout)
+        .unwrap_or(engine.retry.deadline);
+    engine.retry.deadline = per_attempt.min(budget);
+    // --once never disconnects: it only adds what is wanted.
+    engine.set_policy(config::DisconnectScope::NoDisconnect, &[]);
+    engine.set_wanted(s.inputs.desired(&s.conf, &s.host));
+    let mut disc = Discoverer::new(&s.root, kernel, false, engine.retry);
+    disc.set_targets(s.all_dcs());
+    let merge = |discovered| {
+        let i = Inputs {
+            boot: s.inputs.boot.clone(),
+            discovered,
+            stafd: Vec::new(),
+        };
+        Some(i.desired(&s.conf, &s.host))
+    };
+    let policy = once::Policy {
+        wait: boot_args.and_then(|b| b.wait).unwrap_or(cmdline::Wait::All),
+        grace: boot_args
+            .and_then(|b| b.grace)
+            .unwrap_or(once::Policy::default().grace),
+    };
+    let code = once::run_boot(
+        &mut engine,
+        (!disc.is_empty()).then_some(&mut disc),
+        &merge,
+        budget,
+        policy,
+        &mut std::io::stdout(),
+    );
+    // The hand-off record for the daemon on the real root.
+    if engine.wanted().iter().any(|w| w.boot) {
+        let rec = handoff::record(engine.wanted(), &engine.status());
+        let run = s.root.run_dir();
+        if let Err(e) = handoff::save(&run, &rec) {
+            log::error!("cannot write {}: {e}", handoff::path(&run).display());
+        }
+    }
+    code
+}
+
+/// The daemon: boot paths from the boot inputs and the hand-off record,
+/// our discovery, then the loop.
+fn run_daemon(prog: &str, s: Setup, a: &Args) -> Result<u8, Fatal> {
+    let kernel: Arc<dyn Fabrics> = Arc::new(DevFabrics::new(&s.root));
+    let run = s.root.run_dir();
+    let engine = Engine::new(&s.root, kernel.clone(), s.store(), Retry::DAEMON);
+    let mut d = Daemon::new(s.root.clone(), s.conf_path, s.host, s.conf, a.tron, engine)
         .map_err(|e| Fatal::Runtime(format!("{prog}: cannot set up the event loop: {e}")))?;
-    // Boot paths: the boot inputs, then what --once recorded at boot.
-    let mut boot = inputs.boot;
-    if let Some(rec) = handoff::load(&root.run_dir()) {
+    let mut boot = s.inputs.boot;
+    if let Some(rec) = handoff::load(&run) {
         let (w, skipped) = handoff::to_wanted(&rec);
+        let path = handoff::path(&run);
         if skipped > 0 {
-            log::warn!(
-                "{}: {skipped} invalid entries ignored",
-                handoff::path(&root.run_dir()).display()
-            );
+            log::warn!("{}: {skipped} invalid entries ignored", path.display());
         }
         log::info!(
             "{}: {} boot connections handed over",
-            handoff::path(&root.run_dir()).display(),
+            path.display(),
             w.len()
         );
         boot.extend(w);
@@ -411,8 +453,8 @@ fn run(prog: &str, a: Args) -> Result<u8, Fatal> {
     d.inputs.boot = boot;
     d.refresh_wanted();
     d.set_discovery(
-        Discoverer::new(&root, kernel, true, Retry::DAEMON),
-        boot_dcs,
+        Discoverer::new(&s.root, kernel, true, Retry::DAEMON),
+        s.boot_dcs,
     );
     d.control()
         .install_signals()
