@@ -11,40 +11,7 @@
 # shellcheck source=../../ci/vm/guest/stacd-lib.sh
 . /lib/stacd-lib.sh
 
-PAGES=/tmp/stafd-pages.json
-BUSCONF=/tmp/system-bus.conf
-POLICY=/usr/share/dbus-1/system.d/org.nvmexpress.stac.conf
 STACCTL=/tmp/stacctl
-
-# pages PORT NQN...: stafd's get_all_log_pages JSON (stacd-spec.md 3.3) with
-# one I/O controller entry per pair, written atomically to $PAGES
-pages() {
-	sep=
-	{
-		printf '[{"discovery-controller": {"transport": "tcp", "traddr": "%s", "trsvcid": "8009", ' "$ADDR"
-		printf '"subsysnqn": "nqn.2014-08.org.nvmexpress.discovery", "host-traddr": "", "host-iface": "", '
-		printf '"host-nqn": "", "origin": null}, "log-pages": ['
-		while [ $# -ge 2 ]; do
-			printf '%s{"trtype": "tcp", "adrfam": "ipv4", "traddr": "%s", "trsvcid": "%s", ' "$sep" "$ADDR" "$1"
-			printf '"subnqn": "%s", "subtype": "nvme", "treq": "not specified", "eflags": "0"}' "$2"
-			sep=', '
-			shift 2
-		done
-		printf ']}]\n'
-	} >"$PAGES.new" && mv "$PAGES.new" "$PAGES"
-}
-
-bus_start() {
-	mkdir -p /run/dbus
-	dbus-daemon --config-file="$BUSCONF" --nofork >/tmp/dbus-daemon.log 2>&1 &
-	BUS_PID=$!
-}
-
-staf_start() {
-	DBUS_SYSTEM_BUS_ADDRESS=unix:path=/run/dbus/system_bus_socket \
-		stafd-standin "$PAGES" >>/tmp/stafd.log 2>&1 &
-	STAF_PID=$!
-}
 
 # ctl_has TEXT ARGS...: stacctl ARGS prints TEXT
 ctl_has() {
@@ -56,45 +23,18 @@ ctl_has() {
 
 check "dbus-daemon is in the guest" command -v dbus-daemon
 check "the stafd stand-in is in the guest" command -v stafd-standin
-check "our bus policy is in the guest" [ -f "$POLICY" ]
-cat >"$BUSCONF" <<CONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=/run/dbus/system_bus_socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-  </policy>
-  <policy user="root">
-    <allow own="org.nvmexpress.staf"/>
-    <allow send_destination="org.nvmexpress.staf"/>
-  </policy>
-  <include>$POLICY</include>
-</busconfig>
-CONF
+check "our bus policy is in the guest" [ -f "$DBUS_POLICY" ]
 ln -sf "$STACD" "$STACCTL"
-pages 4420 "$SUB1" 4420 "$SUB2"
+stafd_pages 4420 "$SUB1" 0 4420 "$SUB2" 0
 conf_write
 rm -f /run/dbus/system_bus_socket
 
 stacd_start
 check "no bus at start is not an error" wait_log "no D-Bus system bus yet" 1 10
 check "stacd runs without the bus" stacd_running
-bus_start
+system_bus_start
 check "the bus is up" wait_for /run/dbus/system_bus_socket 10
-staf_start
+stafd_start
 check "stacd attaches when the bus appears" wait_log "on the D-Bus system bus" 1 15
 check "stafd's two entries are connected" wait_live 2 20 "$STACD_T0"
 ms_since "$STACD_T0"
@@ -114,7 +54,7 @@ check "stacctl tron" ctl_has "tron = True" tron
 check "stacctl troff" ctl_has "tron = False" troff
 
 # An entry disappears: its controller is disconnected (only-stas-connections).
-pages 4420 "$SUB1"
+stafd_pages 4420 "$SUB1" 0
 deadline 15
 while [ "$(ctrl_count)" != 1 ] && ! timed_out; do usleep 100000; done
 check "entry removed -> $c2 disconnected" [ "$(ctrl_count)" = 1 ]
@@ -128,7 +68,7 @@ wait "$STAF_PID" 2>/dev/null
 check "stacd notices stafd left" wait_log "stafd left the bus" 1 10
 usleep 3000000
 check "stafd gone 3 s: $c1 still live" ctrl_live 4420 "$SUB1"
-staf_start
+stafd_start
 check "stacd notices stafd is back" wait_log "stafd is on the bus" 2 10
 usleep 3000000
 check "stafd back: still exactly 1 controller" [ "$(ctrl_count)" = 1 ]

@@ -594,3 +594,72 @@ wait_ctrl_live() {
 		usleep 10000
 	done
 }
+
+# --- D-Bus system bus and the stafd stand-in (examples/stafd-standin.rs),
+# which ci/test puts into the guest with dbus-daemon and our bus policy.
+
+STAFD_PAGES=/tmp/stafd-pages.json
+DBUS_POLICY=/usr/share/dbus-1/system.d/org.nvmexpress.stac.conf
+
+# stafd_pages [PORT NQN EFLAGS]...: write stafd's get_all_log_pages JSON
+# (stacd-spec.md 3.3) atomically to $STAFD_PAGES, one I/O controller entry
+# (subtype nvme, 127.0.0.1:PORT) per triple; EFLAGS 4 is NCC
+stafd_pages() {
+	local sep=
+	{
+		printf '[{"discovery-controller": {"transport": "tcp", "traddr": "%s", "trsvcid": "8009", ' "$ADDR"
+		printf '"subsysnqn": "nqn.2014-08.org.nvmexpress.discovery", "host-traddr": "", "host-iface": "", '
+		printf '"host-nqn": "", "origin": null}, "log-pages": ['
+		while [ $# -ge 3 ]; do
+			printf '%s{"trtype": "tcp", "adrfam": "ipv4", "traddr": "%s", "trsvcid": "%s", ' "$sep" "$ADDR" "$1"
+			printf '"subnqn": "%s", "subtype": "nvme", "treq": "not specified", "eflags": "%s"}' "$2" "$3"
+			sep=', '
+			shift 3
+		done
+		printf ']}]\n'
+	} >"$STAFD_PAGES.new" && mv "$STAFD_PAGES.new" "$STAFD_PAGES"
+}
+
+# system_bus_start: a system bus on /run/dbus/system_bus_socket with our
+# policy, on which root may own org.nvmexpress.staf (BUS_PID)
+system_bus_start() {
+	mkdir -p /run/dbus
+	cat >/tmp/system-bus.conf <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=/run/dbus/system_bus_socket</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+  </policy>
+  <policy user="root">
+    <allow own="org.nvmexpress.staf"/>
+    <allow send_destination="org.nvmexpress.staf"/>
+  </policy>
+  <include>$DBUS_POLICY</include>
+</busconfig>
+CONF
+	dbus-daemon --config-file=/tmp/system-bus.conf --nofork >/tmp/dbus-daemon.log 2>&1 &
+	# shellcheck disable=SC2034 # for the cases, to stop it
+	BUS_PID=$!
+}
+
+# stafd_start: the stand-in serving $STAFD_PAGES on the system bus (STAF_PID)
+stafd_start() {
+	DBUS_SYSTEM_BUS_ADDRESS=unix:path=/run/dbus/system_bus_socket \
+		stafd-standin "$STAFD_PAGES" >>/tmp/stafd.log 2>&1 &
+	# shellcheck disable=SC2034 # for the cases, to stop it
+	STAF_PID=$!
+}
