@@ -346,9 +346,15 @@ fn stacd(out: &mut Cmdline, arg: &str, key: &str, v: Option<&str>) {
 
 /// Parse the text of `/proc/cmdline`.
 pub fn parse(text: &str) -> Cmdline {
+    parse_tokens(tokens(text))
+}
+
+/// Parse parameters already split by [`tokens`], in order (the last one
+/// wins where only one value counts).
+pub fn parse_tokens(args: Vec<String>) -> Cmdline {
     let mut out = Cmdline::default();
     let mut fc_auto_seen = false;
-    for arg in tokens(text) {
+    for arg in args {
         let (key, value) = match arg.split_once('=') {
             Some((k, v)) => (k, Some(v)),
             None => (arg.as_str(), None),
@@ -411,21 +417,41 @@ pub fn parse(text: &str) -> Cmdline {
     out
 }
 
-/// Read and parse `/proc/cmdline` under `root`. Unreadable → empty, with a
-/// warning (a container may hide it).
+/// Read and parse the command line under `root` the way dracut's
+/// `getcmdline` (modules.d/99base/dracut-lib.sh) puts it together: the
+/// files `/etc/cmdline.d/*.conf` in name order, then `/etc/cmdline`, then
+/// `/proc/cmdline`. An image bakes parameters into the first two (dracut's
+/// host-only `rd.nvmf.connect=`, the dracut module's `rd.stacd.wait=root`);
+/// the kernel's own command line comes last and so wins where the last
+/// value counts. Each source is split on its own, so a stray quote or `--`
+/// in a file cannot swallow the kernel's parameters. A missing source is
+/// skipped; an unreadable one gives a warning (a container may hide
+/// `/proc/cmdline`).
 pub fn load(root: &Root) -> Cmdline {
-    let path = root.path(rel::CMDLINE);
-    match std::fs::read(&path) {
-        Ok(b) => parse(&String::from_utf8_lossy(&b)),
-        Err(e) => {
-            let mut c = Cmdline::default();
-            if e.kind() != std::io::ErrorKind::NotFound {
-                c.warnings
-                    .push(format!("cannot read {}: {e}", path.display()));
-            }
-            c
+    let mut args = Vec::new();
+    let mut warnings = Vec::new();
+    let mut files: Vec<std::path::PathBuf> = match std::fs::read_dir(root.path(rel::CMDLINE_D)) {
+        Ok(dir) => dir
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    files.sort();
+    files.push(root.path(rel::ETC_CMDLINE));
+    files.push(root.path(rel::CMDLINE));
+    for path in files {
+        match std::fs::read(&path) {
+            Ok(b) => args.extend(tokens(&String::from_utf8_lossy(&b))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => warnings.push(format!("cannot read {}: {e}", path.display())),
         }
     }
+    let mut c = parse_tokens(args);
+    warnings.append(&mut c.warnings);
+    c.warnings = warnings;
+    c
 }
 
 #[cfg(test)]
@@ -670,5 +696,54 @@ mod tests {
         ] {
             let _ = parse(s);
         }
+    }
+
+    /// dracut's order: /etc/cmdline.d/*.conf by name, /etc/cmdline,
+    /// /proc/cmdline; the kernel's wins, lists keep every source's entries,
+    /// and one source's stray quote or `--` stays inside it.
+    #[test]
+    fn load_reads_what_an_image_baked_in_first() {
+        use crate::config::tests::TempDir;
+        let d = TempDir::new("cmdline-d");
+        d.write(
+            &format!("{}/50-b.conf", rel::CMDLINE_D),
+            b"rd.nvmf.connect=tcp,10.0.0.2,nqn.b\n",
+        );
+        d.write(
+            &format!("{}/10-a.conf", rel::CMDLINE_D),
+            b"rd.stacd.wait=root rd.stacd.grace=2\nrd.nvmf.connect=tcp,10.0.0.1,nqn.a",
+        );
+        d.write(&format!("{}/90-c.txt", rel::CMDLINE_D), b"rd.stacd=0");
+        d.write(
+            &format!("{}/95-d.conf", rel::CMDLINE_D),
+            b"rd.stacd.timeout=3 \"open --",
+        );
+        d.write(rel::ETC_CMDLINE, b"rd.stacd.budget=7");
+        d.write(
+            rel::CMDLINE,
+            b"quiet rd.stacd.wait=none rd.nvmf.connect=tcp,10.0.0.3,nqn.c\n",
+        );
+        let c = load(&Root::new(&d.0));
+        assert!(c.active(), "a file without .conf is not read");
+        assert_eq!(c.stacd.wait, Some(Wait::None), "the kernel's value wins");
+        assert_eq!(c.stacd.grace, Some(Duration::from_secs(2)));
+        assert_eq!(c.stacd.budget, Some(Duration::from_secs(7)));
+        assert_eq!(c.stacd.timeout, Some(Duration::from_secs(3)));
+        let addrs: Vec<&str> = c.connect.iter().map(|t| t.traddr.as_str()).collect();
+        assert_eq!(
+            addrs,
+            ["10.0.0.1", "10.0.0.2", "10.0.0.3"],
+            "files by name, then the kernel's"
+        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+
+        // Without any file: only the kernel's command line, as before.
+        let e = TempDir::new("cmdline-none");
+        e.write(rel::CMDLINE, b"rd.stacd.wait=all");
+        assert_eq!(load(&Root::new(&e.0)).stacd.wait, Some(Wait::All));
+        // Nothing at all: empty, no warning.
+        let n = TempDir::new("cmdline-nothing");
+        let c = load(&Root::new(&n.0));
+        assert!(c.connect.is_empty() && c.warnings.is_empty() && c.active());
     }
 }

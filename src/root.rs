@@ -27,6 +27,9 @@ pub mod rel {
     pub const DEV: &str = "dev";
     pub const RUN_DIR: &str = "run/stacd";
     pub const CMDLINE: &str = "proc/cmdline";
+    /// Parameters an initramfs image carries (dracut's `getcmdline`).
+    pub const CMDLINE_D: &str = "etc/cmdline.d";
+    pub const ETC_CMDLINE: &str = "etc/cmdline";
     pub const ACPI_TABLES: &str = "sys/firmware/acpi/tables";
     pub const DEV_LOG: &str = "dev/log";
     pub const DEV_KMSG: &str = "dev/kmsg";
