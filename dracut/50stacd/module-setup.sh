@@ -34,11 +34,15 @@ stacd_bin() {
 }
 
 # is_fabrics DEV (major:minor): the block device sits on an NVMe-oF
-# controller (tcp, rdma or fc); used with for_each_host_dev_and_slaves
+# controller (tcp, rdma or fc); used with for_each_host_dev_and_slaves.
+# A namespace's device/ is its controller, or with native multipath its
+# subsystem with one nvmeN per path (drivers/nvme/host/multipath.c); a
+# partition's is one level up.
 is_fabrics() {
     local d t
     [[ -L /sys/dev/block/$1 ]] || return 1
-    for d in /sys/dev/block/"$1"/device/nvme* /sys/dev/block/"$1"/../device/nvme*; do
+    for d in /sys/dev/block/"$1"/device /sys/dev/block/"$1"/device/nvme* \
+        /sys/dev/block/"$1"/../device /sys/dev/block/"$1"/../device/nvme*; do
         [[ -f $d/transport ]] || continue
         read -r t < "$d/transport"
         [[ $t == tcp || $t == rdma || $t == fc ]] && return 0
@@ -123,9 +127,7 @@ cmdline_args() {
 }
 
 # connect_args DEV (major:minor): rd.nvmf.connect for each fabrics
-# controller of DEV. A namespace's device/ is its controller, or with
-# native multipath its subsystem with one nvmeN per path
-# (drivers/nvme/host/multipath.c); a partition's is one level up.
+# controller of DEV (found as in is_fabrics)
 connect_args() {
     local d t a nqn traddr svc host_traddr kv found=1
     for d in /sys/dev/block/"$1"/device /sys/dev/block/"$1"/device/nvme* \
