@@ -54,7 +54,10 @@ start() {
     info "stacd: connect attempt $_runs ($mode${iface:+ $iface})"
     (
         /usr/sbin/stacd --once --syslog > "$report.new" 2>> "$run/boot.log" < /dev/null
-        echo $? > "$run/boot.rc.new"
+        _rc=$?
+        # for the kernel log's timeline, before anything slower
+        echo "<30>dracut: stacd: connect attempt $_runs ended with status $_rc" > /dev/kmsg
+        echo "$_rc" > "$run/boot.rc.new"
         mv -f "$report.new" "$report"
         mv -f "$run/boot.rc.new" "$run/boot.rc"
         # at once, rather than at the settled job's next turn: the loop
