@@ -60,6 +60,10 @@ impl fmt::Display for HostError {
 
 impl std::error::Error for HostError {}
 
+/// The keys of sys.conf's `[Host]` section (§2.6); any other is unknown.
+/// The shipped etc/stas/sys.conf.doc documents each (tests/shipped.rs).
+pub const SYS_CONF_KEYS: &[&str] = &["nqn", "id", "key", "symname"];
+
 /// A host NQN/ID handed over by the boot inputs (kernel command line, NBFT).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EarlyHost {
@@ -210,7 +214,7 @@ pub fn resolve_host(
     };
     sink.unknown_sections(&ini, &["Host"]);
     for e in ini.entries.iter().filter(|e| e.section == "Host") {
-        if !["nqn", "id", "key", "symname"].contains(&e.key.as_str()) {
+        if !SYS_CONF_KEYS.contains(&e.key.as_str()) {
             sink.unknown_key(e);
         }
     }

@@ -279,10 +279,40 @@ impl StacdConf {
     }
 }
 
-const GLOBAL: &str = "Global";
-const STANDALONE: &str = "Standalone";
-const IOC: &str = "I/O controller connection management";
-const CONTROLLERS: &str = "Controllers";
+pub const GLOBAL: &str = "Global";
+pub const STANDALONE: &str = "Standalone";
+pub const IOC: &str = "I/O controller connection management";
+pub const CONTROLLERS: &str = "Controllers";
+
+/// The sections of stacd.conf, in the order the shipped file has them.
+pub const SECTIONS: &[&str] = &[GLOBAL, IOC, CONTROLLERS, STANDALONE];
+
+/// Every `(section, key)` stacd.conf accepts (§2.2, and `[Standalone]`);
+/// any other key is reported as unknown and ignored, so this list is the
+/// whole of what the parser knows. The shipped etc/stas/stacd.conf and
+/// stacd.conf(5) document each one (tests/shipped.rs checks it).
+#[rustfmt::skip]
+pub const KEYS: &[(&str, &str)] = &[
+    (GLOBAL, "tron"), (GLOBAL, "hdr-digest"), (GLOBAL, "data-digest"), (GLOBAL, "kato"),
+    (GLOBAL, "nr-io-queues"), (GLOBAL, "nr-write-queues"), (GLOBAL, "nr-poll-queues"),
+    (GLOBAL, "queue-size"), (GLOBAL, "reconnect-delay"), (GLOBAL, "ctrl-loss-tmo"),
+    (GLOBAL, "disable-sqflow"), (GLOBAL, "ignore-iface"), (GLOBAL, "ip-family"),
+    (IOC, "disconnect-scope"), (IOC, "disconnect-trtypes"), (IOC, "connect-attempts-on-ncc"),
+    (CONTROLLERS, "controller"), (CONTROLLERS, "exclude"),
+    (STANDALONE, "nbft"), (STANDALONE, "kernel-cmdline"), (STANDALONE, "discovery"),
+    (STANDALONE, "discovery-controller"),
+];
+
+/// The keys of a `controller=` value that mean something (§2.4): the
+/// identity, the secrets and the per-controller overrides of `[Global]`.
+/// Other keys are kept as extras (shown on D-Bus, usable in `exclude=`).
+#[rustfmt::skip]
+pub const CONTROLLER_KEYS: &[&str] = &[
+    "transport", "traddr", "trsvcid", "nqn", "subsysnqn", "host-traddr", "host-iface",
+    "host-nqn", "dhchap-secret", "dhchap-ctrl-secret",
+    "hdr-digest", "data-digest", "kato", "nr-io-queues", "nr-write-queues", "nr-poll-queues",
+    "queue-size", "reconnect-delay", "ctrl-loss-tmo", "disable-sqflow",
+];
 
 /// A value check: the typed value, or what was expected.
 type Check<T> = fn(&str) -> Result<T, &'static str>;
@@ -566,11 +596,16 @@ pub fn parse_stacd_conf(text: &str, path: &Path) -> Result<(StacdConf, Vec<Warni
         file: path,
         out: Vec::new(),
     };
-    w.unknown_sections(&ini, &[GLOBAL, IOC, CONTROLLERS, STANDALONE]);
+    w.unknown_sections(&ini, SECTIONS);
     let mut c = StacdConf::defaults(path);
     // Entries are applied in file order, so for single-valued options the
     // last occurrence wins, and an invalid last one restores the default (§2.1).
     for e in &ini.entries {
+        let known_section = SECTIONS.contains(&e.section.as_str());
+        if known_section && !KEYS.contains(&(e.section.as_str(), e.key.as_str())) {
+            w.unknown_key(e);
+            continue;
+        }
         match (e.section.as_str(), e.key.as_str()) {
             (GLOBAL, "tron") => c.tron = w.value(e, boolean, "false").unwrap_or(false),
             (GLOBAL, "ignore-iface") => {
@@ -944,19 +979,49 @@ pub(crate) mod tests {
     #[test]
     #[rustfmt::skip]
     fn every_valueless_key_warns_and_keeps_the_default() {
-        let keys = [
-            (GLOBAL, "tron"), (GLOBAL, "hdr-digest"), (GLOBAL, "data-digest"), (GLOBAL, "kato"),
-            (GLOBAL, "nr-io-queues"), (GLOBAL, "nr-write-queues"), (GLOBAL, "nr-poll-queues"),
-            (GLOBAL, "queue-size"), (GLOBAL, "reconnect-delay"), (GLOBAL, "ctrl-loss-tmo"),
-            (GLOBAL, "disable-sqflow"), (GLOBAL, "ignore-iface"), (GLOBAL, "ip-family"),
-            (IOC, "disconnect-scope"), (IOC, "disconnect-trtypes"), (IOC, "connect-attempts-on-ncc"),
-            (CONTROLLERS, "controller"), (CONTROLLERS, "exclude"),
-        ];
-        for (s, k) in keys {
+        // "no value" (not "unknown key") also proves each key of KEYS has
+        // its own handler in the parser.
+        for &(s, k) in KEYS {
             let (c, w) = parse(&format!("[{s}]\n\n{k}\n"));
             assert_eq!(c, defaults(), "{k}");
             assert!(w.len() == 1 && w[0].starts_with(&format!("{F}:3: [{s}] {k}: no value")), "{w:?}");
         }
+    }
+
+    #[test]
+    fn keys_outside_the_list_are_unknown() {
+        for s in SECTIONS {
+            let (c, w) = parse(&format!("[{s}]\nbogus-key=1\n"));
+            assert_eq!(c, defaults());
+            assert_eq!(w, [format!("{F}:2: [{s}] bogus-key: unknown key; ignored")]);
+        }
+        // A key of one section is unknown in another.
+        let (_, w) = parse("[Controllers]\nkato=5\n[Standalone]\ntron=true\n");
+        assert_eq!(w.len(), 2, "{w:?}");
+    }
+
+    #[test]
+    fn controller_keys_are_the_ones_with_a_meaning() {
+        for k in CONTROLLER_KEYS {
+            let mut p = ConnParams::default();
+            let v = match slot(&mut p, k) {
+                Some(Slot::Bool(_)) => "true",
+                Some(Slot::Int(..)) => "16",
+                None => "nqn.x",
+            };
+            let (c, w) = parse(&format!(
+                "[Controllers]\ncontroller=transport=tcp;{k}={v}\n"
+            ));
+            assert!(w.is_empty(), "{k}: {w:?}");
+            assert_eq!(c.controllers[0].extras, [], "{k}");
+        }
+        // Every [Global] connection parameter is also an override.
+        for &(s, k) in KEYS {
+            let is_param = s == GLOBAL && slot(&mut ConnParams::default(), k).is_some();
+            assert!(!is_param || CONTROLLER_KEYS.contains(&k), "{k}");
+        }
+        let (c, _) = parse("[Controllers]\ncontroller=transport=tcp;zone=blue\n");
+        assert_eq!(c.controllers[0].extras, pairs(&[("zone", "blue")]));
     }
 
     #[test]
