@@ -73,9 +73,16 @@ install-conf:
 	fi
 	$(INSTALL) -m 644 etc/stas/sys.conf.doc $(DESTDIR)$(SYSCONFDIR)/stas/sys.conf.doc
 
+# dbus-daemon re-reads its configuration as soon as a file appears in the
+# directory (inotify): install writes the file 0600 and chmods it after,
+# so a running bus would read it unreadable and not look again. A complete
+# file is renamed into place instead.
 install-dbus:
 	$(INSTALL) -d $(DESTDIR)$(DBUSPOLICYDIR)
-	$(INSTALL) -m 644 etc/dbus-1/system.d/org.nvmexpress.stac.conf $(DESTDIR)$(DBUSPOLICYDIR)/
+	$(INSTALL) -m 644 etc/dbus-1/system.d/org.nvmexpress.stac.conf \
+		$(DESTDIR)$(DBUSPOLICYDIR)/org.nvmexpress.stac.conf.tmp
+	mv -f $(DESTDIR)$(DBUSPOLICYDIR)/org.nvmexpress.stac.conf.tmp \
+		$(DESTDIR)$(DBUSPOLICYDIR)/org.nvmexpress.stac.conf
 
 # The unit names the binary by its installed path.
 install-systemd:

@@ -10,6 +10,13 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The binary under test: `$STACD_TEST_BIN` (ci/test sets it to the static
+/// release build), else the one cargo built for the tests.
+fn bin() -> PathBuf {
+    std::env::var_os("STACD_TEST_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_stacd")), PathBuf::from)
+}
+
 fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
@@ -403,8 +410,7 @@ fn help_options(help: &str) -> BTreeSet<String> {
 #[test]
 fn stacd_8_options_are_what_the_binary_accepts() {
     let page = read("man/stacd.8");
-    let bin = Path::new(env!("CARGO_BIN_EXE_stacd"));
-    let help = help_options(&run(bin, &["--help"]));
+    let help = help_options(&run(&bin(), &["--help"]));
     assert!(
         help.contains("--conf-file") && help.contains("--once"),
         "{help:?}"
@@ -470,7 +476,7 @@ fn stacctl_1_commands_and_options_are_what_the_binary_accepts() {
     let page = read("man/stacctl.1");
     let s = Scratch::new("stacctl");
     let link = s.0.join("stacctl");
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_stacd"), &link).expect("link");
+    std::os::unix::fs::symlink(bin(), &link).expect("link");
     let help = run(&link, &["--help"]);
     let cmds: BTreeSet<String> = help
         .split_once('{')
