@@ -200,6 +200,17 @@ fn stacd_conf_defaults_are_the_codes() {
     }
 }
 
+#[test]
+fn a_controller_line_appended_to_the_shipped_file_is_used() {
+    // What nvme-stas users do (`echo controller=... >> stacd.conf`): the
+    // file must end in [Controllers].
+    let mut text = read("etc/stas/stacd.conf");
+    text.push_str("controller = transport=tcp;traddr=192.0.2.10;nqn=nqn.2014-08.com.example:s1\n");
+    let (c, w) = parse_conf(&text);
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(c.controllers.len(), 1);
+}
+
 /// Values a documented Range says are valid, and values just outside it.
 fn range_samples(range: &str) -> (Vec<String>, Vec<String>) {
     if let Some(list) = range.strip_prefix('[').and_then(|r| r.split_once(']')) {

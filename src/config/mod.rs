@@ -284,8 +284,10 @@ pub const STANDALONE: &str = "Standalone";
 pub const IOC: &str = "I/O controller connection management";
 pub const CONTROLLERS: &str = "Controllers";
 
-/// The sections of stacd.conf, in the order the shipped file has them.
-pub const SECTIONS: &[&str] = &[GLOBAL, IOC, CONTROLLERS, STANDALONE];
+/// The sections of stacd.conf, in the order the shipped file has them:
+/// `[Controllers]` last, as in nvme-stas's file, so that a `controller=`
+/// line appended to the file lands in it.
+pub const SECTIONS: &[&str] = &[GLOBAL, IOC, STANDALONE, CONTROLLERS];
 
 /// Every `(section, key)` stacd.conf accepts (§2.2, and `[Standalone]`);
 /// any other key is reported as unknown and ignored, so this list is the
@@ -603,7 +605,15 @@ pub fn parse_stacd_conf(text: &str, path: &Path) -> Result<(StacdConf, Vec<Warni
     for e in &ini.entries {
         let known_section = SECTIONS.contains(&e.section.as_str());
         if known_section && !KEYS.contains(&(e.section.as_str(), e.key.as_str())) {
-            w.unknown_key(e);
+            // A key of another section (a controller= line appended below
+            // [Standalone], say): name the right one.
+            match KEYS.iter().find(|(_, k)| *k == e.key) {
+                Some((s, _)) => w.warn(
+                    e,
+                    format!("not a key of this section (it belongs in [{s}]); ignored"),
+                ),
+                None => w.unknown_key(e),
+            }
             continue;
         }
         match (e.section.as_str(), e.key.as_str()) {
@@ -995,9 +1005,16 @@ pub(crate) mod tests {
             assert_eq!(c, defaults());
             assert_eq!(w, [format!("{F}:2: [{s}] bogus-key: unknown key; ignored")]);
         }
-        // A key of one section is unknown in another.
-        let (_, w) = parse("[Controllers]\nkato=5\n[Standalone]\ntron=true\n");
-        assert_eq!(w.len(), 2, "{w:?}");
+        // A key of one section is unknown in another, and the message says
+        // where it belongs.
+        let (c, w) = parse(
+            "[Standalone]\ncontroller=transport=tcp;traddr=1.1.1.1;nqn=x\n[Controllers]\nkato=5\n",
+        );
+        assert!(c.controllers.is_empty() && c.params.kato.is_none());
+        assert_eq!(w, [
+            format!("{F}:2: [Standalone] controller: not a key of this section (it belongs in [Controllers]); ignored"),
+            format!("{F}:4: [Controllers] kato: not a key of this section (it belongs in [Global]); ignored"),
+        ]);
     }
 
     #[test]
