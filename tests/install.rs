@@ -12,9 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The binary under test: `$STACD_TEST_BIN` (ci/test sets it to the static
-/// release build), else the one cargo built for the tests.
+/// release build; relative to the source tree), else the one cargo built
+/// for the tests. Absolute, since make runs in other directories.
 fn bin() -> String {
-    std::env::var("STACD_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_stacd").to_string())
+    let p = std::env::var_os("STACD_TEST_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_stacd")), PathBuf::from);
+    repo().join(p).display().to_string()
 }
 
 fn repo() -> PathBuf {

@@ -11,10 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The binary under test: `$STACD_TEST_BIN` (ci/test sets it to the static
-/// release build), else the one cargo built for the tests.
+/// release build; relative to the source tree), else the one cargo built
+/// for the tests. Absolute, since a link elsewhere points to it.
 fn bin() -> PathBuf {
-    std::env::var_os("STACD_TEST_BIN")
-        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_stacd")), PathBuf::from)
+    let p = std::env::var_os("STACD_TEST_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_stacd")), PathBuf::from);
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
 }
 
 fn repo(rel: &str) -> PathBuf {
