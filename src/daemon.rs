@@ -16,7 +16,7 @@
 use crate::boot::{self, DcTarget};
 use crate::config::host::HostIdentity;
 use crate::config::{self, StacdConf};
-use crate::desired::{self, Desired, Wanted};
+use crate::desired::{self, Desired, Origin, Wanted};
 use crate::discovery::Discoverer;
 use crate::engine::Engine;
 use crate::root::Root;
@@ -107,6 +107,9 @@ pub struct Daemon {
     /// Discovery controllers of the boot inputs (fixed for the run); the
     /// configured ones are re-read on reload.
     boot_dcs: Vec<DcTarget>,
+    /// Controllers our discovery found before a restart, kept wanted until
+    /// every discovery controller answered once.
+    held_discovered: Vec<Wanted>,
     #[cfg(feature = "dbus")]
     pub(crate) bus: crate::dbus::Bus,
 }
@@ -204,6 +207,7 @@ impl Daemon {
             uevents,
             discovery: None,
             boot_dcs: Vec::new(),
+            held_discovered: Vec::new(),
         })
     }
 
@@ -213,7 +217,34 @@ impl Daemon {
         disc.set_waker(self.control.wake.clone());
         self.boot_dcs = boot_dcs;
         self.discovery = Some(disc);
+        // What our discovery found before a restart stays wanted until the
+        // discovery controllers answer again (DESIGN.md: never disconnect
+        // because a source is silent).
+        self.held_discovered = desired::from_owned(
+            self.engine.owned(),
+            Origin::Discovery,
+            &self.conf,
+            &self.host,
+        );
         self.update_dc_targets();
+        self.sync_discovered();
+    }
+
+    /// The desired set's discovered part: what the discovery controllers
+    /// answered, plus, until every one has answered once, what they had
+    /// found before a restart.
+    fn sync_discovered(&mut self) {
+        let Some(disc) = self.discovery.as_ref() else {
+            return;
+        };
+        let mut found = disc.wanted();
+        if disc.all_read() {
+            self.held_discovered.clear();
+        } else {
+            found.extend(self.held_discovered.iter().cloned());
+        }
+        self.inputs.discovered = found;
+        self.refresh_wanted();
     }
 
     fn update_dc_targets(&mut self) {
@@ -229,8 +260,7 @@ impl Daemon {
             log::warn!("{n}");
         }
         if disc.set_targets(targets) {
-            self.inputs.discovered = disc.wanted();
-            self.refresh_wanted();
+            self.sync_discovered();
         }
         self.hold_audit_for_discovery();
     }
@@ -240,9 +270,12 @@ impl Daemon {
         let Some(disc) = self.discovery.as_mut() else {
             return;
         };
-        if disc.step(now) {
-            self.inputs.discovered = disc.wanted();
-            self.refresh_wanted();
+        let changed = disc.step(now);
+        // The last silent target answering releases the held controllers
+        // even when the pages themselves did not change.
+        let released = !self.held_discovered.is_empty() && disc.all_read();
+        if changed || released {
+            self.sync_discovered();
         }
         self.hold_audit_for_discovery();
     }

@@ -256,6 +256,36 @@ fn from_entry(
     })
 }
 
+/// Controllers a silent source asked for in an earlier run: the entries of
+/// the ownership record with `origin`, with `[Global]` parameters. A source
+/// that has not answered yet (stafd, our discovery, after a restart) keeps
+/// them wanted until it does, so a restart never disconnects them
+/// (DESIGN.md: never disconnect because a source is silent).
+pub fn from_owned(
+    owned: &crate::state::OwnedMap,
+    origin: Origin,
+    conf: &StacdConf,
+    host: &HostIdentity,
+) -> Vec<Wanted> {
+    owned
+        .iter()
+        .filter(|(_, o)| o.origin == origin.as_str())
+        .map(|(id, _)| Wanted {
+            params: ConnectParams {
+                conn: conf.params.clone(),
+                hostid: hostid_for(host, &id.host_nqn),
+                dhchap_secret: host.key.clone(),
+                dhchap_ctrl_secret: None,
+            },
+            id: id.clone(),
+            origin: origin.clone(),
+            boot: false,
+            extras: Vec::new(),
+            ncc: false,
+        })
+        .collect()
+}
+
 /// The wanted controllers of stacd.conf.
 pub fn from_config(
     conf: &StacdConf,

@@ -625,3 +625,66 @@ fn audit_waits_for_discovery_to_answer() {
         "SUB1 adopted, not connected again"
     );
 }
+
+#[test]
+fn restart_keeps_discovered_controllers_until_discovery_answers() {
+    // Found by our discovery in a first run; after a restart the discovery
+    // controller is silent for a while: nothing may be disconnected.
+    let fr = FakeRoot::new("boot-restart-dc");
+    fr.write_conf("[Standalone]\ndiscovery-controller = transport=tcp;traddr=127.0.0.1\n");
+    let root = fr.root();
+    let start = |k: &Arc<Recorder>| {
+        let (conf, _) = config::load_stacd_conf(&fr.conf_path()).unwrap();
+        let (host, _) = host::load_host(&root, &root.path(rel::SYS_CONF)).unwrap();
+        let kd: Arc<dyn Fabrics> = k.clone();
+        let e = Engine::new(&root, kd.clone(), Store::new(&root.run_dir()), FAST);
+        let mut d = Daemon::new(root.clone(), fr.conf_path(), host, conf, false, e).unwrap();
+        d.set_discovery(Discoverer::new(&root, kd, true, FAST), Vec::new());
+        let ctl = d.control();
+        (ctl, std::thread::spawn(move || (d.run(), d)))
+    };
+    let k = Arc::new(Recorder::new(&root));
+    k.set_log_page(DC_ADDR, page(1, &[SUB1]));
+    let (ctl, t) = start(&k);
+    let end = Instant::now() + Duration::from_secs(5);
+    while fr.ctrls().len() < 2 {
+        assert!(Instant::now() < end, "first run: {:?}", fr.ctrls());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    ctl.request_stop();
+    t.join().unwrap();
+    // Second run: the discovery controller we held is gone and refuses.
+    let dc = fr
+        .ctrls()
+        .into_iter()
+        .find(|c| fr.attr(c, "subsysnqn") == DISCOVERY_NQN)
+        .unwrap();
+    std::fs::remove_dir_all(fr.path("sys/class/nvme").join(&dc)).unwrap();
+    let k2 = Arc::new(Recorder::new(&root));
+    k2.fail_when(DISCOVERY_NQN, rustix::io::Errno::CONNREFUSED);
+    let (ctl, t) = start(&k2);
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(
+        k2.deletes().is_empty(),
+        "disconnected while discovery was silent: {:?}",
+        k2.deletes()
+    );
+    // Discovery answers without SUB1: now it goes.
+    k2.set_log_page(DC_ADDR, page(2, &[]));
+    k2.heal();
+    let end = Instant::now() + Duration::from_secs(5);
+    while k2.deletes().is_empty() {
+        assert!(
+            Instant::now() < end,
+            "SUB1 never released after discovery answered"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ctl.request_stop();
+    t.join().unwrap();
+    assert!(!k2
+        .connects()
+        .iter()
+        .any(|c| c.contains(&format!("nqn={SUB1},"))));
+}

@@ -246,18 +246,7 @@ pub fn to_wanted(pages: &[DcPages], conf: &StacdConf, host: &HostIdentity) -> De
 /// them: wanted until stafd answers, so a restart of stacd, or stafd
 /// starting after stacd, disconnects nothing (DESIGN.md).
 pub fn from_owned(owned: &OwnedMap, conf: &StacdConf, host: &HostIdentity) -> Vec<Wanted> {
-    owned
-        .iter()
-        .filter(|(_, o)| o.origin == Origin::Stafd.as_str())
-        .map(|(id, _)| Wanted {
-            params: params(conf, host, id),
-            id: id.clone(),
-            origin: Origin::Stafd,
-            boot: false,
-            extras: Vec::new(),
-            ncc: false,
-        })
-        .collect()
+    crate::desired::from_owned(owned, Origin::Stafd, conf, host)
 }
 
 /// stafd's interface, as a client sees it. Every member is named: zbus
