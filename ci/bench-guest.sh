@@ -1,0 +1,409 @@
+#!/bin/sh
+# shellcheck shell=dash
+# bench-guest.sh - the guest half of ci/bench: measures stacd against
+# nvme-cli and against bare writes to /dev/nvme-fabrics on the test bed's
+# kernel (nvmet on 127.0.0.1). Prints one line per sample,
+#     @bench KIND N CONTENDER VALUE
+# (times in microseconds, sizes in KiB), which ci/bench turns into the table.
+# Settings (vm-run -e): BENCH_ROUNDS (5), BENCH_SIZES ("1 8 32"),
+# BENCH_DEAD_N (8: live controllers next to a dead address), BENCH_IDLE
+# (60 s of daemon idle time), BENCH_REPEAT (40 runs of the short commands).
+# Needs the dummy module (vm-run -M dummy) for the silent dead address.
+#
+# Contenders, each started in the background at t0 and timed until the
+# wanted controllers are live in /sys/class/nvme (polled every 10 ms,
+# without forks):
+#   floor  bare connects written one after another by one shell, no fork
+#          per connect (testbed.sh's nvmf_connect): the serial floor
+#   par    one bare connect per subshell, all released at once through a
+#          FIFO (timed from the release): do parallel writes help?
+#   stacd  stacd --once with one controller= line per subsystem
+#   cadd   nvme connect-all against the discovery controller on :4420
+#   loop   a shell loop of nvme connect, one per subsystem
+# The kernel serialises connects: nvmf_dev_write holds the global
+# nvmf_dev_mutex around nvmf_create_ctrl, which returns only once the
+# controller is live (drivers/nvme/host/fabrics.c).
+#
+# Dead addresses (KIND dead and silent):
+#   refused  127.0.0.1:4421, where nothing listens: the connect fails at once
+#   silent   10.99.0.2:4420, routed to a dummy interface that drops every
+#            packet: the kernel gives up after its single SYN retry, ~3 s
+#            (nvme_tcp_alloc_queue sets TCP_SYNCNT 1, drivers/nvme/host/tcp.c)
+# A dead address comes first in stacd.conf and in the loops (the worst
+# place for tools that connect one after another); connect-all meets it as a
+# referral, which nvmet lists after the subsystems (nvmet's
+# nvmet_execute_disc_get_log_page), so last.
+# shellcheck source=vm/guest/testbed.sh
+. /lib/testbed.sh
+# shellcheck source=vm/guest/stacd-lib.sh
+. /lib/stacd-lib.sh
+
+ROUNDS=${BENCH_ROUNDS:-5}
+SIZES=${BENCH_SIZES:-1 8 32}
+DEAD_N=${BENCH_DEAD_N:-8}
+IDLE=${BENCH_IDLE:-60}
+REPEAT=${BENCH_REPEAT:-40}
+PORT=4420
+SILENT=10.99.0.2
+DISC_NQN=nqn.2014-08.org.nvmexpress.discovery
+REFERRAL=/sys/kernel/config/nvmet/ports/1/referrals/dead
+NL='
+'
+
+say() { echo "@bench $*"; }
+
+# nvmet_for N: nvmet with subsystems sub1..subN on 127.0.0.1:4420 only
+nvmet_for() {
+	nvmet-setup -c
+	nvmet-setup -s "$1" -p "tcp:$ADDR:$PORT" >/dev/null || {
+		echo "bench: nvmet-setup -s $1 failed"
+		exit 1
+	}
+	# shellcheck disable=SC1091 # written by nvmet-setup
+	. /run/nvmet.env
+}
+
+# silent_setup: a dummy interface for 10.99.0.0/24; what is sent there
+# vanishes without an answer (drivers/net/dummy.c drops every packet)
+silent_setup() {
+	ip link add bh0 type dummy 2>/dev/null &&
+		ip addr add 10.99.0.1/24 dev bh0 &&
+		ip link set bh0 up
+}
+
+# dead_target KIND: set DEAD to "ADDR:PORT:NQN" of the dead address of KIND
+dead_target() {
+	case $1 in
+	dead) DEAD=$ADDR:$DEAD_PORT:$SUB1 ;;
+	silent) DEAD=$SILENT:$PORT:$SUB1 ;;
+	*) DEAD='' ;;
+	esac
+}
+
+# referral_on ADDR PORT / referral_off: a referral to ADDR:PORT in the
+# discovery log of :4420, so that connect-all meets the dead address too
+referral_on() {
+	mkdir "$REFERRAL" &&
+		echo tcp >"$REFERRAL/addr_trtype" &&
+		echo ipv4 >"$REFERRAL/addr_adrfam" &&
+		echo "$1" >"$REFERRAL/addr_traddr" &&
+		echo "$2" >"$REFERRAL/addr_trsvcid" &&
+		echo 1 >"$REFERRAL/enable"
+}
+referral_off() {
+	[ ! -d "$REFERRAL" ] || rmdir "$REFERRAL"
+}
+
+# targets_for N [KIND]: set TARGETS to "ADDR:PORT:NQN ..." for the first N
+# subsystems, after the dead address of KIND (dead, silent) if any
+targets_for() {
+	local i=0 nqn
+	dead_target "${2:-}"
+	TARGETS=$DEAD
+	for nqn in $NVMET_NQNS; do
+		i=$((i + 1))
+		[ "$i" -le "$1" ] || break
+		TARGETS="$TARGETS $ADDR:$PORT:$nqn"
+	done
+}
+
+# tsplit T: set T_ADDR, T_PORT, T_NQN from "ADDR:PORT:NQN" (NQNs hold colons)
+tsplit() {
+	T_ADDR=${1%%:*}
+	T_NQN=${1#*:}
+	T_PORT=${T_NQN%%:*}
+	T_NQN=${T_NQN#*:}
+}
+
+# conf_targets: stacd.conf with one controller= line per target
+conf_targets() {
+	local t
+	mkdir -p "${STACD_CONF%/*}"
+	{
+		echo "[Controllers]"
+		for t in $TARGETS; do
+			tsplit "$t"
+			echo "controller = transport=tcp;traddr=$T_ADDR;trsvcid=$T_PORT;nqn=$T_NQN"
+		done
+	} >"$STACD_CONF"
+}
+
+# _io_live N: set N_IO to the number of live I/O controllers (a discovery
+# controller is live too while connect-all reads its log page). No fork,
+# and cheap while fewer than N controllers exist: the poll must not take
+# the CPU from the contenders (2 vCPUs under TCG, where every system call
+# is slow: see the --dry-run figures).
+_io_live() {
+	local c s q
+	N_IO=0
+	set -- "$1" /sys/class/nvme/nvme*
+	[ "$#" -gt "$1" ] || return 0
+	shift
+	for c in "$@"; do
+		s=
+		read -r s 2>/dev/null <"$c/state"
+		[ "$s" = live ] || continue
+		q=
+		read -r q 2>/dev/null <"$c/subsysnqn"
+		[ "$q" = "$DISC_NQN" ] || N_IO=$((N_IO + 1))
+	done
+}
+
+# bare T: connect target T by writing to /dev/nvme-fabrics (no fork)
+bare() {
+	tsplit "$1"
+	nvmf_connect "nqn=$T_NQN,transport=tcp,traddr=$T_ADDR,trsvcid=$T_PORT,hostnqn=$HOSTNQN,hostid=$HOSTID"
+}
+
+# --- the contenders; each runs in a background subshell (or execs)
+
+run_floor() {
+	local t a slow=0 d
+	for t in $TARGETS; do
+		now_ns
+		a=$NOW
+		bare "$t"
+		now_ns
+		d=$((NOW - a))
+		# the slowest single connect of this run (a failed one does not count)
+		[ -z "$NVMF_CTRL" ] || [ "$d" -le "$slow" ] || slow=$d
+	done
+	echo "$slow" >/tmp/bench.slowest
+}
+
+run_par() {
+	local t go='' fifo=/tmp/bench.go
+	rm -f "$fifo"
+	mkfifo "$fifo"
+	# Held open read-write: neither the children's reads nor our write
+	# wait for the other side to open it.
+	exec 5<>"$fifo"
+	for t in $TARGETS; do
+		# Each child reads one byte (busybox read takes a byte at a
+		# time from a FIFO), then connects. A child has no children:
+		# no SIGCHLD can interrupt its connect.
+		(
+			read -r _ <&5
+			bare "$t"
+		) &
+		go="$go$NL"
+	done
+	now_ns
+	echo "$NOW" >/tmp/bench.t0
+	printf '%s' "$go" >&5
+	wait
+}
+
+run_stacd() {
+	exec "$STACD" --once --timeout 60
+}
+
+run_cadd() {
+	exec nvme connect-all -t tcp -a "$ADDR" -s "$PORT"
+}
+
+run_loop() {
+	local t
+	for t in $TARGETS; do
+		tsplit "$t"
+		nvme connect -t tcp -a "$T_ADDR" -s "$T_PORT" -n "$T_NQN"
+	done
+}
+
+# measure KIND N CONTENDER [DEAD]: one timed run of CONTENDER connecting the
+# first N subsystems, after the dead address of kind DEAD (dead, silent) if
+# given; reports it as KIND (live, dead, silent; warm for the warm-up), then
+# deletes every controller
+measure() {
+	local kind="$1" n="$2" who="$3" t0 t1 pid got=1
+	targets_for "$n" "${4:-}"
+	rm -f /tmp/bench.t0 /tmp/bench.slowest
+	rm -rf "$STACD_RUNDIR"
+	[ "$who" != stacd ] || conf_targets
+	if [ "$who" = cadd ] && [ -n "$DEAD" ]; then
+		tsplit "$DEAD"
+		referral_on "$T_ADDR" "$T_PORT" || echo "bench: cannot add the referral"
+	fi
+	now_ns
+	t0=$NOW
+	"run_$who" </dev/null >/tmp/bench.out 2>&1 &
+	pid=$!
+	deadline 120
+	while :; do
+		_io_live "$n"
+		[ "$N_IO" -lt "$n" ] || break
+		if timed_out; then
+			got=0
+			break
+		fi
+		usleep 10000
+	done
+	now_ns
+	t1=$NOW
+	[ ! -f /tmp/bench.t0 ] || read -r t0 </tmp/bench.t0
+	# stacd --once keeps retrying a dead address until its timeout: end it
+	# once the live ones are up (it never disconnects anything)
+	[ "$who" != stacd ] || [ -z "$DEAD" ] || kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null # no "Terminated" for the stacd ended above
+	now_ns
+	if [ "$got" = 1 ]; then
+		say "$kind $n $who $(((t1 - t0) / 1000))"
+		# when the command returned (what a boot script waits for)
+		[ "$kind" != live ] || say "exit $n $who $(((NOW - t0) / 1000))"
+	else
+		say "fail $n $who $kind: only $N_IO of $n live after 120 s"
+		sed 's/^/    /' /tmp/bench.out
+	fi
+	if [ "$who" = floor ] && [ "$kind" = live ] && [ -f /tmp/bench.slowest ]; then
+		read -r t0 </tmp/bench.slowest
+		say "slowest $n floor $((t0 / 1000))"
+	fi
+	if [ "$got" = 1 ] && [ "$(ctrl_count)" != "$n" ]; then
+		say "fail $n $who $kind: $(ctrl_count) controllers instead of $n after the run"
+	fi
+	referral_off
+	delete_all_ctrls 30 || say "fail $n $who $kind: controllers left after 30 s"
+}
+
+# rotate K WORDS...: print the words starting at index K mod their count
+rotate() {
+	local k="$1" i=0 w head='' tail=''
+	shift
+	k=$((k % $#))
+	for w in "$@"; do
+		if [ "$i" -lt "$k" ]; then head="$head $w"; else tail="$tail $w"; fi
+		i=$((i + 1))
+	done
+	echo "${tail# }$head"
+}
+
+# --- 1 and 2: time until live, and the dead addresses
+
+say "info kernel $(uname -r), $(nproc) vCPU, nvme-cli $(nvme version | sed -n 's/^nvme version \([^ ]*\).*/\1/p'), $("$STACD" --version | sed -n 1p)"
+kinds=dead
+if silent_setup; then
+	kinds="dead silent"
+else
+	say "fail 0 - silent: no dummy interface (vm-run -M dummy); no silent dead address"
+fi
+all="floor par stacd cadd loop"
+for n in $SIZES; do
+	nvmet_for "$n"
+	list=$all
+	if [ "$n" = "$DEAD_N" ]; then
+		for k in $kinds; do
+			for c in $all; do list="$list $c/$k"; done
+		done
+	fi
+	# Round 0 is a warm-up, reported as "warm" and left out of the
+	# figures: under TCG the first run of a code path also pays for its
+	# translation.
+	r=0
+	while [ "$r" -le "$ROUNDS" ]; do
+		# shellcheck disable=SC2086 # a word list
+		for c in $(rotate "$r" $list); do
+			dk=''
+			case $c in */*) dk=${c#*/} ;; esac
+			k=${dk:-live}
+			[ "$r" != 0 ] || k=warm
+			measure "$k" "$n" "${c%/*}" "$dk"
+		done
+		r=$((r + 1))
+	done
+done
+
+# --- 3: cost
+
+# version wall time: fork + exec + run + exit, alternating the two programs
+i=0
+while [ "$i" -lt "$REPEAT" ]; do
+	now_ns
+	t0=$NOW
+	"$STACD" --version >/dev/null
+	now_ns
+	say "version 0 stacd $(((NOW - t0) / 1000))"
+	t0=$NOW
+	nvme version >/dev/null
+	now_ns
+	say "version 0 nvme $(((NOW - t0) / 1000))"
+	i=$((i + 1))
+done
+
+# maxrss KIND WHO COMMAND...: peak RSS (KiB) of COMMAND, from busybox time
+maxrss() {
+	local kind="$1" who="$2" kb
+	shift 2
+	command time -f '%M' -o /tmp/bench.rss "$@" >/dev/null 2>&1 </dev/null
+	read -r kb </tmp/bench.rss
+	say "$kind 0 $who $kb"
+}
+for i in 1 2 3; do
+	maxrss rss-version stacd "$STACD" --version
+	maxrss rss-version nvme nvme version
+done
+
+big=1
+for n in $SIZES; do [ "$n" -le "$big" ] || big=$n; done
+nvmet_for "$big"
+targets_for "$big"
+conf_targets
+for i in 1 2 3; do
+	rm -rf "$STACD_RUNDIR"
+	maxrss rss-connect stacd "$STACD" --once --timeout 60
+	delete_all_ctrls 30
+	maxrss rss-connect cadd nvme connect-all -t tcp -a "$ADDR" -s "$PORT"
+	delete_all_ctrls 30
+done
+
+# stacd --dry-run scans /sys/class/nvme and plans, without connecting:
+# with none and with $big controllers connected; the difference is the cost
+# of scanning (and matching) them on a real sysfs
+dry_runs() {
+	local i=0
+	while [ "$i" -lt "$REPEAT" ]; do
+		now_ns
+		t0=$NOW
+		"$STACD" --dry-run >/dev/null 2>&1
+		now_ns
+		say "dryrun $1 stacd $(((NOW - t0) / 1000))"
+		i=$((i + 1))
+	done
+}
+rm -rf "$STACD_RUNDIR"
+dry_runs 0
+run_floor
+dry_runs "$big"
+delete_all_ctrls 30
+
+# ctxt: set CTXT to the context switches of every thread of the daemon
+ctxt() {
+	CTXT=$(cat /proc/"$STACD_PID"/task/*/status 2>/dev/null |
+		awk '/^(non)?voluntary_ctxt_switches:/ { s += $2 } END { print s + 0 }')
+}
+# status_kb FIELD: a field of the daemon's /proc/PID/status
+status_kb() {
+	awk -v f="$1:" '$1 == f { print $2 }' "/proc/$STACD_PID/status"
+}
+rm -rf "$STACD_RUNDIR"
+stacd_start >/dev/null
+if wait_live "$big" 60 "$STACD_T0" >/dev/null && wait_log "Connection established!" "$big" 30; then
+	usleep 2000000 # let the namespace scans and their uevents pass
+	ctxt
+	c0=$CTXT
+	now_ns
+	t0=$NOW
+	sleep "$IDLE"
+	ctxt
+	ms_since "$t0"
+	say "daemon $big wakeups $((CTXT - c0))"
+	say "daemon $big idle-ms $MS"
+	say "daemon $big threads $(status_kb Threads)"
+	say "daemon $big rss $(status_kb VmRSS)"
+	say "daemon $big hwm $(status_kb VmHWM)"
+else
+	say "fail $big daemon: did not connect $big controllers"
+	stacd_show_log
+fi
+stacd_stop >/dev/null
+delete_all_ctrls 30
+say "done"
