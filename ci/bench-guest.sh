@@ -12,7 +12,8 @@
 #
 # Contenders, each started in the background at t0 and timed until the
 # wanted controllers are live in /sys/class/nvme (polled every 10 ms,
-# without forks):
+# without forks); every controller is deleted after each run, then 0.5 s of
+# rest; each round takes the contenders in a new random order:
 #   floor  bare connects written one after another by one shell, no fork
 #          per connect (testbed.sh's nvmf_connect): the serial floor
 #   par    one bare connect per subshell, all released at once through a
@@ -263,20 +264,27 @@ measure() {
 	fi
 	referral_off
 	delete_all_ctrls 30 || say "fail $n $who $kind: controllers left after 30 s"
+	# let the kernel finish tearing them down (target queues, namespaces)
+	# before the next contender starts
+	usleep 500000
 }
 
-# rotate K WORDS...: print the words starting at index K mod their count
-rotate() {
-	local k="$1" i=0 w head='' tail=''
-	shift
-	k=$((k % $#))
-	for w in "$@"; do
-		if [ "$i" -lt "$k" ]; then head="$head $w"; else tail="$tail $w"; fi
-		i=$((i + 1))
-	done
-	echo "${tail# }$head"
+# usage KIND WHO COMMAND...: peak RSS (KiB) and CPU time (user + system,
+# ms; busybox time, 10 ms resolution) of COMMAND, from its rusage. The
+# kernel's work for a connect runs partly in the writing thread (counted)
+# and partly in kernel workers (not counted), the same for every writer.
+usage() {
+	local kind="$1" who="$2" kb u s
+	shift 2
+	command time -f '%M %U %S' -o /tmp/bench.rss "$@" >/dev/null 2>&1 </dev/null
+	read -r kb u s </tmp/bench.rss
+	say "rss-$kind 0 $who $kb"
+	say "cpu-$kind 0 $who $(($(secs_ms "$u") + $(secs_ms "$s")))"
 }
-
+# secs_ms S.FF: seconds with two decimals as ms (no octal trap for "0.08")
+secs_ms() {
+	echo $((${1%.*} * 1000 + (1${1#*.} - 100) * 10))
+}
 # `bench-guest.sh floor TARGETS`: only the serial floor, as a command of its
 # own, so that busybox time can take its CPU time
 if [ "${1:-}" = floor ]; then
@@ -305,11 +313,12 @@ for n in $SIZES; do
 	fi
 	# Round 0 is a warm-up, reported as "warm" and left out of the
 	# figures: under TCG the first run of a code path also pays for its
-	# translation.
+	# translation. Each round takes the contenders in a new random order,
+	# so that none always follows the same one.
 	r=0
 	while [ "$r" -le "$ROUNDS" ]; do
 		# shellcheck disable=SC2086 # a word list
-		for c in $(rotate "$r" $list); do
+		for c in $(printf '%s\n' $list | shuf); do
 			dk=''
 			case $c in */*) dk=${c#*/} ;; esac
 			k=${dk:-live}
@@ -317,6 +326,18 @@ for n in $SIZES; do
 			measure "$k" "$n" "${c%/*}" "$dk"
 		done
 		r=$((r + 1))
+	done
+	# CPU time and peak RSS of connecting the N, one command each
+	targets_for "$n"
+	conf_targets
+	for i in 1 2 3; do
+		rm -rf "$STACD_RUNDIR"
+		usage "connect-$n" stacd "$STACD" --once --timeout 60
+		delete_all_ctrls 30
+		usage "connect-$n" cadd nvme connect-all -t tcp -a "$ADDR" -s "$PORT"
+		delete_all_ctrls 30
+		usage "connect-$n" floor "$0" floor "$TARGETS"
+		delete_all_ctrls 30
 	done
 done
 
@@ -337,22 +358,6 @@ while [ "$i" -lt "$REPEAT" ]; do
 	i=$((i + 1))
 done
 
-# usage KIND WHO COMMAND...: peak RSS (KiB) and CPU time (user + system,
-# ms; busybox time, 10 ms resolution) of COMMAND, from its rusage. The
-# kernel's work for a connect runs partly in the writing thread (counted)
-# and partly in kernel workers (not counted), the same for every writer.
-usage() {
-	local kind="$1" who="$2" kb u s
-	shift 2
-	command time -f '%M %U %S' -o /tmp/bench.rss "$@" >/dev/null 2>&1 </dev/null
-	read -r kb u s </tmp/bench.rss
-	say "rss-$kind 0 $who $kb"
-	say "cpu-$kind 0 $who $(($(secs_ms "$u") + $(secs_ms "$s")))"
-}
-# secs_ms S.FF: seconds with two decimals as ms (no octal trap for "0.08")
-secs_ms() {
-	echo $((${1%.*} * 1000 + (1${1#*.} - 100) * 10))
-}
 for i in 1 2 3; do
 	usage version stacd "$STACD" --version
 	usage version nvme nvme version
@@ -363,15 +368,6 @@ for n in $SIZES; do [ "$n" -le "$big" ] || big=$n; done
 nvmet_for "$big"
 targets_for "$big"
 conf_targets
-for i in 1 2 3; do
-	rm -rf "$STACD_RUNDIR"
-	usage connect stacd "$STACD" --once --timeout 60
-	delete_all_ctrls 30
-	usage connect cadd nvme connect-all -t tcp -a "$ADDR" -s "$PORT"
-	delete_all_ctrls 30
-	usage connect floor "$0" floor "$TARGETS"
-	delete_all_ctrls 30
-done
 
 # stacd --dry-run scans /sys/class/nvme and plans, without connecting:
 # with none and with $big controllers connected; the difference is the cost
