@@ -285,13 +285,15 @@ usage() {
 secs_ms() {
 	echo $((${1%.*} * 1000 + (1${1#*.} - 100) * 10))
 }
-# `bench-guest.sh floor TARGETS`: only the serial floor, as a command of its
-# own, so that busybox time can take its CPU time
-if [ "${1:-}" = floor ]; then
+# `bench-guest.sh floor|par TARGETS`: only the bare connects, as a command
+# of their own, so that busybox time can take their CPU time
+case ${1:-} in
+floor | par)
 	TARGETS=$2
-	run_floor
+	"run_$1"
 	exit 0
-fi
+	;;
+esac
 
 # --- 1 and 2: time until live, and the dead addresses
 
@@ -337,6 +339,8 @@ for n in $SIZES; do
 		usage "connect-$n" cadd nvme connect-all -t tcp -a "$ADDR" -s "$PORT"
 		delete_all_ctrls 30
 		usage "connect-$n" floor "$0" floor "$TARGETS"
+		delete_all_ctrls 30
+		usage "connect-$n" par "$0" par "$TARGETS"
 		delete_all_ctrls 30
 	done
 done
