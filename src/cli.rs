@@ -133,23 +133,23 @@ pub fn parse(prog: &str, args: &[String]) -> Result<Args, u8> {
     match Args::from_args(&[prog], &refs) {
         Ok(a) => {
             if a.timeout.is_some() && !a.once {
-                eprintln!("{prog}: --timeout only applies to --once");
+                crate::say_err!("{prog}: --timeout only applies to --once");
                 return Err(exit::USAGE);
             }
             if a.once && a.dry_run {
-                eprintln!("{prog}: --once and --dry-run exclude each other");
+                crate::say_err!("{prog}: --once and --dry-run exclude each other");
                 return Err(exit::USAGE);
             }
             Ok(a)
         }
         Err(early) => match early.status {
             Ok(()) => {
-                print!("{}", wrap80(&early.output));
+                crate::say_raw!("{}", wrap80(&early.output));
                 Err(exit::OK)
             }
             Err(()) => {
                 let first = early.output.lines().next().unwrap_or("invalid arguments");
-                eprintln!("{prog}: {first}\nTry '{prog} --help' for more information.");
+                crate::say_err!("{prog}: {first}\nTry '{prog} --help' for more information.");
                 Err(exit::USAGE)
             }
         },
@@ -227,14 +227,16 @@ fn stacctl(args: &[String]) -> u8 {
 
 #[cfg(not(feature = "dbus"))]
 fn stacctl(_: &[String]) -> u8 {
-    eprintln!("stacctl: D-Bus is not built into this binary (built without the dbus feature)");
+    crate::say_err!(
+        "stacctl: D-Bus is not built into this binary (built without the dbus feature)"
+    );
     exit::RUNTIME
 }
 
 fn run(prog: &str, a: Args) -> Result<u8, Fatal> {
     if a.version {
-        println!("stacd {VERSION}");
-        println!(
+        crate::say!("stacd {VERSION}");
+        crate::say!(
             "nvme-stas 3.0 compatible; features:{}",
             if cfg!(feature = "dbus") {
                 " dbus"
@@ -362,14 +364,14 @@ fn dry_run(s: Setup) -> u8 {
     engine.set_wanted(s.inputs.desired(&s.conf, &s.host));
     let plan = engine.plan(Instant::now());
     for act in &plan.actions {
-        println!("{act}");
+        crate::say!("{act}");
     }
     let dcs = s.all_dcs();
     for d in &dcs {
-        println!("discover {} ({})", d.id, d.origin);
+        crate::say!("discover {} ({})", d.id, d.origin);
     }
     if plan.actions.is_empty() && dcs.is_empty() {
-        println!("nothing wanted, nothing owned");
+        crate::say!("nothing wanted, nothing owned");
     }
     exit::OK
 }
@@ -469,21 +471,21 @@ fn dump_nbft(root: &Root) -> u8 {
     let dir = root.path(rel::ACPI_TABLES);
     let tables = nbft::read_all(&dir);
     if tables.is_empty() {
-        eprintln!("no NBFT table in {}", dir.display());
+        crate::say_err!("no NBFT table in {}", dir.display());
         return exit::OK;
     }
     let mut code = exit::OK;
     for (p, t) in tables {
         match t {
             Ok(t) => {
-                println!("# {}", p.display());
-                print!("{}", t.dump());
+                crate::say!("# {}", p.display());
+                crate::say_raw!("{}", t.dump());
                 for e in &t.problems {
-                    eprintln!("{}: {e}", p.display());
+                    crate::say_err!("{}: {e}", p.display());
                 }
             }
             Err(e) => {
-                eprintln!("{}: {e}", p.display());
+                crate::say_err!("{}: {e}", p.display());
                 code = exit::RUNTIME;
             }
         }
@@ -509,7 +511,7 @@ pub fn main() -> std::process::ExitCode {
     match run(prog, args) {
         Ok(code) => code.into(),
         Err(e) => {
-            eprintln!("{prog}: {e}");
+            crate::say_err!("{prog}: {e}");
             e.code().into()
         }
     }

@@ -2,6 +2,36 @@
 //! small static binary. See DESIGN notes in docs/ and the module docs below;
 //! data flows one way: inputs → desired set → kernel scan → plan → apply.
 
+/// `println!` that never panics: Rust ignores SIGPIPE, so `println!` on a
+/// closed stdout (`stacd --version | head -n 0`, a reader that went away)
+/// would panic, and with panic=abort end the program with SIGABRT. Output
+/// to a reader that left is simply dropped.
+#[macro_export]
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// `print!` that never panics (see [`say!`]).
+#[macro_export]
+macro_rules! say_raw {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// `eprintln!` that never panics on a closed stderr.
+#[macro_export]
+macro_rules! say_err {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 pub mod boot;
 pub mod cli;
 pub mod cmdline;

@@ -212,3 +212,20 @@ fn config_and_host_errors_exit_2_runtime_errors_exit_1() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("hostnqn"), "{}", text(&o.stderr));
 }
+
+#[test]
+fn closed_stdout_is_not_a_crash() {
+    // Rust ignores SIGPIPE: println! on a closed pipe would panic and, with
+    // panic=abort, end with SIGABRT (exit 134). `stacd --version | head -n 0`.
+    for args in [&["--version"][..], &["--help"], &["--bogus"]] {
+        let (r, w) = std::io::pipe().expect("pipe");
+        drop(r);
+        let o = Command::new(env!("CARGO_BIN_EXE_stacd"))
+            .args(args)
+            .stdout(w)
+            .output()
+            .expect("run stacd");
+        let want = if args[0] == "--bogus" { 2 } else { 0 };
+        assert_eq!(o.status.code(), Some(want), "{args:?}: {:?}", o.status);
+    }
+}

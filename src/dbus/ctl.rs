@@ -91,21 +91,21 @@ pub enum Cmd {
 /// (stderr, 2), as argparse does for the original.
 pub fn parse(args: &[String]) -> Result<Cmd, u8> {
     let bad = |msg: String| {
-        eprintln!("{USAGE}\nstacctl: error: {msg}");
+        crate::say_err!("{USAGE}\nstacctl: error: {msg}");
         Err(exit::USAGE)
     };
     let mut it = args.iter().map(String::as_str);
     let cmd = match it.next() {
         None => {
-            println!("{USAGE}");
+            crate::say!("{USAGE}");
             return Err(exit::RUNTIME);
         }
         Some("-h" | "--help") => {
-            print!("{HELP}");
+            crate::say_raw!("{HELP}");
             return Err(exit::OK);
         }
         Some("-v" | "--version") => {
-            println!("stacctl {}", crate::cli::VERSION);
+            crate::say!("stacctl {}", crate::cli::VERSION);
             return Err(exit::OK);
         }
         Some(c) => c,
@@ -114,7 +114,7 @@ pub fn parse(args: &[String]) -> Result<Cmd, u8> {
     match cmd {
         "tron" | "troff" | "status" => match rest.first() {
             Some(&"-h" | &"--help") => {
-                println!("usage: stacctl {cmd} [-h]");
+                crate::say!("usage: stacctl {cmd} [-h]");
                 Err(exit::OK)
             }
             Some(x) => bad(format!("unrecognized arguments: {x}")),
@@ -127,7 +127,7 @@ pub fn parse(args: &[String]) -> Result<Cmd, u8> {
                 match a {
                     "-d" | "--detailed" => detailed = true,
                     "-h" | "--help" => {
-                        print!("{LS_HELP}");
+                        crate::say_raw!("{LS_HELP}");
                         return Err(exit::OK);
                     }
                     x => return bad(format!("unrecognized arguments: {x}")),
@@ -226,11 +226,11 @@ pub fn main(args: &[String]) -> u8 {
     };
     match execute(cmd) {
         Ok(out) => {
-            println!("{out}");
+            crate::say!("{out}");
             exit::OK
         }
         Err(why) => {
-            eprintln!("{NO_STACD}\nstacctl: {why}");
+            crate::say_err!("{NO_STACD}\nstacctl: {why}");
             exit::RUNTIME
         }
     }
