@@ -28,5 +28,6 @@ pub mod params;
 pub mod plan;
 pub mod root;
 pub mod secret;
+pub mod stafd;
 pub mod state;
 pub mod uevent;
