@@ -20,12 +20,14 @@
 //!
 //! The reply's parsing and what it asks for live in [`crate::stafd`].
 
-use super::{Event, Shared};
+use super::{client, Event, Shared};
 use crate::daemon::{Command, Control};
 pub use crate::stafd::{from_owned, parse_pages, to_wanted, DcPages, Derived, Dlpe};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use zbus::blocking::MessageIterator;
+use zbus::zvariant::Structure;
 
 pub const NAME: &str = "org.nvmexpress.staf";
 pub const PATH: &str = "/org/nvmexpress/staf";
@@ -35,35 +37,17 @@ pub const SOAK: Duration = Duration::from_millis(1500);
 /// Quiet period after stafd came back (`CONF_STABILITY_LONG_SOAK_TIME_SEC`).
 pub const LONG_SOAK: Duration = Duration::from_secs(10);
 
-/// stafd's interface, as a client sees it. Every member is named: zbus
-/// would look for `LogPagesChanged` otherwise and never see a signal.
-#[zbus::proxy(
-    interface = "org.nvmexpress.staf",
-    default_service = "org.nvmexpress.staf",
-    default_path = "/org/nvmexpress/staf",
-    gen_async = false
-)]
-trait Staf {
-    #[zbus(name = "get_all_log_pages")]
-    fn get_all_log_pages(&self, detailed: bool) -> zbus::Result<String>;
-
-    #[allow(clippy::too_many_arguments)]
-    #[zbus(signal, name = "log_pages_changed")]
-    fn log_pages_changed(
-        &self,
-        transport: &str,
-        traddr: &str,
-        trsvcid: &str,
-        subsysnqn: &str,
-        host_traddr: &str,
-        host_iface: &str,
-        host_nqn: &str,
-        device: &str,
-    ) -> zbus::Result<()>;
-
-    #[zbus(signal, name = "dc_removed")]
-    fn dc_removed(&self) -> zbus::Result<()>;
-}
+/// stafd's signals: `log_pages_changed` (the pages of one discovery
+/// controller changed; eight strings, the last the device) and
+/// `dc_removed`. The bus resolves the well-known sender to its owner.
+const SIGNALS: &str = "type='signal',sender='org.nvmexpress.staf',\
+    interface='org.nvmexpress.staf',path='/org/nvmexpress/staf'";
+/// stafd getting or losing its name.
+const OWNER: &str = "type='signal',sender='org.freedesktop.DBus',\
+    interface='org.freedesktop.DBus',member='NameOwnerChanged',\
+    arg0='org.nvmexpress.staf'";
+const BUS: &str = "org.freedesktop.DBus";
+const BUS_PATH: &str = "/org/freedesktop/DBus";
 
 /// What the subscription threads tell the worker.
 #[derive(Debug)]
@@ -81,54 +65,47 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
 }
 
 /// Start following stafd on `conn`: the subscription threads and the
-/// worker. They end when the connection closes.
+/// worker. They end when the connection closes. The calls and signals go
+/// through [`super::client`] and bare match rules, not a generated proxy
+/// (one code path instead of one per signature: ~20 KB of the binary).
 pub fn follow(conn: &zbus::blocking::Connection, shared: Arc<Shared>, control: Control) {
-    let proxy = match StafProxy::builder(conn)
-        .cache_properties(zbus::proxy::CacheProperties::No)
-        .build()
-    {
-        Ok(p) => p,
-        Err(e) => {
-            log::error!("Failed to connect to staf: {e}");
-            return;
-        }
-    };
     let (tx, rx) = mpsc::channel::<Trigger>();
     // Subscribe before asking whether stafd is there, so an appearance in
     // between is not missed.
     let subscribed = (|| -> zbus::Result<()> {
-        let owner = proxy.inner().receive_owner_changed()?;
-        let pages = proxy.receive_log_pages_changed()?;
-        let removed = proxy.receive_dc_removed()?;
+        let owner = MessageIterator::for_match_rule(OWNER, conn, None)?;
+        let signals = MessageIterator::for_match_rule(SIGNALS, conn, None)?;
         let t = tx.clone();
         spawn("stafd-owner", move || {
-            for o in owner {
-                if t.send(Trigger::Owner(o.is_some())).is_err() {
+            for m in owner.flatten() {
+                // NameOwnerChanged(name, old owner, new owner): an empty
+                // new owner is a name lost.
+                let args = message_args(&m);
+                let owned = args.get(2).is_some_and(|n| !n.is_empty());
+                if t.send(Trigger::Owner(owned)).is_err() {
                     break;
                 }
             }
         });
         let t = tx.clone();
-        spawn("stafd-pages", move || {
-            for s in pages {
-                if let Ok(a) = s.args() {
+        spawn("stafd-signals", move || {
+            for m in signals.flatten() {
+                let h = m.header();
+                let member = h.member().map(|m| m.as_str());
+                if member == Some("log_pages_changed") {
+                    let a = message_args(&m);
+                    let a = |i: usize| a.get(i).map_or("", String::as_str);
                     log::debug!(
                         "stafd: log pages of ({}, {}, {}, {}) retrieved ({})",
-                        a.transport,
-                        a.traddr,
-                        a.trsvcid,
-                        a.subsysnqn,
-                        a.device
+                        a(0),
+                        a(1),
+                        a(2),
+                        a(3),
+                        a(7)
                     );
+                } else if member != Some("dc_removed") {
+                    continue;
                 }
-                if t.send(Trigger::Changed).is_err() {
-                    break;
-                }
-            }
-        });
-        let t = tx.clone();
-        spawn("stafd-dc", move || {
-            for _ in removed {
                 if t.send(Trigger::Changed).is_err() {
                     break;
                 }
@@ -140,20 +117,41 @@ pub fn follow(conn: &zbus::blocking::Connection, shared: Arc<Shared>, control: C
         log::error!("Failed to connect to staf: {e}");
         return;
     }
-    let present = zbus::blocking::fdo::DBusProxy::new(conn)
-        .ok()
-        .and_then(|d| d.name_has_owner(NAME.try_into().ok()?).ok())
-        .unwrap_or(false);
+    let has_owner = client::call(conn, BUS, BUS_PATH, BUS, "NameHasOwner", vec![NAME.into()]);
+    let present = has_owner.is_ok_and(|r| r.first().and_then(|v| client::boolean(v)) == Some(true));
     if present {
         let _ = tx.send(Trigger::Owner(true));
     }
     drop(tx);
-    spawn("stafd", move || worker(proxy, rx, shared, control));
+    let conn = conn.clone();
+    spawn("stafd", move || worker(conn, rx, shared, control));
+}
+
+/// A signal's string arguments (others as empty strings).
+fn message_args(m: &zbus::Message) -> Vec<String> {
+    let body = m.body();
+    let Ok(s) = body.deserialize::<Structure<'_>>() else {
+        return Vec::new();
+    };
+    s.fields()
+        .iter()
+        .map(|v| client::text(v).unwrap_or_default())
+        .collect()
+}
+
+/// stafd's `get_all_log_pages(true)`, parsed.
+fn fetch(conn: &zbus::blocking::Connection) -> Result<(Vec<DcPages>, Vec<String>), String> {
+    let failed = |e: String| format!("get_all_log_pages failed: {e}");
+    let args = vec![true.into()];
+    let r = client::call(conn, NAME, PATH, NAME, "get_all_log_pages", args)
+        .map_err(|e| failed(e.to_string()))?;
+    let text = r.first().and_then(|v| client::text(v));
+    parse_pages(&text.ok_or_else(|| failed("the reply is not a string".into()))?)
 }
 
 /// The soak timer and the fetch.
 fn worker(
-    proxy: StafProxy<'static>,
+    conn: zbus::blocking::Connection,
     rx: mpsc::Receiver<Trigger>,
     shared: Arc<Shared>,
     control: Control,
@@ -191,11 +189,7 @@ fn worker(
             Err(RecvTimeoutError::Timeout) => {
                 due = None;
                 shared.set_soak(SOAK, None);
-                let reply = proxy
-                    .get_all_log_pages(true)
-                    .map_err(|e| format!("get_all_log_pages failed: {e}"))
-                    .and_then(|t| parse_pages(&t));
-                control.post(Command::Dbus(Event::Pages(reply)));
+                control.post(Command::Dbus(Event::Pages(fetch(&conn))));
             }
             Err(RecvTimeoutError::Disconnected) => break,
         }
