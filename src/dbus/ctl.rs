@@ -13,7 +13,8 @@ use crate::exit;
 use crate::json::{self, Json};
 use std::time::Duration;
 use zbus::blocking::Connection;
-use zbus::zvariant::{OwnedValue, Value};
+use zbus::message::Body;
+use zbus::zvariant::Value;
 
 const USAGE: &str = "usage: stacctl [-h] [-v] {tron,troff,status,ls} ...";
 const HELP: &str = "usage: stacctl [-h] [-v] {tron,troff,status,ls} ...
@@ -123,7 +124,8 @@ fn list_controllers(conn: &Connection, detailed: bool) -> Result<Vec<Members>, S
     )
     .map_err(|e| e.to_string())?;
     let bad = || "list_controllers returned an unexpected type".to_string();
-    let Some(Value::Array(a)) = reply.first().map(|v| client::unwrap_variant(v)) else {
+    let args = client::args(&reply);
+    let Some(Value::Array(a)) = args.first().map(|v| client::unwrap_variant(v)) else {
         return Err(bad());
     };
     let mut out = Vec::new();
@@ -151,9 +153,10 @@ fn obj_of(m: Members) -> Json {
 }
 
 /// The one string a method returns.
-fn text_reply(r: zbus::Result<Vec<OwnedValue>>, what: &str) -> Result<String, String> {
+fn text_reply(r: zbus::Result<Body>, what: &str) -> Result<String, String> {
     let r = r.map_err(|e| e.to_string())?;
-    r.first()
+    client::args(&r)
+        .first()
         .and_then(|v| client::text(v))
         .ok_or_else(|| format!("{what} returned an unexpected type"))
 }
@@ -173,7 +176,8 @@ pub fn execute(cmd: Cmd) -> Result<String, String> {
         Cmd::Tron(on) => {
             client::set_property(&conn, NAME, PATH, DEBUG, "tron", on.into()).map_err(e)?;
             let now = client::get_property(&conn, NAME, PATH, DEBUG, "tron").map_err(e)?;
-            let now = client::boolean(&now).ok_or("tron is not a boolean")?;
+            let now = client::args(&now).first().and_then(|v| client::boolean(v));
+            let now = now.ok_or("tron is not a boolean")?;
             Ok(format!("tron = {}", if now { "True" } else { "False" }))
         }
         Cmd::Ls { detailed } => {

@@ -27,7 +27,6 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use zbus::blocking::MessageIterator;
-use zbus::zvariant::Structure;
 
 pub const NAME: &str = "org.nvmexpress.staf";
 pub const PATH: &str = "/org/nvmexpress/staf";
@@ -118,7 +117,10 @@ pub fn follow(conn: &zbus::blocking::Connection, shared: Arc<Shared>, control: C
         return;
     }
     let has_owner = client::call(conn, BUS, BUS_PATH, BUS, "NameHasOwner", vec![NAME.into()]);
-    let present = has_owner.is_ok_and(|r| r.first().and_then(|v| client::boolean(v)) == Some(true));
+    let present = has_owner.is_ok_and(|r| {
+        let owned = client::args(&r).first().and_then(|v| client::boolean(v));
+        owned == Some(true)
+    });
     if present {
         let _ = tx.send(Trigger::Owner(true));
     }
@@ -130,11 +132,8 @@ pub fn follow(conn: &zbus::blocking::Connection, shared: Arc<Shared>, control: C
 /// A signal's string arguments (others as empty strings).
 fn message_args(m: &zbus::Message) -> Vec<String> {
     let body = m.body();
-    let Ok(s) = body.deserialize::<Structure<'_>>() else {
-        return Vec::new();
-    };
-    s.fields()
-        .iter()
+    let args = client::args(&body);
+    args.iter()
         .map(|v| client::text(v).unwrap_or_default())
         .collect()
 }
@@ -145,7 +144,7 @@ fn fetch(conn: &zbus::blocking::Connection) -> Result<(Vec<DcPages>, Vec<String>
     let args = vec![true.into()];
     let r = client::call(conn, NAME, PATH, NAME, "get_all_log_pages", args)
         .map_err(|e| failed(e.to_string()))?;
-    let text = r.first().and_then(|v| client::text(v));
+    let text = client::args(&r).first().and_then(|v| client::text(v));
     parse_pages(&text.ok_or_else(|| failed("the reply is not a string".into()))?)
 }
 
