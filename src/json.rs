@@ -202,9 +202,11 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32, String> {
+        // Four hex digits (from_str_radix alone would take a sign: "+fff").
         let h = self
             .s
             .get(self.i..self.i + 4)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
             .and_then(|h| std::str::from_utf8(h).ok())
             .and_then(|h| u32::from_str_radix(h, 16).ok())
             .ok_or_else(|| self.err("bad \\u escape"))?;
@@ -489,6 +491,8 @@ mod tests {
             "\"abc",
             "\"a\\q\"",
             "\"\\u12\"",
+            "\"\\u+041\"",
+            "\"\\u-041\"",
             "\"\\ud800\\u0041\"",
             "01x",
             "+1",
