@@ -453,10 +453,10 @@ impl Discoverer {
                 d.next_try = Some(now + delay);
                 if d.attempts <= 2 || d.last_error.as_deref() != Some(e.as_str()) {
                     log::error!(
-                        "{} discovery failed: {e} (attempt {}, next in {:.1} s)",
+                        "{} discovery failed: {e} (attempt {}, next in {} s)",
                         d.target.id,
                         d.attempts,
-                        delay.as_secs_f32()
+                        crate::engine::Secs1(delay)
                     );
                 }
                 d.last_error = Some(e);

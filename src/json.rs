@@ -1,16 +1,20 @@
 //! A small JSON reader and writer for text that comes from outside: the
-//! D-Bus replies, stafd's log pages, and — as a well-formedness check before
-//! nanoserde maps them — our own state files, which may be damaged.
+//! D-Bus replies, stafd's log pages, and our own state files (state.json,
+//! boot.json), which may be damaged; [`Fields`] maps an object's members
+//! to typed values for the latter.
 //!
-//! Why not nanoserde here: its derived readers skip unknown fields with
-//! `DeJsonState::whole_field`, which panics (`unimplemented!`) on a value such
-//! as `{"x": }` and loops forever on a truncated nested value (`{"x": [1`) —
-//! both observed with nanoserde 0.2.1. With `panic = "abort"` that would be
-//! stafd (or anyone answering on its name), or a damaged state file, taking
-//! stacd down. This reader
-//! returns an error for any malformed input, bounds nesting, and keeps object
-//! members in document order (the replies' key order is part of the API,
-//! stacd-spec.md §6.2).
+//! Why not nanoserde's reader (nanoserde still writes the state files): its
+//! derived readers skip unknown fields with `DeJsonState::whole_field`,
+//! which panics (`unimplemented!`) on a value such as `{"x": }` and loops
+//! forever on a truncated nested value (`{"x": [1`) — both observed with
+//! nanoserde 0.2.1. With `panic = "abort"` that would be stafd (or anyone
+//! answering on its name), or a damaged state file, taking stacd down. And
+//! its tokenizer parses every number as a float when it has a fraction and
+//! formats tokens in errors with `{:?}`: the float parser and formatter and
+//! the derived readers were ~45 KB of the binary. This reader returns an
+//! error for any malformed input, bounds nesting, keeps object members in
+//! document order (the replies' key order is part of the API,
+//! stacd-spec.md §6.2) and keeps numbers as their text.
 
 use std::fmt::Write as _;
 
@@ -164,27 +168,45 @@ impl Parser<'_> {
         }
     }
 
-    fn number(&mut self) -> Result<Json, String> {
+    /// Digits from `self.i`; how many.
+    fn digits(&mut self) -> usize {
         let start = self.i;
-        while self
-            .s
-            .get(self.i)
-            .is_some_and(|b| matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
-        {
+        while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
             self.i += 1;
         }
-        let t = std::str::from_utf8(&self.s[start..self.i]).map_err(|_| self.err("bad number"))?;
-        // Validate with the float grammar (accepts every JSON number).
-        if t.parse::<f64>().is_err() || t.starts_with('+') || t.ends_with('.') {
+        self.i - start
+    }
+
+    /// A number, by RFC 8259 §6's grammar:
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    fn number(&mut self) -> Result<Json, String> {
+        let start = self.i;
+        self.eat("-");
+        let int_start = self.i;
+        let n = self.digits();
+        if n == 0 || (n > 1 && self.s[int_start] == b'0') {
             return Err(self.err("bad number"));
         }
-        Ok(Json::Num(t.to_string()))
+        if self.eat(".") && self.digits() == 0 {
+            return Err(self.err("bad number"));
+        }
+        if self.eat("e") || self.eat("E") {
+            let _ = self.eat("+") || self.eat("-");
+            if self.digits() == 0 {
+                return Err(self.err("bad number"));
+            }
+        }
+        // ASCII only, so this slice is UTF-8.
+        let t = String::from_utf8_lossy(&self.s[start..self.i]).into_owned();
+        Ok(Json::Num(t))
     }
 
     fn hex4(&mut self) -> Result<u32, String> {
+        // Four hex digits (from_str_radix alone would take a sign: "+fff").
         let h = self
             .s
             .get(self.i..self.i + 4)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
             .and_then(|h| std::str::from_utf8(h).ok())
             .and_then(|h| u32::from_str_radix(h, 16).ok())
             .ok_or_else(|| self.err("bad \\u escape"))?;
@@ -240,6 +262,99 @@ impl Parser<'_> {
             }
         }
         String::from_utf8(out).map_err(|_| self.err("invalid UTF-8 in string"))
+    }
+}
+
+/// An object's members, read as typed values. A member that is absent (or
+/// `null`, for the optional readers) gives the default; one of another type
+/// is an error naming it, as is a missing required member. Unknown members
+/// are ignored; of repeated ones the first counts.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a>(&'a [(String, Json)]);
+
+impl<'a> Fields<'a> {
+    /// The members of `v`, which must be an object (`what` names it).
+    pub fn of(v: &'a Json, what: &str) -> Result<Fields<'a>, String> {
+        match v {
+            Json::Obj(m) => Ok(Fields(m)),
+            _ => Err(format!("{what} is not an object")),
+        }
+    }
+
+    fn get(&self, k: &str) -> Option<&'a Json> {
+        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v)
+    }
+
+    fn bad(k: &str, want: &str) -> String {
+        format!("\"{k}\" is not {want}")
+    }
+
+    fn missing(k: &str) -> String {
+        format!("\"{k}\" is missing")
+    }
+
+    /// A string member.
+    pub fn text(&self, k: &str) -> Result<String, String> {
+        self.text_or_empty_if(k, false)
+    }
+
+    /// A string member; absent: empty.
+    pub fn text_or_empty(&self, k: &str) -> Result<String, String> {
+        self.text_or_empty_if(k, true)
+    }
+
+    fn text_or_empty_if(&self, k: &str, optional: bool) -> Result<String, String> {
+        match self.get(k) {
+            Some(Json::Str(s)) => Ok(s.clone()),
+            Some(_) => Err(Self::bad(k, "a string")),
+            None if optional => Ok(String::new()),
+            None => Err(Self::missing(k)),
+        }
+    }
+
+    /// An integer member in `T`'s range; absent: `default`, unless `None`.
+    fn int<T: std::str::FromStr>(&self, k: &str, default: Option<T>) -> Result<T, String> {
+        match self.get(k) {
+            Some(Json::Num(n)) => n.parse().map_err(|_| Self::bad(k, "an integer in range")),
+            Some(_) => Err(Self::bad(k, "a number")),
+            None => default.ok_or_else(|| Self::missing(k)),
+        }
+    }
+
+    /// A `u32` member.
+    pub fn u32(&self, k: &str) -> Result<u32, String> {
+        self.int(k, None)
+    }
+
+    /// A `u32` member; absent: 0.
+    pub fn u32_or_zero(&self, k: &str) -> Result<u32, String> {
+        self.int(k, Some(0))
+    }
+
+    /// An `i64` member; absent or `null`: `None`.
+    pub fn opt_i64(&self, k: &str) -> Result<Option<i64>, String> {
+        match self.get(k) {
+            None | Some(Json::Null) => Ok(None),
+            Some(_) => self.int(k, None).map(Some),
+        }
+    }
+
+    /// A boolean member; absent or `null`: `None`.
+    pub fn opt_bool(&self, k: &str) -> Result<Option<bool>, String> {
+        match self.get(k) {
+            None | Some(Json::Null) => Ok(None),
+            Some(Json::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(Self::bad(k, "true or false")),
+        }
+    }
+
+    /// An array member.
+    pub fn array(&self, k: &str) -> Result<&'a [Json], String> {
+        match self.get(k) {
+            Some(Json::Arr(a)) => Ok(a),
+            Some(_) => Err(Self::bad(k, "an array")),
+            None => Err(Self::missing(k)),
+        }
     }
 }
 
@@ -376,12 +491,25 @@ mod tests {
             "\"abc",
             "\"a\\q\"",
             "\"\\u12\"",
+            "\"\\u+041\"",
+            "\"\\u-041\"",
             "\"\\ud800\\u0041\"",
             "01x",
             "+1",
             "1.",
             "[] []",
             "\"\u{1}\"",
+            "01",
+            "-",
+            "-01",
+            ".5",
+            "-.5",
+            "1.e5",
+            "1e",
+            "1e+",
+            "0x1",
+            "1.5.5",
+            "--1",
         ] {
             assert!(parse(bad).is_err(), "{bad:?} accepted");
         }
@@ -389,6 +517,34 @@ mod tests {
         assert!(parse(&deep).unwrap_err().contains("deeply"));
         let ok = "[".repeat(10) + &"]".repeat(10);
         assert!(parse(&ok).is_ok());
+        for n in ["0", "-0", "10", "1.5", "-0.25e-3", "1E+9", "12e0"] {
+            assert_eq!(parse(n), Ok(Json::Num(n.into())), "{n}");
+        }
+    }
+
+    #[test]
+    fn fields_read_typed_members() {
+        let v = parse(r#"{"s": "x", "n": 7, "neg": -3, "b": true, "z": null, "a": [1], "big": 4294967296, "f": 1.5}"#).unwrap();
+        let f = Fields::of(&v, "it").unwrap();
+        assert_eq!(f.text("s"), Ok("x".into()));
+        assert_eq!(f.text_or_empty("none"), Ok(String::new()));
+        assert_eq!(f.text("none"), Err("\"none\" is missing".into()));
+        assert_eq!(f.text("n"), Err("\"n\" is not a string".into()));
+        assert_eq!((f.u32("n"), f.u32_or_zero("none")), (Ok(7), Ok(0)));
+        for k in ["neg", "big", "f"] {
+            assert!(f.u32(k).is_err(), "{k}");
+        }
+        assert_eq!(f.opt_i64("neg"), Ok(Some(-3)));
+        assert_eq!((f.opt_i64("z"), f.opt_i64("none")), (Ok(None), Ok(None)));
+        assert!(f.opt_i64("s").is_err());
+        assert_eq!(
+            (f.opt_bool("b"), f.opt_bool("z")),
+            (Ok(Some(true)), Ok(None))
+        );
+        assert!(f.opt_bool("n").is_err());
+        assert_eq!(f.array("a").map(<[Json]>::len), Ok(1));
+        assert!(f.array("s").is_err() && f.array("none").is_err());
+        assert!(Fields::of(&Json::Null, "it").is_err());
     }
 
     #[test]

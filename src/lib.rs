@@ -58,5 +58,6 @@ pub mod params;
 pub mod plan;
 pub mod root;
 pub mod secret;
+pub mod stafd;
 pub mod state;
 pub mod uevent;

@@ -13,9 +13,9 @@ use log::{Level, LevelFilter, Log, Metadata, Record};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use syslog::{Facility, Formatter3164, LoggerBackend};
+use syslog::{Facility, LogFormat, LoggerBackend, Severity};
 
-type SyslogConn = syslog::Logger<LoggerBackend, Formatter3164>;
+type SyslogConn = syslog::Logger<LoggerBackend, Rfc3164>;
 
 enum Sink {
     Stderr,
@@ -31,11 +31,56 @@ struct Logger {
     sink: Mutex<Sink>,
 }
 
-fn formatter(ident: &str) -> Formatter3164 {
-    Formatter3164 {
-        facility: Facility::LOG_DAEMON,
-        hostname: None,
-        process: ident.into(),
+/// Messages as syslog(3) sends them (RFC 3164 §4.1): `<PRI>Mmm dd
+/// hh:mm:ss IDENT[PID]: MSG`, facility daemon. The crate's `Formatter3164`
+/// writes the same through the `time` crate, ~30 KB of the binary for a
+/// clock reading; [`Stamp`] does it in a few lines. The time is UTC, as
+/// that formatter's: local time needs the zone database, and the receivers
+/// (journald, rsyslog's imuxsock) stamp messages with their reception time.
+#[derive(Debug)]
+struct Rfc3164 {
+    ident: &'static str,
+    pid: u32,
+}
+
+impl<T: std::fmt::Display> LogFormat<T> for Rfc3164 {
+    fn format<W: std::io::Write>(&self, w: &mut W, sev: Severity, msg: T) -> syslog::Result<()> {
+        let pri = Facility::LOG_DAEMON as u8 | sev as u8;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        let stamp = Stamp(now.map_or(0, |d| d.as_secs()));
+        // One write_fmt: the crate sends each call as one datagram.
+        write!(w, "<{pri}>{stamp} {}[{}]: {msg}", self.ident, self.pid)
+            .map_err(syslog::Error::Write)
+    }
+}
+
+/// Seconds since the epoch as RFC 3164's TIMESTAMP (UTC): `Mmm dd
+/// hh:mm:ss`, the day padded with a space.
+struct Stamp(u64);
+
+impl std::fmt::Display for Stamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let (days, s) = (self.0 / 86_400, self.0 % 86_400);
+        // Day of the year in a March-based year, in 400-year eras of
+        // 146,097 days (the proleptic Gregorian calendar's civil-from-days).
+        let z = days + 719_468;
+        let doe = z % 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = MONTHS[((mp + 2) % 12) as usize];
+        let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
+        write!(f, "{month} {day:>2} {h:02}:{m:02}:{s:02}")
+    }
+}
+
+fn formatter(ident: &'static str) -> Rfc3164 {
+    Rfc3164 {
+        ident,
         pid: std::process::id(),
     }
 }
@@ -174,6 +219,20 @@ mod tests {
     }
 
     #[test]
+    fn rfc3164_time_stamps() {
+        // Checked against `date -u -d @N '+%b %e %H:%M:%S'`.
+        for (secs, want) in [
+            (0, "Jan  1 00:00:00"),
+            (1_700_000_000, "Nov 14 22:13:20"),
+            (951_782_400, "Feb 29 00:00:00"),
+            (1_709_251_199, "Feb 29 23:59:59"),
+            (4_107_542_399, "Feb 28 23:59:59"),
+        ] {
+            assert_eq!(Stamp(secs).to_string(), want, "{secs}");
+        }
+    }
+
+    #[test]
     fn syslog_reconnects_after_the_daemon_restarts() {
         use std::os::unix::net::UnixDatagram;
         let dir = std::env::temp_dir().join(format!("stacd-log-{}", std::process::id()));
@@ -199,11 +258,12 @@ mod tests {
         log::set_max_level(LevelFilter::Debug);
         rec("first", &logger);
         let n = listener.recv(&mut buf).unwrap();
-        assert!(
-            String::from_utf8_lossy(&buf[..n]).contains("stacd["),
-            "tagged"
-        );
-        assert!(String::from_utf8_lossy(&buf[..n]).ends_with("first"));
+        let got = String::from_utf8_lossy(&buf[..n]).into_owned();
+        // <daemon.err>Mmm dd hh:mm:ss stacd[PID]: first
+        let (stamp, rest) = got.strip_prefix("<27>").unwrap().split_at(15);
+        assert_eq!(stamp.as_bytes()[3], b' ', "{got}");
+        assert_eq!(stamp.matches(':').count(), 2, "{got}");
+        assert_eq!(rest, format!(" stacd[{}]: first", std::process::id()));
         // The syslog daemon restarts: a new socket at the same path.
         drop(listener);
         std::fs::remove_file(&sock).unwrap();

@@ -2,7 +2,8 @@
 //! `/run/stacd/state.json`.
 //!
 //! nvme-stas keeps its "last known config" as a Python pickle (stacd-spec.md
-//! §4.12); DESIGN.md replaces it with JSON (nanoserde) in the same runtime
+//! §4.12); DESIGN.md replaces it with JSON (written by nanoserde, read
+//! through src/json.rs) in the same runtime
 //! directory, written atomically (temporary file, fsync, rename) so a crash
 //! or a full disk never leaves a half-written file. A file that cannot be
 //! decoded, or was written by another schema version, is set aside (renamed
@@ -10,7 +11,8 @@
 //! because of it, and the next scan adopts what is wanted.
 
 use crate::identity::{IdFields, Identity};
-use nanoserde::{DeJson, SerJson};
+use crate::json::{self, Fields};
+use nanoserde::SerJson;
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -20,7 +22,7 @@ pub const VERSION: u32 = 1;
 pub const FILE: &str = "state.json";
 
 /// One controller we own.
-#[derive(Debug, Clone, Default, PartialEq, Eq, SerJson, DeJson)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, SerJson)]
 pub struct OwnedEntry {
     pub transport: String,
     pub traddr: String,
@@ -44,7 +46,7 @@ pub struct OwnedEntry {
     pub boot: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, SerJson, DeJson)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, SerJson)]
 pub struct StateFile {
     pub version: u32,
     pub controllers: Vec<OwnedEntry>,
@@ -104,10 +106,7 @@ pub fn encode(owned: &OwnedMap) -> String {
 /// Decode a state file; entries that no longer form a valid identity are
 /// skipped (counted in the second value).
 pub fn decode(text: &str) -> Result<(OwnedMap, usize), String> {
-    // nanoserde panics or loops on malformed text (see src/json.rs): only
-    // well-formed JSON reaches it.
-    crate::json::parse(text)?;
-    let f = StateFile::deserialize_json(text).map_err(|e| e.to_string())?;
+    let f = read(&json::parse(text)?)?;
     if f.version != VERSION {
         return Err(format!(
             "schema version {} (this stacd writes {VERSION})",
@@ -133,6 +132,35 @@ pub fn decode(text: &str) -> Result<(OwnedMap, usize), String> {
         }
     }
     Ok((out, skipped))
+}
+
+/// The file's document as [`StateFile`] (src/json.rs says why not with
+/// nanoserde): the members [`encode`] writes, those marked `default` there
+/// optional.
+fn read(doc: &json::Json) -> Result<StateFile, String> {
+    let f = Fields::of(doc, "the document")?;
+    let version = f.u32("version")?;
+    let mut controllers = Vec::new();
+    for c in f.array("controllers")? {
+        let c = Fields::of(c, "a controller")?;
+        controllers.push(OwnedEntry {
+            transport: c.text("transport")?,
+            traddr: c.text("traddr")?,
+            trsvcid: c.text("trsvcid")?,
+            subsysnqn: c.text("subsysnqn")?,
+            host_traddr: c.text("host-traddr")?,
+            host_iface: c.text("host-iface")?,
+            host_nqn: c.text("host-nqn")?,
+            device: c.text("device")?,
+            cntlid: c.u32_or_zero("cntlid")?,
+            origin: c.text_or_empty("origin")?,
+            boot: c.opt_bool("boot")?.unwrap_or(false),
+        });
+    }
+    Ok(StateFile {
+        version,
+        controllers,
+    })
 }
 
 /// The state file of a run directory.
@@ -277,8 +305,9 @@ mod tests {
             "\u{0}\u{1}binary",
             "{\"version\":99,\"controllers\":[]}",
             "[]",
-            // nanoserde 0.2.1 panics on the first and never returns on the
-            // second (src/json.rs): a damaged file must not stop stacd.
+            // nanoserde 0.2.1's reader panicked on the first and never
+            // returned on the second (src/json.rs): a damaged file must not
+            // stop stacd.
             "{\"version\":1,\"x\": }",
             "{\"version\":1,\"controllers\":[{\"x\":[1",
             "{\"version\":1,\"controllers\":[{\"transport\":{\"a\":[]}}]}",

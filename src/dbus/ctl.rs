@@ -8,10 +8,13 @@
 //! (width 120, sorted keys, single-quoted dict literals); JSON is what a
 //! script can read.
 
+use super::client;
 use crate::exit;
 use crate::json::{self, Json};
-use std::collections::HashMap;
 use std::time::Duration;
+use zbus::blocking::Connection;
+use zbus::message::Body;
+use zbus::zvariant::Value;
 
 const USAGE: &str = "usage: stacctl [-h] [-v] {tron,troff,status,ls} ...";
 const HELP: &str = "usage: stacctl [-h] [-v] {tron,troff,status,ls} ...
@@ -40,43 +43,10 @@ options:
 ";
 const NO_STACD: &str = "Unable to communicate with stacd over D-Bus. Is stacd running?";
 
-#[zbus::proxy(
-    interface = "org.nvmexpress.stac",
-    default_service = "org.nvmexpress.stac",
-    default_path = "/org/nvmexpress/stac",
-    gen_async = false
-)]
-trait Stac {
-    #[zbus(name = "list_controllers")]
-    fn list_controllers(&self, detailed: bool) -> zbus::Result<Vec<HashMap<String, String>>>;
-}
-
-#[zbus::proxy(
-    interface = "org.nvmexpress.stac.debug",
-    default_service = "org.nvmexpress.stac",
-    default_path = "/org/nvmexpress/stac",
-    gen_async = false
-)]
-trait StacDebug {
-    #[zbus(property, name = "tron")]
-    fn tron(&self) -> zbus::Result<bool>;
-    #[zbus(property, name = "tron")]
-    fn set_tron(&self, value: bool) -> zbus::Result<()>;
-    #[zbus(name = "process_info")]
-    fn process_info(&self) -> zbus::Result<String>;
-    #[allow(clippy::too_many_arguments)]
-    #[zbus(name = "controller_info")]
-    fn controller_info(
-        &self,
-        transport: &str,
-        traddr: &str,
-        trsvcid: &str,
-        subsysnqn: &str,
-        host_traddr: &str,
-        host_iface: &str,
-        host_nqn: &str,
-    ) -> zbus::Result<String>;
-}
+const NAME: &str = "org.nvmexpress.stac";
+const PATH: &str = "/org/nvmexpress/stac";
+const IFACE: &str = "org.nvmexpress.stac";
+const DEBUG: &str = "org.nvmexpress.stac.debug";
 
 /// What to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,8 +111,54 @@ pub fn parse(args: &[String]) -> Result<Cmd, u8> {
     }
 }
 
-fn obj_of(m: HashMap<String, String>) -> Json {
+/// `list_controllers(detailed)`: an array of string-to-string dicts
+/// (`aa{ss}`), each as its members in the order received.
+fn list_controllers(conn: &Connection, detailed: bool) -> Result<Vec<Members>, String> {
+    let reply = client::call(
+        conn,
+        NAME,
+        PATH,
+        IFACE,
+        "list_controllers",
+        vec![detailed.into()],
+    )
+    .map_err(|e| e.to_string())?;
+    let bad = || "list_controllers returned an unexpected type".to_string();
+    let args = client::args(&reply);
+    let Some(Value::Array(a)) = args.first().map(|v| client::unwrap_variant(v)) else {
+        return Err(bad());
+    };
+    let mut out = Vec::new();
+    for c in a.inner() {
+        let Value::Dict(d) = c else {
+            return Err(bad());
+        };
+        let mut m = Members::new();
+        for (k, v) in d.iter() {
+            m.push((
+                client::text(k).ok_or_else(bad)?,
+                client::text(v).ok_or_else(bad)?,
+            ));
+        }
+        out.push(m);
+    }
+    Ok(out)
+}
+
+/// One controller of `list_controllers`.
+type Members = Vec<(String, String)>;
+
+fn obj_of(m: Members) -> Json {
     Json::Obj(m.into_iter().map(|(k, v)| (k, Json::Str(v))).collect())
+}
+
+/// The one string a method returns.
+fn text_reply(r: zbus::Result<Body>, what: &str) -> Result<String, String> {
+    let r = r.map_err(|e| e.to_string())?;
+    client::args(&r)
+        .first()
+        .and_then(|v| client::text(v))
+        .ok_or_else(|| format!("{what} returned an unexpected type"))
 }
 
 /// Carry out `cmd`, returning what to print.
@@ -158,47 +174,48 @@ pub fn execute(cmd: Cmd) -> Result<String, String> {
     let e = |e: zbus::Error| e.to_string();
     match cmd {
         Cmd::Tron(on) => {
-            let p = StacDebugProxy::builder(&conn)
-                .cache_properties(zbus::proxy::CacheProperties::No)
-                .build()
-                .map_err(e)?;
-            p.set_tron(on).map_err(e)?;
-            let now = p.tron().map_err(e)?;
+            client::set_property(&conn, NAME, PATH, DEBUG, "tron", on.into()).map_err(e)?;
+            let now = client::get_property(&conn, NAME, PATH, DEBUG, "tron").map_err(e)?;
+            let now = client::args(&now).first().and_then(|v| client::boolean(v));
+            let now = now.ok_or("tron is not a boolean")?;
             Ok(format!("tron = {}", if now { "True" } else { "False" }))
         }
         Cmd::Ls { detailed } => {
-            let p = StacProxy::new(&conn).map_err(e)?;
-            let l = p.list_controllers(detailed).map_err(e)?;
+            let l = list_controllers(&conn, detailed)?;
             Ok(json::to_pretty_sorted(&Json::Arr(
                 l.into_iter().map(obj_of).collect(),
             )))
         }
         Cmd::Status => {
-            let dbg = StacDebugProxy::builder(&conn)
-                .cache_properties(zbus::proxy::CacheProperties::No)
-                .build()
-                .map_err(e)?;
-            let stac = StacProxy::new(&conn).map_err(e)?;
-            let info = dbg.process_info().map_err(e)?;
+            let info = client::call(&conn, NAME, PATH, DEBUG, "process_info", Vec::new());
+            let info = text_reply(info, "process_info")?;
             let Json::Obj(mut top) =
                 json::parse(&info).map_err(|x| format!("process_info returned bad JSON: {x}"))?
             else {
                 return Err("process_info did not return a JSON object".into());
             };
             let mut ctrls = Vec::new();
-            for c in stac.list_controllers(true).map_err(e)? {
-                let g = |k: &str| c.get(k).map_or("", String::as_str);
-                let more = dbg
-                    .controller_info(
-                        g("transport"),
-                        g("traddr"),
-                        g("trsvcid"),
-                        g("subsysnqn"),
-                        g("host-traddr"),
-                        g("host-iface"),
-                        g("host-nqn"),
-                    )
-                    .map_err(e)?;
+            for c in list_controllers(&conn, true)? {
+                let g = |k: &str| {
+                    let v = c
+                        .iter()
+                        .find(|(n, _)| n == k)
+                        .map_or("", |(_, v)| v.as_str());
+                    Value::from(v.to_string())
+                };
+                // The identity, in controller_info's argument order.
+                let args = [
+                    "transport",
+                    "traddr",
+                    "trsvcid",
+                    "subsysnqn",
+                    "host-traddr",
+                    "host-iface",
+                    "host-nqn",
+                ];
+                let args = args.into_iter().map(g).collect();
+                let more = client::call(&conn, NAME, PATH, DEBUG, "controller_info", args);
+                let more = text_reply(more, "controller_info")?;
                 let mut m: Vec<(String, Json)> =
                     c.into_iter().map(|(k, v)| (k, Json::Str(v))).collect();
                 if let Ok(Json::Obj(extra)) = json::parse(&more) {

@@ -22,6 +22,7 @@
 //! a thread retries with a back-off from 1 s doubling to a cap of 60 s.
 //! Neither ever stops stacd or drops a connection.
 
+pub mod client;
 pub mod ctl;
 pub mod service;
 pub mod stafd;

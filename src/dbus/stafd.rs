@@ -17,20 +17,16 @@
 //! stafd absent, restarting or answering garbage: nothing is posted but an
 //! error; the loop keeps the last good list (DESIGN.md: never disconnect
 //! because a source is silent).
+//!
+//! The reply's parsing and what it asks for live in [`crate::stafd`].
 
-use super::{Event, Shared};
-use crate::config::host::HostIdentity;
-use crate::config::StacdConf;
+use super::{client, Event, Shared};
 use crate::daemon::{Command, Control};
-use crate::desired::{hostid_for, Origin, Wanted};
-use crate::identity::{IdFields, Identity};
-use crate::json::{self, Json};
-use crate::params::ConnectParams;
-use crate::state::OwnedMap;
-use std::collections::BTreeMap;
+pub use crate::stafd::{from_owned, parse_pages, to_wanted, DcPages, Derived, Dlpe};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use zbus::blocking::MessageIterator;
 
 pub const NAME: &str = "org.nvmexpress.staf";
 pub const PATH: &str = "/org/nvmexpress/staf";
@@ -40,244 +36,17 @@ pub const SOAK: Duration = Duration::from_millis(1500);
 /// Quiet period after stafd came back (`CONF_STABILITY_LONG_SOAK_TIME_SEC`).
 pub const LONG_SOAK: Duration = Duration::from_secs(10);
 
-/// NCC, "not connected to CDC": EFLAGS bit 2 of a log page entry (NVMe
-/// Base Specification, Discovery Log Page Entry, EFLAGS; §0).
-const EFLAGS_NCC: u64 = 1 << 2;
-
-/// One log page entry, every value as text, in document order.
-pub type Dlpe = Vec<(String, String)>;
-
-/// The log pages of one discovery controller.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DcPages {
-    pub host_traddr: String,
-    pub host_iface: String,
-    pub host_nqn: String,
-    pub entries: Vec<Dlpe>,
-}
-
-fn text_of(v: &Json) -> String {
-    match v {
-        Json::Null => String::new(),
-        Json::Arr(_) | Json::Obj(_) => json::to_string(v),
-        v => v.scalar_text().unwrap_or_default(),
-    }
-}
-
-/// Parse `get_all_log_pages(true)`'s reply (§3.3): `[{"discovery-controller":
-/// {...}, "log-pages": [{...}, ...]}, ...]`. A reply that is not a JSON
-/// array is an error (the caller keeps its last list); a malformed element
-/// or entry is skipped with a warning.
-pub fn parse_pages(text: &str) -> Result<(Vec<DcPages>, Vec<String>), String> {
-    let doc = json::parse(text).map_err(|e| format!("not JSON: {e}"))?;
-    let Json::Arr(dcs) = doc else {
-        return Err("not a JSON array".into());
-    };
-    let mut out = Vec::new();
-    let mut warnings = Vec::new();
-    for (i, dc) in dcs.iter().enumerate() {
-        let Some(Json::Obj(ctrl)) = dc.get("discovery-controller") else {
-            warnings.push(format!(
-                "stafd: element {i} has no \"discovery-controller\" object; skipped"
-            ));
-            continue;
-        };
-        let field = |k: &str| {
-            ctrl.iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| text_of(v))
-                .unwrap_or_default()
-        };
-        let mut p = DcPages {
-            host_traddr: field("host-traddr"),
-            host_iface: field("host-iface"),
-            host_nqn: field("host-nqn"),
-            entries: Vec::new(),
-        };
-        match dc.get("log-pages") {
-            Some(Json::Arr(es)) => {
-                for (j, e) in es.iter().enumerate() {
-                    match e {
-                        Json::Obj(m) => p
-                            .entries
-                            .push(m.iter().map(|(k, v)| (k.clone(), text_of(v))).collect()),
-                        _ => warnings.push(format!(
-                            "stafd: log page entry {j} of element {i} is not an object; skipped"
-                        )),
-                    }
-                }
-            }
-            None | Some(Json::Null) => {}
-            Some(_) => warnings.push(format!(
-                "stafd: \"log-pages\" of element {i} is not an array; skipped"
-            )),
-        }
-        out.push(p);
-    }
-    Ok((out, warnings))
-}
-
-fn get<'a>(e: &'a Dlpe, k: &str) -> Option<&'a str> {
-    e.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim())
-}
-
-/// The connect parameters of a controller stafd found: `[Global]`'s, the
-/// host's key (DESIGN.md: per-controller key first, host key as default —
-/// a log page entry has none).
-fn params(conf: &StacdConf, host: &HostIdentity, id: &Identity) -> ConnectParams {
-    ConnectParams {
-        conn: conf.params.clone(),
-        hostid: hostid_for(host, &id.host_nqn),
-        dhchap_secret: host.key.clone(),
-        dhchap_ctrl_secret: None,
-    }
-}
-
-/// What stafd's pages ask for.
-#[derive(Debug, Default)]
-pub struct Derived {
-    pub wanted: Vec<Wanted>,
-    /// The entry remembered per identity (the last one seen).
-    pub dlpes: BTreeMap<Identity, Dlpe>,
-    /// Entries skipped or taken with a default, one sentence each.
-    pub warnings: Vec<String>,
-    /// Some entry lacked a field or carried a malformed one: we cannot tell
-    /// which controller it was about, so it must not remove any.
-    pub malformed: bool,
-}
-
-/// Wanted controllers from stafd's pages (§3.3 "Mapping to IOC TIDs"):
-/// entries of subtype `nvme` only; identity from trtype, traddr, trsvcid,
-/// subnqn and the discovery controller's host-traddr, host-iface (erased
-/// under `ignore-iface`) and host-nqn (the host's when empty). A transport
-/// stacd does not connect is skipped with a warning; an entry that cannot
-/// name a controller is malformed. Exclusions and ip-family apply later,
-/// with every other source ([`crate::daemon::Inputs::desired`]).
-pub fn to_wanted(pages: &[DcPages], conf: &StacdConf, host: &HostIdentity) -> Derived {
-    let mut wanted: Vec<Wanted> = Vec::new();
-    let mut dlpes = BTreeMap::new();
-    let mut warnings = Vec::new();
-    let mut malformed = false;
-    for dc in pages {
-        for e in &dc.entries {
-            let g = |k| get(e, k).unwrap_or("");
-            match get(e, "subtype") {
-                Some("nvme") => {}
-                Some(_) => continue,
-                None => {
-                    malformed = true;
-                    warnings.push(format!(
-                        "stafd: log page entry ({}, {}, {}) has no subtype; skipped",
-                        g("trtype"),
-                        g("traddr"),
-                        g("subnqn")
-                    ));
-                    continue;
-                }
-            }
-            let host_nqn = if dc.host_nqn.is_empty() {
-                host.nqn.as_str()
-            } else {
-                dc.host_nqn.as_str()
-            };
-            let id = match Identity::new(&IdFields {
-                transport: g("trtype"),
-                traddr: g("traddr"),
-                trsvcid: g("trsvcid"),
-                subsysnqn: g("subnqn"),
-                host_traddr: &dc.host_traddr,
-                host_iface: if conf.ignore_iface {
-                    ""
-                } else {
-                    &dc.host_iface
-                },
-                host_nqn,
-            }) {
-                Ok(id) => id,
-                Err(err) => {
-                    malformed |= !matches!(err, crate::identity::IdError::Transport(_));
-                    warnings.push(format!(
-                        "stafd: log page entry ({}, {}, {}, {}) skipped: {err}",
-                        g("trtype"),
-                        g("traddr"),
-                        g("trsvcid"),
-                        g("subnqn")
-                    ));
-                    continue;
-                }
-            };
-            let ncc = match get(e, "eflags") {
-                None | Some("") => false,
-                Some(t) => match t.parse::<u64>() {
-                    Ok(f) => f & EFLAGS_NCC != 0,
-                    Err(_) => {
-                        warnings.push(format!(
-                            "stafd: {id}: eflags {t:?} is not a number; taken as 0"
-                        ));
-                        false
-                    }
-                },
-            };
-            dlpes.insert(id.clone(), e.clone());
-            // A controller several discovery controllers list is one
-            // controller; the last entry seen gives its NCC (§3.3).
-            match wanted.iter_mut().find(|w| w.id == id) {
-                Some(w) => w.ncc = ncc,
-                None => wanted.push(Wanted {
-                    params: params(conf, host, &id),
-                    id,
-                    origin: Origin::Stafd,
-                    boot: false,
-                    extras: Vec::new(),
-                    ncc,
-                }),
-            }
-        }
-    }
-    Derived {
-        wanted,
-        dlpes,
-        warnings,
-        malformed,
-    }
-}
-
-/// The controllers stafd listed last time, as the ownership record keeps
-/// them: wanted until stafd answers, so a restart of stacd, or stafd
-/// starting after stacd, disconnects nothing (DESIGN.md).
-pub fn from_owned(owned: &OwnedMap, conf: &StacdConf, host: &HostIdentity) -> Vec<Wanted> {
-    crate::desired::from_owned(owned, Origin::Stafd, conf, host)
-}
-
-/// stafd's interface, as a client sees it. Every member is named: zbus
-/// would look for `LogPagesChanged` otherwise and never see a signal.
-#[zbus::proxy(
-    interface = "org.nvmexpress.staf",
-    default_service = "org.nvmexpress.staf",
-    default_path = "/org/nvmexpress/staf",
-    gen_async = false
-)]
-trait Staf {
-    #[zbus(name = "get_all_log_pages")]
-    fn get_all_log_pages(&self, detailed: bool) -> zbus::Result<String>;
-
-    #[allow(clippy::too_many_arguments)]
-    #[zbus(signal, name = "log_pages_changed")]
-    fn log_pages_changed(
-        &self,
-        transport: &str,
-        traddr: &str,
-        trsvcid: &str,
-        subsysnqn: &str,
-        host_traddr: &str,
-        host_iface: &str,
-        host_nqn: &str,
-        device: &str,
-    ) -> zbus::Result<()>;
-
-    #[zbus(signal, name = "dc_removed")]
-    fn dc_removed(&self) -> zbus::Result<()>;
-}
+/// stafd's signals: `log_pages_changed` (the pages of one discovery
+/// controller changed; eight strings, the last the device) and
+/// `dc_removed`. The bus resolves the well-known sender to its owner.
+const SIGNALS: &str = "type='signal',sender='org.nvmexpress.staf',\
+    interface='org.nvmexpress.staf',path='/org/nvmexpress/staf'";
+/// stafd getting or losing its name.
+const OWNER: &str = "type='signal',sender='org.freedesktop.DBus',\
+    interface='org.freedesktop.DBus',member='NameOwnerChanged',\
+    arg0='org.nvmexpress.staf'";
+const BUS: &str = "org.freedesktop.DBus";
+const BUS_PATH: &str = "/org/freedesktop/DBus";
 
 /// What the subscription threads tell the worker.
 #[derive(Debug)]
@@ -295,54 +64,47 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
 }
 
 /// Start following stafd on `conn`: the subscription threads and the
-/// worker. They end when the connection closes.
+/// worker. They end when the connection closes. The calls and signals go
+/// through [`super::client`] and bare match rules, not a generated proxy
+/// (one code path instead of one per signature: ~20 KB of the binary).
 pub fn follow(conn: &zbus::blocking::Connection, shared: Arc<Shared>, control: Control) {
-    let proxy = match StafProxy::builder(conn)
-        .cache_properties(zbus::proxy::CacheProperties::No)
-        .build()
-    {
-        Ok(p) => p,
-        Err(e) => {
-            log::error!("Failed to connect to staf: {e}");
-            return;
-        }
-    };
     let (tx, rx) = mpsc::channel::<Trigger>();
     // Subscribe before asking whether stafd is there, so an appearance in
     // between is not missed.
     let subscribed = (|| -> zbus::Result<()> {
-        let owner = proxy.inner().receive_owner_changed()?;
-        let pages = proxy.receive_log_pages_changed()?;
-        let removed = proxy.receive_dc_removed()?;
+        let owner = MessageIterator::for_match_rule(OWNER, conn, None)?;
+        let signals = MessageIterator::for_match_rule(SIGNALS, conn, None)?;
         let t = tx.clone();
         spawn("stafd-owner", move || {
-            for o in owner {
-                if t.send(Trigger::Owner(o.is_some())).is_err() {
+            for m in owner.flatten() {
+                // NameOwnerChanged(name, old owner, new owner): an empty
+                // new owner is a name lost.
+                let args = message_args(&m);
+                let owned = args.get(2).is_some_and(|n| !n.is_empty());
+                if t.send(Trigger::Owner(owned)).is_err() {
                     break;
                 }
             }
         });
         let t = tx.clone();
-        spawn("stafd-pages", move || {
-            for s in pages {
-                if let Ok(a) = s.args() {
+        spawn("stafd-signals", move || {
+            for m in signals.flatten() {
+                let h = m.header();
+                let member = h.member().map(|m| m.as_str());
+                if member == Some("log_pages_changed") {
+                    let a = message_args(&m);
+                    let a = |i: usize| a.get(i).map_or("", String::as_str);
                     log::debug!(
                         "stafd: log pages of ({}, {}, {}, {}) retrieved ({})",
-                        a.transport,
-                        a.traddr,
-                        a.trsvcid,
-                        a.subsysnqn,
-                        a.device
+                        a(0),
+                        a(1),
+                        a(2),
+                        a(3),
+                        a(7)
                     );
+                } else if member != Some("dc_removed") {
+                    continue;
                 }
-                if t.send(Trigger::Changed).is_err() {
-                    break;
-                }
-            }
-        });
-        let t = tx.clone();
-        spawn("stafd-dc", move || {
-            for _ in removed {
                 if t.send(Trigger::Changed).is_err() {
                     break;
                 }
@@ -354,20 +116,41 @@ pub fn follow(conn: &zbus::blocking::Connection, shared: Arc<Shared>, control: C
         log::error!("Failed to connect to staf: {e}");
         return;
     }
-    let present = zbus::blocking::fdo::DBusProxy::new(conn)
-        .ok()
-        .and_then(|d| d.name_has_owner(NAME.try_into().ok()?).ok())
-        .unwrap_or(false);
+    let has_owner = client::call(conn, BUS, BUS_PATH, BUS, "NameHasOwner", vec![NAME.into()]);
+    let present = has_owner.is_ok_and(|r| {
+        let owned = client::args(&r).first().and_then(|v| client::boolean(v));
+        owned == Some(true)
+    });
     if present {
         let _ = tx.send(Trigger::Owner(true));
     }
     drop(tx);
-    spawn("stafd", move || worker(proxy, rx, shared, control));
+    let conn = conn.clone();
+    spawn("stafd", move || worker(conn, rx, shared, control));
+}
+
+/// A signal's string arguments (others as empty strings).
+fn message_args(m: &zbus::Message) -> Vec<String> {
+    let body = m.body();
+    let args = client::args(&body);
+    args.iter()
+        .map(|v| client::text(v).unwrap_or_default())
+        .collect()
+}
+
+/// stafd's `get_all_log_pages(true)`, parsed.
+fn fetch(conn: &zbus::blocking::Connection) -> Result<(Vec<DcPages>, Vec<String>), String> {
+    let failed = |e: String| format!("get_all_log_pages failed: {e}");
+    let args = vec![true.into()];
+    let r = client::call(conn, NAME, PATH, NAME, "get_all_log_pages", args)
+        .map_err(|e| failed(e.to_string()))?;
+    let text = client::args(&r).first().and_then(|v| client::text(v));
+    parse_pages(&text.ok_or_else(|| failed("the reply is not a string".into()))?)
 }
 
 /// The soak timer and the fetch.
 fn worker(
-    proxy: StafProxy<'static>,
+    conn: zbus::blocking::Connection,
     rx: mpsc::Receiver<Trigger>,
     shared: Arc<Shared>,
     control: Control,
@@ -405,121 +188,10 @@ fn worker(
             Err(RecvTimeoutError::Timeout) => {
                 due = None;
                 shared.set_soak(SOAK, None);
-                let reply = proxy
-                    .get_all_log_pages(true)
-                    .map_err(|e| format!("get_all_log_pages failed: {e}"))
-                    .and_then(|t| parse_pages(&t));
-                control.post(Command::Dbus(Event::Pages(reply)));
+                control.post(Command::Dbus(Event::Pages(fetch(&conn))));
             }
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
     shared.set_soak(SOAK, None);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::host::HostSource;
-    use std::path::Path;
-
-    const NQN: &str = "nqn.2014-08.org.nvmexpress:uuid:01234567-0123-0123-0123-0123456789ab";
-
-    fn host() -> HostIdentity {
-        HostIdentity {
-            nqn: heapless::String::try_from(NQN).unwrap(),
-            id: Some("01234567-0123-0123-0123-0123456789ab".into()),
-            key: None,
-            symname: None,
-            source: HostSource::EtcNvme,
-        }
-    }
-
-    const PAGES: &str = r#"[
-      {"discovery-controller": {"transport": "tcp", "traddr": "10.0.0.9", "trsvcid": "8009",
-         "subsysnqn": "nqn.2014-08.org.nvmexpress.discovery", "host-traddr": "10.0.0.1",
-         "host-iface": "eth0", "host-nqn": "", "origin": null, "connected": "True"},
-       "log-pages": [
-         {"trtype": "tcp", "adrfam": "ipv4", "traddr": "10.0.0.5", "trsvcid": "4420",
-          "subnqn": "nqn.io:a", "subtype": "nvme", "treq": "not specified",
-          "tsas": "{'sectype': 'none'}", "portid": "1", "cntlid": "65535", "asqsz": "32", "eflags": "4"},
-         {"trtype": "tcp", "traddr": "10.0.0.9", "trsvcid": "8009",
-          "subnqn": "nqn.2014-08.org.nvmexpress.discovery", "subtype": "discovery", "eflags": "0"},
-         {"trtype": "tcp", "traddr": "10.0.0.6", "trsvcid": "", "subnqn": "nqn.io:b",
-          "subtype": "nvme", "eflags": 0},
-         {"trtype": "tcp", "traddr": "10.0.0.7", "subnqn": "nqn.io:c"},
-         {"trtype": "pcie", "traddr": "x", "subnqn": "nqn.io:d", "subtype": "nvme"},
-         {"trtype": "tcp", "traddr": "10.0.0.8", "subnqn": "nqn.io:e", "subtype": "nvme", "eflags": "lots"},
-         "garbage"
-       ]},
-      {"discovery-controller": {"host-nqn": "nqn.2014-08.org.nvmexpress:uuid:aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"},
-       "log-pages": [{"trtype": "tcp", "traddr": "10.0.0.5", "trsvcid": "4420", "subnqn": "nqn.io:a",
-                      "subtype": "nvme"}]},
-      {"log-pages": []},
-      {"discovery-controller": {}, "log-pages": 7}
-    ]"#;
-
-    #[test]
-    fn log_pages_become_wanted_controllers() {
-        let (pages, warn) = parse_pages(PAGES).unwrap();
-        assert_eq!(pages.len(), 3, "{warn:?}");
-        assert_eq!(warn.len(), 3, "{warn:?}");
-        let conf = StacdConf::defaults(Path::new("/c"));
-        let Derived {
-            wanted: w,
-            dlpes,
-            warnings: warn2,
-            malformed,
-        } = to_wanted(&pages, &conf, &host());
-        assert!(malformed, "the entry without subtype");
-        let ids: Vec<String> = w.iter().map(|w| w.id.to_string()).collect();
-        assert_eq!(
-            ids,
-            [
-                "(tcp, 10.0.0.5, 4420, nqn.io:a, eth0, 10.0.0.1)",
-                "(tcp, 10.0.0.6, 4420, nqn.io:b, eth0, 10.0.0.1)",
-                "(tcp, 10.0.0.8, 4420, nqn.io:e, eth0, 10.0.0.1)",
-                "(tcp, 10.0.0.5, 4420, nqn.io:a)",
-            ]
-        );
-        assert!(w.iter().all(|w| w.origin == Origin::Stafd));
-        assert_eq!(w[0].id.host_nqn.as_str(), NQN);
-        assert!(w[0].ncc && !w[1].ncc && !w[2].ncc);
-        assert_eq!(
-            w[3].id.host_nqn.as_str(),
-            "nqn.2014-08.org.nvmexpress:uuid:aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
-        );
-        // A foreign host NQN gets the UUID it carries as host ID.
-        assert_eq!(
-            w[3].params.hostid.as_deref(),
-            Some("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
-        );
-        assert_eq!(get(&dlpes[&w[0].id], "tsas"), Some("{'sectype': 'none'}"));
-        assert_eq!(get(&dlpes[&w[1].id], "eflags"), Some("0"));
-        let all = warn2.join("\n");
-        for want in ["no subtype", "invalid transport \"pcie\"", "\"lots\""] {
-            assert!(all.contains(want), "{want} not in {all}");
-        }
-    }
-
-    #[test]
-    fn ignore_iface_and_garbage() {
-        let (pages, _) = parse_pages(PAGES).unwrap();
-        let mut conf = StacdConf::defaults(Path::new("/c"));
-        conf.ignore_iface = true;
-        let w = to_wanted(&pages, &conf, &host()).wanted;
-        assert!(w.iter().all(|w| w.id.host_iface.is_empty()));
-        for bad in ["", "{}", "null", "[1", "{\"a\": }", "\"x\""] {
-            assert!(parse_pages(bad).is_err(), "{bad}");
-        }
-        assert_eq!(parse_pages("[]").unwrap(), (vec![], vec![]));
-        // An unsupported transport alone is not malformed.
-        let (p, _) = parse_pages(
-            r#"[{"discovery-controller": {}, "log-pages": [{"trtype": "unspecified",
-               "traddr": "x", "subnqn": "n", "subtype": "nvme"}]}]"#,
-        )
-        .unwrap();
-        let d = to_wanted(&p, &conf, &host());
-        assert!(d.wanted.is_empty() && !d.malformed && d.warnings.len() == 1);
-    }
 }
