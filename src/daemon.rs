@@ -328,8 +328,9 @@ impl Daemon {
             .set_wanted(self.inputs.desired(&self.conf, &self.host));
     }
 
-    /// Kernel events only say "look again": the engine rescans once per
-    /// burst (debounce) and the plan decides. Events are logged for the
+    /// Kernel events only say "look again" at the controller they name:
+    /// the engine reads those once per burst (debounce) and the plan
+    /// decides. Events are logged for the
     /// controllers we own (§4.8).
     fn handle_uevents(&mut self) {
         let Some(u) = self.uevents.as_mut() else {
@@ -365,7 +366,8 @@ impl Daemon {
                             (a, _) => log::debug!("{id} | {} - Received \"{a}\" event", ev.name),
                         }
                     }
-                    self.engine.kernel_event(Instant::now());
+                    let name = Some(ev.name.as_str()).filter(|_| ev.is_controller());
+                    self.engine.kernel_event(Instant::now(), name);
                 }
             }
         }

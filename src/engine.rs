@@ -13,10 +13,17 @@
 //! log page entry has NCC set stops after `connect-attempts-on-ncc`
 //! failures until NCC clears or a reload (§4.7).
 //!
-//! Kernel events only mark the scan stale: a burst of them (a target
-//! coming back with many controllers, a `nvme disconnect-all`) is collapsed
-//! into one rescan [`DEBOUNCE`] after the first event of the burst. Nothing
-//! here runs on a timer unless a retry or a connect deadline is pending.
+//! Kernel events only mark the controllers they name stale: a burst of
+//! them (a target coming back with many controllers, a `nvme
+//! disconnect-all`) is collapsed into one step [`DEBOUNCE`] after the first
+//! event of the burst, which reads again only the directories the events
+//! named. A finished connect reads its one new device. The whole of
+//! `/sys/class/nvme` is read at start, after a reload or a policy change,
+//! when a retry is due, when events were lost, and when `--once` polls: a
+//! scan costs a dozen file reads per controller (2.4 ms each under TCG,
+//! docs/benchmarks.md), so with many controllers it must not follow every
+//! event. Nothing here runs on a timer unless a retry or a connect deadline
+//! is pending.
 
 use crate::config::DisconnectScope;
 use crate::desired::Wanted;
@@ -30,7 +37,7 @@ use crate::root::Root;
 use crate::state::{Owned, OwnedMap, Store};
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -184,7 +191,12 @@ pub struct Engine {
     /// The state file was checked against the first scan.
     pruned: bool,
     scans: u64,
+    rereads: u64,
     wanted: Vec<Wanted>,
+    /// Index of `wanted` by identity: adopting, connecting and finishing
+    /// look an identity up once each, so the engine stays linear in the
+    /// number of controllers (docs/benchmarks.md, scale).
+    wanted_at: HashMap<Identity, usize>,
     owned: OwnedMap,
     rt: BTreeMap<Identity, Runtime>,
     scan: Vec<KernelCtrl>,
@@ -192,7 +204,14 @@ pub struct Engine {
     rx: Receiver<Done>,
     pending: Vec<Done>,
     waker: Option<Arc<OwnedFd>>,
+    /// The next step reads the whole of `/sys/class/nvme` again.
     dirty: bool,
+    /// The next step reads these controllers' directories again (kernel
+    /// events, finished connects): a partial rescan.
+    stale: BTreeSet<String>,
+    /// An event that named no controller: the step at `soon` reads
+    /// everything.
+    dirty_soon: bool,
     seed: u64,
     save_error: Option<String>,
     /// `owned` changed since the last save.
@@ -258,7 +277,9 @@ impl Engine {
             soon: None,
             pruned: false,
             scans: 0,
+            rereads: 0,
             wanted: Vec::new(),
+            wanted_at: HashMap::new(),
             owned,
             rt: BTreeMap::new(),
             scan: Vec::new(),
@@ -267,6 +288,8 @@ impl Engine {
             pending: Vec::new(),
             waker: None,
             dirty: true,
+            stale: BTreeSet::new(),
+            dirty_soon: false,
             seed,
             save_error: None,
             unsaved: false,
@@ -322,7 +345,7 @@ impl Engine {
     /// a new series: attempt counter 0 and an attempt now (§4.7).
     pub fn set_wanted(&mut self, wanted: Vec<Wanted>) {
         for w in wanted.iter().filter(|w| !w.ncc) {
-            let cleared = self.wanted.iter().any(|o| o.id == w.id && o.ncc);
+            let cleared = self.wanted_of(&w.id).is_some_and(|o| o.ncc);
             if cleared && !self.owned.contains_key(&w.id) {
                 if let Some(r) = self.rt.get_mut(&w.id) {
                     log::info!("{} NCC cleared; connecting again", w.id);
@@ -334,7 +357,7 @@ impl Engine {
         }
         let keep: BTreeSet<&Identity> = wanted.iter().map(|w| &w.id).collect();
         for (id, o) in &self.owned {
-            if o.boot && !keep.contains(id) && self.wanted.iter().any(|w| &w.id == id) {
+            if o.boot && !keep.contains(id) && self.wanted_at.contains_key(id) {
                 log::info!(
                     "{id} | {} - no longer wanted; left up: boot path (never disconnected)",
                     o.device
@@ -343,6 +366,11 @@ impl Engine {
         }
         self.rt
             .retain(|id, r| keep.contains(id) || r.flight.is_some());
+        self.wanted_at = wanted
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.id.clone(), i))
+            .collect();
         self.wanted = wanted;
         self.dirty = true;
     }
@@ -373,19 +401,33 @@ impl Engine {
         self.dirty = true;
     }
 
-    /// A kernel event about a controller arrived at `now`: rescan
+    /// A kernel event about controller `name` (`nvmeN`; `None` for any
+    /// other name) arrived at `now`: read it again (any other name: read
+    /// everything again)
     /// [`DEBOUNCE`] after the first event of a burst (later events of the
     /// burst do not push the rescan back, so a steady stream still gets a
     /// rescan every [`DEBOUNCE`]).
-    pub fn kernel_event(&mut self, now: Instant) {
+    pub fn kernel_event(&mut self, now: Instant, name: Option<&str>) {
+        match name {
+            Some(n) => {
+                self.stale.insert(n.to_string());
+            }
+            None => self.dirty_soon = true,
+        }
         if self.soon.is_none() {
             self.soon = Some(now + DEBOUNCE);
         }
     }
 
-    /// How many times `/sys/class/nvme` was scanned.
+    /// How many times the whole of `/sys/class/nvme` was scanned.
     pub fn scans(&self) -> u64 {
         self.scans
+    }
+
+    /// How many single controller directories were read again (partial
+    /// rescans).
+    pub fn rereads(&self) -> u64 {
+        self.rereads
     }
 
     /// The ownership record of `device`, if it is ours.
@@ -409,6 +451,7 @@ impl Engine {
 
     /// Scan the kernel and plan, without changing the kernel.
     pub fn plan(&mut self, now: Instant) -> Plan {
+        self.dirty = true;
         self.rescan();
         self.plan_from_scan(now)
     }
@@ -428,8 +471,8 @@ impl Engine {
     }
 
     /// Read the interface table (when an identity needs it) and the
-    /// kernel's controllers; the first time, check the state file against
-    /// them.
+    /// kernel's controllers: all of them when `dirty`, else those in
+    /// `stale`; the first time, check the state file against them.
     fn rescan(&mut self) {
         self.soon = None;
         if needs_ifaces(&self.wanted) {
@@ -438,6 +481,16 @@ impl Engine {
                 Err(e) => log::debug!("cannot read the interface table: {e}"),
             }
         }
+        if !(self.dirty || self.dirty_soon || !self.pruned) {
+            let class = self.root.path(crate::root::rel::CLASS_NVME);
+            for name in std::mem::take(&mut self.stale) {
+                self.reread(&class, &name);
+            }
+            return;
+        }
+        self.dirty = false;
+        self.dirty_soon = false;
+        self.stale.clear();
         self.scans += 1;
         match sysfs::scan(&self.root) {
             Ok(s) => self.scan = s,
@@ -455,6 +508,38 @@ impl Engine {
         }
     }
 
+    /// Where controller `name` is (or would be) in the scan, which is in
+    /// instance order.
+    fn scan_pos(&self, name: &str) -> Result<usize, usize> {
+        match sysfs::instance_of(name) {
+            Some(n) => self.scan.binary_search_by_key(&n, |c| c.instance),
+            None => Err(self.scan.len()),
+        }
+    }
+
+    /// The scanned controller `name`.
+    fn scanned(&self, name: &str) -> Option<&KernelCtrl> {
+        self.scan_pos(name).ok().map(|i| &self.scan[i])
+    }
+
+    /// Read one controller's directory again: replaced, added, or (gone)
+    /// removed from the scan.
+    fn reread(&mut self, class: &std::path::Path, name: &str) {
+        if sysfs::instance_of(name).is_none() {
+            return;
+        }
+        self.rereads += 1;
+        let now = sysfs::read_ctrl(&class.join(name), name);
+        match (self.scan_pos(name), now) {
+            (Ok(i), Some(c)) => self.scan[i] = c,
+            (Ok(i), None) => {
+                self.scan.remove(i);
+            }
+            (Err(i), Some(c)) => self.scan.insert(i, c),
+            (Err(_), None) => {}
+        }
+    }
+
     /// Restart safety (§4.12): an entry of the state file whose controller
     /// is gone (deleted while we were not running) or is now another
     /// controller is forgotten, never disconnected; if it is still wanted
@@ -465,9 +550,8 @@ impl Engine {
             .iter()
             .filter(|(id, o)| {
                 !self
-                    .scan
-                    .iter()
-                    .any(|d| d.name == o.device && plan::still_ours(id, o, d, &self.net))
+                    .scanned(&o.device)
+                    .is_some_and(|d| plan::still_ours(id, o, d, &self.net))
             })
             .map(|(id, _)| id.clone())
             .collect();
@@ -498,15 +582,25 @@ impl Engine {
                 }
             }
         }
-        let due = self
+        // A due retry reads everything: without kernel events (`--once`)
+        // that is how a controller someone else connected meanwhile is
+        // adopted rather than connected twice.
+        if self
             .rt
             .values()
             .any(|r| r.next_try.is_some_and(|t| t <= now))
-            || self.soon.is_some_and(|t| t <= now);
-        if !(self.dirty || due) {
+        {
+            self.dirty = true;
+        }
+        // Stale controllers from kernel events wait for the debounce; those
+        // of finished connects (no event pending) are read now.
+        let work = match self.soon {
+            Some(t) => t <= now,
+            None => !self.stale.is_empty(),
+        };
+        if !(self.dirty || work) {
             return;
         }
-        self.dirty = false;
         self.rescan();
         let plan = self.plan_from_scan(now);
         self.apply(&plan, now);
@@ -562,7 +656,7 @@ impl Engine {
     }
 
     fn wanted_of(&self, id: &Identity) -> Option<&Wanted> {
-        self.wanted.iter().find(|w| &w.id == id)
+        self.wanted_at.get(id).map(|&i| &self.wanted[i])
     }
 
     fn own(&mut self, id: &Identity, device: String, cntlid: u16) {
@@ -710,7 +804,6 @@ impl Engine {
     }
 
     fn finish(&mut self, d: Done, now: Instant) {
-        self.dirty = true;
         let wanted = self.wanted_of(&d.id).is_some();
         let ncc_limit = match self.wanted_of(&d.id) {
             Some(w) if w.ncc && self.ncc_attempts > 0 => {
@@ -730,6 +823,8 @@ impl Engine {
                 r.how = Some(How::Connected(d.took));
                 // Ours even if no longer wanted: the next plan disconnects
                 // it by policy (a disconnect never overtakes a connect, §4.9).
+                // The next step reads the new device's directory, not all.
+                self.stale.insert(device.clone());
                 self.own(&d.id, device, reply.cntlid);
             }
             Err(e) if e.is_already() => {
@@ -740,6 +835,7 @@ impl Engine {
                     "{} kernel reports an identical controller already exists; adopting it",
                     d.id
                 );
+                self.dirty = true;
                 r.attempts += 1;
                 r.last_error = Some(e.to_string());
                 r.next_try = Some(now + self.retry.first);
@@ -786,6 +882,7 @@ impl Engine {
                 r.last_error = Some(msg);
             }
             Err(e) => {
+                self.dirty = true;
                 log::debug!(
                     "{} connect finished after it stopped being wanted: {e}",
                     d.id
@@ -803,7 +900,7 @@ impl Engine {
     fn status_of(&self, w: &Wanted) -> (Status, Option<&KernelCtrl>) {
         let r = self.rt.get(&w.id);
         let o = self.owned.get(&w.id);
-        let dev = o.and_then(|o| self.scan.iter().find(|c| c.name == o.device));
+        let dev = o.and_then(|o| self.scanned(&o.device));
         let s = Status {
             id: w.id.clone(),
             origin: w.origin.to_string(),
@@ -855,10 +952,23 @@ impl Engine {
         self.store.path()
     }
 
-    /// Rescan (for callers that wait on the kernel, e.g. a controller the
-    /// kernel is still reconnecting).
+    /// Rescan everything at the next step (for callers without kernel
+    /// events that look for outside changes).
     pub fn refresh(&mut self) {
         self.dirty = true;
+    }
+
+    /// At the next step, read again the controllers we own that were not
+    /// live at the last look (for callers without kernel events that wait
+    /// on the kernel, e.g. a controller it is still reconnecting).
+    pub fn refresh_unsettled(&mut self) {
+        let names: Vec<String> = self
+            .owned
+            .values()
+            .filter(|o| !self.scanned(&o.device).is_some_and(KernelCtrl::is_live))
+            .map(|o| o.device.clone())
+            .collect();
+        self.stale.extend(names);
     }
 }
 

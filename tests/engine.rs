@@ -423,8 +423,9 @@ fn ncc_limits_attempts_until_cleared_or_reload() {
     settle(&mut e, |_| attempts_to(&k, "4421") >= 4);
 }
 
-// No periodic polling: many kernel events in a burst make one rescan, and
-// with nothing pending there is no timer.
+// No periodic polling: many kernel events in a burst make one step, which
+// reads again only the controllers they named; with nothing pending there
+// is no timer.
 #[test]
 fn event_bursts_make_one_rescan() {
     let fr = FakeRoot::new("debounce");
@@ -438,26 +439,61 @@ fn event_bursts_make_one_rescan() {
     let t0 = Instant::now();
     for i in 0..200u64 {
         let t = t0 + Duration::from_micros(i * 400);
-        e.kernel_event(t);
+        let name = format!("nvme{}", i % 3);
+        e.kernel_event(t, Some(&name));
         e.step(t);
     }
+    let rereads = e.rereads();
     assert_eq!(e.scans(), before, "no rescan inside the burst window");
     assert_eq!(e.next_wake(), Some(t0 + stacd::engine::DEBOUNCE));
     e.step(t0 + stacd::engine::DEBOUNCE);
-    assert_eq!(e.scans(), before + 1, "one rescan for the burst");
+    assert_eq!(e.scans(), before, "named controllers only: no full scan");
+    assert_eq!(e.rereads(), rereads + 3, "each named controller read once");
     assert_eq!(e.next_wake(), None);
     e.step(t0 + stacd::engine::DEBOUNCE * 3);
-    assert_eq!(e.scans(), before + 1);
+    assert_eq!((e.scans(), e.rereads()), (before, rereads + 3));
+    // An event that names no controller: one full scan for the burst.
+    let t2 = t0 + stacd::engine::DEBOUNCE * 4;
+    e.kernel_event(t2, None);
+    e.kernel_event(t2, Some("nvme0"));
+    e.step(t2 + stacd::engine::DEBOUNCE);
+    assert_eq!(e.scans(), before + 1, "one rescan for the burst");
     // A removal announced by an event is acted on after the debounce.
     k.delete("nvme1").unwrap();
     let t1 = Instant::now();
-    e.kernel_event(t1);
+    e.kernel_event(t1, Some("nvme1"));
     e.step(t1);
     assert!(e.owner_of("nvme1").is_some(), "not yet rescanned");
     e.step(t1 + stacd::engine::DEBOUNCE);
     assert!(e.owner_of("nvme1").is_none(), "seen as lost");
     settle(&mut e, all_live);
     assert_eq!(k.connects().len(), 4, "reconnected once");
+}
+
+// A controller that appears with an event (someone else connected it) is
+// read from its directory alone and adopted; one that vanishes without an
+// event the engine was told of stays in the scan until a full rescan.
+#[test]
+fn events_read_only_the_named_controller() {
+    let fr = FakeRoot::new("partial");
+    fr.write_conf(&three());
+    let k = Arc::new(Recorder::new(&fr.root()));
+    let mut e = engine(&fr, &k);
+    settle(&mut e, all_live);
+    let (scans, rereads) = (e.scans(), e.rereads());
+    // The kernel loses nvme2; the event names it.
+    k.delete("nvme2").unwrap();
+    let t = Instant::now();
+    e.kernel_event(t, Some("nvme2"));
+    e.step(t + stacd::engine::DEBOUNCE);
+    assert!(e.owner_of("nvme2").is_none(), "seen as lost");
+    assert_eq!(e.scans(), scans);
+    assert_eq!(e.rereads(), rereads + 1);
+    // Reconnected after the fast retry (a due retry reads everything),
+    // then one more read: the new device's directory.
+    settle(&mut e, all_live);
+    assert_eq!(k.connects().len(), 4);
+    assert!(e.status().iter().all(|s| s.is_live()));
 }
 
 fn audit_conf(extra: &str) -> String {
