@@ -40,7 +40,15 @@ impl Default for Policy {
 
 /// How often to look at the kernel while a controller is present but not
 /// yet live (the kernel is reconnecting it): short, the command is brief.
+/// Only those controllers' directories are read.
 const SETTLE_POLL: Duration = Duration::from_millis(100);
+
+/// How often to look at the whole of `/sys/class/nvme` while no connect
+/// runs and nothing else is awaited (retries pending, say): something
+/// outside (udev autoconnect, an administrator) may have connected a
+/// wanted controller, which is then adopted. `--once` has no kernel
+/// events to tell it; a scan costs a dozen reads per controller.
+const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// One output line (stable format, parsed by scripts):
 /// `live nvmeN <id> connected|adopted cntlid=N` or `failed - <id> <reason>`.
@@ -134,11 +142,17 @@ pub fn run_boot(
         if let Some(t) = first_live.filter(|_| policy.wait == Wait::Root) {
             until = until.min((t + policy.grace).max(now));
         }
-        if waiting_kernel || engine.in_flight() == 0 || disc_busy {
+        if waiting_kernel || disc_busy {
             until = until.min(now + SETTLE_POLL);
+        } else if engine.in_flight() == 0 {
+            until = until.min(now + IDLE_POLL);
         }
         if !engine.wait(until) {
-            engine.refresh();
+            if waiting_kernel {
+                engine.refresh_unsettled();
+            } else if !disc_busy {
+                engine.refresh();
+            }
         }
     }
     let st = engine.status();
