@@ -16,7 +16,7 @@ const ATTRS: [&str; 9] = [
     "state",
     "cntlid",
     "cntrltype",
-    "ctrl_loss_tmo",
+    "hostid",
     "subsysnqn",
     "hostnqn",
     "transport",
