@@ -98,6 +98,10 @@ struct Runtime {
     /// NCC set and connect-attempts-on-ncc failures made: no more retries
     /// until NCC clears or a reload (§4.7).
     gave_up: bool,
+    /// The device it had when it was found lost: a controller is lost as
+    /// soon as a scan shows it `deleting`, which can be before its
+    /// "remove" event is read; that event is still ours to log (§4.8).
+    lost_device: Option<String>,
 }
 
 #[derive(Debug)]
@@ -430,12 +434,19 @@ impl Engine {
         self.rereads
     }
 
-    /// The ownership record of `device`, if it is ours.
+    /// The identity `device` belongs to: ours now, or ours until it was
+    /// found lost (and not connected again since).
     pub fn owner_of(&self, device: &str) -> Option<&Identity> {
         self.owned
             .iter()
             .find(|(_, o)| o.device == device)
             .map(|(id, _)| id)
+            .or_else(|| {
+                self.rt
+                    .iter()
+                    .find(|(_, r)| r.lost_device.as_deref() == Some(device))
+                    .map(|(id, _)| id)
+            })
     }
 
     fn busy(&self, id: &Identity, now: Instant) -> Busy {
@@ -660,6 +671,9 @@ impl Engine {
     }
 
     fn own(&mut self, id: &Identity, device: String, cntlid: u16) {
+        if let Some(r) = self.rt.get_mut(id) {
+            r.lost_device = None;
+        }
         let (origin, boot) = match self.wanted_of(id) {
             Some(w) => (w.origin.as_str().to_string(), w.boot),
             None => ("unknown".to_string(), false),
@@ -707,6 +721,7 @@ impl Engine {
                     r.gave_up = false;
                     r.how = None;
                     r.next_try = Some(now + delay);
+                    r.lost_device = Some(device.clone());
                 }
                 Action::Disconnect { id, device } => {
                     log::info!("{id} | {device} - Disconnect initiated");

@@ -706,3 +706,29 @@ fn ignore_iface_toggle_keeps_the_connection() {
     );
     assert_eq!(e.owner_of("nvme0"), Some(&after));
 }
+
+// A controller is lost as soon as a scan shows it `deleting`, which can
+// come before its "remove" event is read: the event still names its
+// owner (for the §4.8 log line) until the identity is connected again.
+#[test]
+fn a_dying_controller_keeps_its_owner_for_its_remove_event() {
+    let fr = FakeRoot::new("dying");
+    fr.write_conf(&three());
+    let k = Arc::new(Recorder::new(&fr.root()));
+    let mut e = engine(&fr, &k);
+    settle(&mut e, all_live);
+    let id = e.owner_of("nvme1").expect("ours").clone();
+    std::fs::write(fr.path("sys/class/nvme/nvme1/state"), "deleting\n").unwrap();
+    let t = Instant::now();
+    e.kernel_event(t, Some("nvme1"));
+    e.step(t + stacd::engine::DEBOUNCE);
+    assert!(!e.owned().contains_key(&id), "lost: no longer owned");
+    assert_eq!(e.owner_of("nvme1"), Some(&id), "still named for its events");
+    k.delete("nvme1").unwrap();
+    settle(&mut e, all_live);
+    let now_at = &e.owned()[&id].device;
+    assert_eq!(e.owner_of(now_at), Some(&id));
+    if now_at != "nvme1" {
+        assert_eq!(e.owner_of("nvme1"), None, "forgotten once connected again");
+    }
+}
