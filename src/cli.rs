@@ -395,7 +395,8 @@ fn run_once(s: Setup, a: &Args) -> u8 {
     // --once never disconnects: it only adds what is wanted.
     engine.set_policy(config::DisconnectScope::NoDisconnect, &[]);
     engine.set_wanted(s.inputs.desired(&s.conf, &s.host));
-    let mut disc = Discoverer::new(&s.root, kernel, false, engine.retry);
+    let kopts = engine.kernel_options().clone();
+    let mut disc = Discoverer::with_options(&s.root, kernel, kopts, false, engine.retry);
     disc.set_targets(s.all_dcs());
     let merge = |discovered| {
         let i = Inputs {
@@ -454,8 +455,9 @@ fn run_daemon(prog: &str, s: Setup, a: &Args) -> Result<u8, Fatal> {
     }
     d.inputs.boot = boot;
     d.refresh_wanted();
+    let kopts = d.engine.kernel_options().clone();
     d.set_discovery(
-        Discoverer::new(&s.root, kernel, true, Retry::DAEMON),
+        Discoverer::with_options(&s.root, kernel, kopts, true, Retry::DAEMON),
         s.boot_dcs,
     );
     d.control()

@@ -219,6 +219,18 @@ impl Discoverer {
         retry: Retry,
     ) -> Discoverer {
         let kopts = crate::engine::kernel_options(&*kernel);
+        Discoverer::with_options(root, kernel, kopts, persistent, retry)
+    }
+
+    /// [`Discoverer::new`] with the kernel's option table already read
+    /// (by the engine): read once, and its warnings logged once.
+    pub fn with_options(
+        root: &Root,
+        kernel: Arc<dyn Fabrics>,
+        kopts: KernelOptions,
+        persistent: bool,
+        retry: Retry,
+    ) -> Discoverer {
         let (tx, rx) = mpsc::channel();
         Discoverer {
             root: root.clone(),

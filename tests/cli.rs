@@ -229,3 +229,17 @@ fn closed_stdout_is_not_a_crash() {
         assert_eq!(o.status.code(), Some(want), "{args:?}: {:?}", o.status);
     }
 }
+
+// The kernel's option table is read once per run, so what it says wrong
+// is said once: the engine and the discovery half share it.
+#[test]
+fn option_table_warning_once() {
+    let fr = FakeRoot::new("optwarn");
+    fr.write_conf("[Controllers]\n");
+    // A character device that reads empty: no option table at all.
+    std::os::unix::fs::symlink("/dev/null", fr.path("dev/nvme-fabrics")).expect("link");
+    let o = stacd(Some(&fr), &["--once", "--timeout", "1"]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(err.matches("option table").count(), 1, "{err}");
+}
