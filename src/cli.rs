@@ -381,6 +381,7 @@ fn dry_run(s: Setup) -> u8 {
 fn run_once(s: Setup, a: &Args) -> u8 {
     let kernel: Arc<dyn Fabrics> = Arc::new(DevFabrics::new(&s.root));
     let mut engine = Engine::new(&s.root, kernel.clone(), s.store(), Retry::ONCE);
+    engine.set_probe(Some(crate::kernel::probe::PROBE_WAIT));
     // rd.stacd.* apply only when the command line is a source.
     let boot_args = Some(&s.boot.cmdline.stacd).filter(|_| s.sources.cmdline);
     let budget = a
@@ -436,7 +437,8 @@ fn run_once(s: Setup, a: &Args) -> u8 {
 fn run_daemon(prog: &str, s: Setup, a: &Args) -> Result<u8, Fatal> {
     let kernel: Arc<dyn Fabrics> = Arc::new(DevFabrics::new(&s.root));
     let run = s.root.run_dir();
-    let engine = Engine::new(&s.root, kernel.clone(), s.store(), Retry::DAEMON);
+    let mut engine = Engine::new(&s.root, kernel.clone(), s.store(), Retry::DAEMON);
+    engine.set_probe(Some(crate::kernel::probe::PROBE_WAIT));
     let mut d = Daemon::new(s.root.clone(), s.conf_path, s.host, s.conf, a.tron, engine)
         .map_err(|e| Fatal::Runtime(format!("{prog}: cannot set up the event loop: {e}")))?;
     let mut boot = s.inputs.boot;

@@ -6,6 +6,9 @@
 //! is woken by a byte on its wake pipe. One connect per identity at a time
 //! (single flight); a connect that outlives its deadline is reported as
 //! overdue but cannot be cancelled — its result is still used when it comes.
+//! When several connects start together, each TCP target is probed first
+//! so that a silent address does not hold up live ones in the kernel
+//! ([`crate::kernel::probe`]).
 //! Retry timing (stacd-spec.md §4.7): after the first failure of a series
 //! the fast retry (3 s), after later ones 60 s, each with ±10 % jitter so a
 //! fleet of hosts does not hammer a target in step; after a managed
@@ -188,6 +191,9 @@ pub struct Engine {
     trtypes: Vec<Transport>,
     /// `connect-attempts-on-ncc`; 0 or less: retry forever (§4.7).
     ncc_attempts: i64,
+    /// Probe a TCP target for at most this long before its connect when
+    /// others start with it ([`crate::kernel::probe`]); `None`: never.
+    probe: Option<Duration>,
     /// The audit waits until every source of wanted controllers answered.
     audit_held: bool,
     /// A kernel event arrived: rescan at this moment (debounce).
@@ -277,6 +283,7 @@ impl Engine {
             scope: DisconnectScope::default(),
             trtypes: vec![Transport::Tcp],
             ncc_attempts: 0,
+            probe: None,
             audit_held: false,
             soon: None,
             pruned: false,
@@ -323,6 +330,12 @@ impl Engine {
         self.scope = scope;
         self.trtypes = trtypes.to_vec();
         self.dirty = true;
+    }
+
+    /// Probe TCP targets before connecting them when several connects
+    /// start together ([`crate::kernel::probe`]): for the real kernel.
+    pub fn set_probe(&mut self, wait: Option<Duration>) {
+        self.probe = wait;
     }
 
     /// `connect-attempts-on-ncc` (§4.7): after this many failed attempts of
@@ -697,6 +710,14 @@ impl Engine {
     }
 
     fn apply(&mut self, plan: &Plan, now: Instant) {
+        // Connects that start while others start or run may queue in the
+        // kernel behind a silent address: those are probed first.
+        let starting = plan
+            .actions
+            .iter()
+            .filter(|a| matches!(a, Action::Connect { .. }))
+            .count();
+        let probe = self.probe.filter(|_| starting + self.in_flight() > 1);
         for a in &plan.actions {
             match a {
                 Action::Adopt { id, device, cntlid } => {
@@ -708,7 +729,7 @@ impl Engine {
                     r.last_error = None;
                     r.how = Some(How::Adopted);
                 }
-                Action::Connect { id } => self.start_connect(id, now),
+                Action::Connect { id } => self.start_connect(id, now, probe),
                 Action::Lost { id, device } => {
                     let delay = jitter(&mut self.seed, self.retry.first);
                     log::info!(
@@ -765,7 +786,7 @@ impl Engine {
         }
     }
 
-    fn start_connect(&mut self, id: &Identity, now: Instant) {
+    fn start_connect(&mut self, id: &Identity, now: Instant, probe: Option<Duration>) {
         let Some(w) = self.wanted_of(id) else { return };
         let opts = params::option_string(&w.id, &w.params, &self.kopts, w.default_ctrl_loss_tmo());
         for o in &opts.omitted {
@@ -782,6 +803,15 @@ impl Engine {
             id.clone(),
         );
         let spawned = crate::kernel::worker::spawn("connect", move || {
+            if let Some(wait) = probe {
+                use crate::kernel::probe::{self, Probe};
+                if probe::tcp(&id2, wait) == Probe::Silent {
+                    log::info!(
+                        "{id2} no answer to a TCP probe in {} s; connecting after the others",
+                        Secs1(wait)
+                    );
+                }
+            }
             let t0 = Instant::now();
             let result = kernel.connect(opts.expose());
             let _ = tx.send(Done {

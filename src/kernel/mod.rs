@@ -4,5 +4,6 @@
 
 pub mod admin;
 pub mod fabrics;
+pub mod probe;
 pub mod sysfs;
 pub mod worker;
