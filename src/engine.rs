@@ -718,6 +718,9 @@ impl Engine {
             .filter(|a| matches!(a, Action::Connect { .. }))
             .count();
         let probe = self.probe.filter(|_| starting + self.in_flight() > 1);
+        // One probe per portal (address, port, source address) per batch.
+        type Portal = (String, String, String);
+        let mut gates: HashMap<Portal, Arc<crate::kernel::probe::Gate>> = HashMap::new();
         for a in &plan.actions {
             match a {
                 Action::Adopt { id, device, cntlid } => {
@@ -729,7 +732,17 @@ impl Engine {
                     r.last_error = None;
                     r.how = Some(How::Adopted);
                 }
-                Action::Connect { id } => self.start_connect(id, now, probe),
+                Action::Connect { id } => {
+                    let gate = probe.map(|wait| {
+                        let key = (
+                            id.traddr.to_string(),
+                            id.trsvcid.to_string(),
+                            id.host_traddr.to_string(),
+                        );
+                        (gates.entry(key).or_default().clone(), wait)
+                    });
+                    self.start_connect(id, now, gate)
+                }
                 Action::Lost { id, device } => {
                     let delay = jitter(&mut self.seed, self.retry.first);
                     log::info!(
@@ -786,7 +799,12 @@ impl Engine {
         }
     }
 
-    fn start_connect(&mut self, id: &Identity, now: Instant, probe: Option<Duration>) {
+    fn start_connect(
+        &mut self,
+        id: &Identity,
+        now: Instant,
+        probe: Option<(Arc<crate::kernel::probe::Gate>, Duration)>,
+    ) {
         let Some(w) = self.wanted_of(id) else { return };
         let opts = params::option_string(&w.id, &w.params, &self.kopts, w.default_ctrl_loss_tmo());
         for o in &opts.omitted {
@@ -803,9 +821,9 @@ impl Engine {
             id.clone(),
         );
         let spawned = crate::kernel::worker::spawn("connect", move || {
-            if let Some(wait) = probe {
-                use crate::kernel::probe::{self, Probe};
-                if probe::tcp(&id2, wait) == Probe::Silent {
+            if let Some((gate, wait)) = probe {
+                use crate::kernel::probe::Probe;
+                if gate.pass(&id2, wait) == Probe::Silent {
                     log::info!(
                         "{id2} no answer to a TCP probe in {} s; connecting after the others",
                         Secs1(wait)

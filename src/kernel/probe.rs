@@ -13,6 +13,10 @@
 //! one round trip and its connect goes ahead; one that has not answered
 //! after [`PROBE_WAIT`] is written to the kernel then anyway, after the
 //! others. The probe only orders; it never decides whether to connect.
+//! Connects to the same address and port (many subsystems behind one
+//! portal) share one probe ([`Gate`]): one TCP connection per portal, not
+//! one per controller, which also keeps the probes' cost off a batch of
+//! live connects (docs/benchmarks.md).
 //!
 //! host-iface is not applied to the probe (rustix has no SO_BINDTODEVICE):
 //! its route may differ from the kernel's, which at worst delays that
@@ -24,6 +28,7 @@ use rustix::event::{poll, PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a probe waits for an answer: Linux's initial retransmission
@@ -44,6 +49,60 @@ pub enum Probe {
     /// Not probed: not TCP, an address that is not an IP literal, or a
     /// local error (no route, no such source address...).
     Skipped,
+}
+
+/// One probe shared by the connects of one batch to the same portal: the
+/// first to arrive probes, the others wait for its answer.
+#[derive(Debug, Default)]
+pub struct Gate {
+    state: Mutex<GateState>,
+    done: Condvar,
+}
+
+#[derive(Debug, Default)]
+enum GateState {
+    #[default]
+    Idle,
+    Probing,
+    Done(Probe),
+}
+
+impl Gate {
+    /// The portal's probe result, probing it (for at most `wait`) if no
+    /// one has yet.
+    pub fn pass(&self, id: &Identity, wait: Duration) -> Probe {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match *st {
+            GateState::Done(p) => return p,
+            GateState::Idle => {
+                *st = GateState::Probing;
+                drop(st);
+                let p = tcp(id, wait);
+                let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                *st = GateState::Done(p);
+                self.done.notify_all();
+                return p;
+            }
+            GateState::Probing => {}
+        }
+        // Someone else probes; its probe ends within `wait` (a margin for
+        // the scheduler, then go ahead as if it were silent).
+        let deadline = Instant::now() + wait + Duration::from_millis(100);
+        loop {
+            if let GateState::Done(p) = *st {
+                return p;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Probe::Silent;
+            }
+            st = self
+                .done
+                .wait_timeout(st, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
 }
 
 /// Probe `id`'s target for at most `wait`.
@@ -148,5 +207,30 @@ mod tests {
             tcp(&id("127.0.0.1", port, "rdma"), PROBE_WAIT),
             Probe::Skipped
         );
+    }
+
+    // Connects to one portal share one probe: one TCP connection reaches
+    // the target, and every caller gets its answer.
+    #[test]
+    fn one_probe_per_portal() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+        l.set_nonblocking(true).expect("nonblocking");
+        let port = l.local_addr().expect("addr").port();
+        let gate = std::sync::Arc::new(Gate::default());
+        let got: Vec<Probe> = (0..8)
+            .map(|_| {
+                let (g, i) = (gate.clone(), id("127.0.0.1", port, "tcp"));
+                std::thread::spawn(move || g.pass(&i, PROBE_WAIT))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().expect("join"))
+            .collect();
+        assert!(got.iter().all(|p| *p == Probe::Answered), "{got:?}");
+        let mut accepted = 0;
+        while l.accept().is_ok() {
+            accepted += 1;
+        }
+        assert_eq!(accepted, 1, "one TCP connection for eight connects");
     }
 }
