@@ -107,6 +107,19 @@ fn no_etc_nvme(fr: &FakeRoot) {
     std::fs::remove_file(fr.path("etc/nvme/hostid")).expect("rm hostid");
 }
 
+/// A daemon on `fr` with the kernel double `k` and built-in discovery
+/// (persistent), as `stacd` builds it from stacd.conf.
+fn daemon_with_discovery(fr: &FakeRoot, k: &Arc<Recorder>) -> Daemon {
+    let root = fr.root();
+    let (conf, _) = config::load_stacd_conf(&fr.conf_path()).expect("stacd.conf");
+    let (host, _) = host::load_host(&root, &root.path(rel::SYS_CONF)).expect("host");
+    let kd: Arc<dyn Fabrics> = k.clone();
+    let e = Engine::new(&root, kd.clone(), Store::new(&root.run_dir()), FAST);
+    let mut d = Daemon::new(root.clone(), fr.conf_path(), host, conf, false, e).expect("daemon");
+    d.set_discovery(Discoverer::new(&root, kd, true, FAST), Vec::new());
+    d
+}
+
 #[test]
 fn cmdline_discover_and_connect_without_etc_nvme() {
     let fr = FakeRoot::new("boot-cmdline");
@@ -263,12 +276,7 @@ fn daemon_follows_a_configured_discovery_controller() {
     let root = fr.root();
     let k = Arc::new(Recorder::new(&root));
     k.set_log_page(DC_ADDR, page(1, &[SUB1]));
-    let (conf, _) = config::load_stacd_conf(&fr.conf_path()).unwrap();
-    let (host, _) = host::load_host(&root, &root.path(rel::SYS_CONF)).unwrap();
-    let kd: Arc<dyn Fabrics> = k.clone();
-    let e = Engine::new(&root, kd.clone(), Store::new(&root.run_dir()), FAST);
-    let mut d = Daemon::new(root.clone(), fr.conf_path(), host, conf, false, e).unwrap();
-    d.set_discovery(Discoverer::new(&root, kd, true, FAST), Vec::new());
+    let mut d = daemon_with_discovery(&fr, &k);
     let ctl = d.control();
     let t = std::thread::spawn(move || (d.run(), d));
     let wait_for = |n: usize| {
@@ -588,12 +596,7 @@ fn audit_waits_for_discovery_to_answer() {
     .unwrap();
     // The discovery controller refuses for now.
     k.fail_when(DISCOVERY_NQN, rustix::io::Errno::CONNREFUSED);
-    let (conf, _) = config::load_stacd_conf(&fr.conf_path()).unwrap();
-    let (host, _) = host::load_host(&root, &root.path(rel::SYS_CONF)).unwrap();
-    let kd: Arc<dyn Fabrics> = k.clone();
-    let e = Engine::new(&root, kd.clone(), Store::new(&root.run_dir()), FAST);
-    let mut d = Daemon::new(root.clone(), fr.conf_path(), host, conf, false, e).unwrap();
-    d.set_discovery(Discoverer::new(&root, kd, true, FAST), Vec::new());
+    let mut d = daemon_with_discovery(&fr, &k);
     let ctl = d.control();
     let t = std::thread::spawn(move || (d.run(), d));
     std::thread::sleep(Duration::from_millis(600));
@@ -634,12 +637,7 @@ fn restart_keeps_discovered_controllers_until_discovery_answers() {
     fr.write_conf("[Standalone]\ndiscovery-controller = transport=tcp;traddr=127.0.0.1\n");
     let root = fr.root();
     let start = |k: &Arc<Recorder>| {
-        let (conf, _) = config::load_stacd_conf(&fr.conf_path()).unwrap();
-        let (host, _) = host::load_host(&root, &root.path(rel::SYS_CONF)).unwrap();
-        let kd: Arc<dyn Fabrics> = k.clone();
-        let e = Engine::new(&root, kd.clone(), Store::new(&root.run_dir()), FAST);
-        let mut d = Daemon::new(root.clone(), fr.conf_path(), host, conf, false, e).unwrap();
-        d.set_discovery(Discoverer::new(&root, kd, true, FAST), Vec::new());
+        let mut d = daemon_with_discovery(&fr, k);
         let ctl = d.control();
         (ctl, std::thread::spawn(move || (d.run(), d)))
     };
