@@ -74,11 +74,15 @@ impl KernelCtrl {
 /// `None` when missing or unreadable.
 pub fn read_attr(dir: &Path, name: &str) -> Option<String> {
     let s = std::fs::read_to_string(dir.join(name)).ok()?;
-    Some(
-        s.trim_end_matches(['\n', ' ', '\0'])
-            .trim_start()
-            .to_string(),
-    )
+    Some(attr_text(&s))
+}
+
+/// An attribute's value: without the trailing newline, spaces and NULs
+/// and the leading blanks.
+fn attr_text(s: &str) -> String {
+    s.trim_end_matches(['\n', ' ', '\0'])
+        .trim_start()
+        .to_string()
 }
 
 /// The value of `key` in a `KEY=VALUE` per line text (a `uevent` file).
@@ -159,12 +163,7 @@ impl AttrDir {
                 Err(_) => return None,
             }
         };
-        let s = std::str::from_utf8(&self.buf[..n]).ok()?;
-        Some(
-            s.trim_end_matches(['\n', ' ', '\0'])
-                .trim_start()
-                .to_string(),
-        )
+        std::str::from_utf8(&self.buf[..n]).ok().map(attr_text)
     }
 }
 
