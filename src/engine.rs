@@ -719,8 +719,8 @@ impl Engine {
             .count();
         let probe = self.probe.filter(|_| starting + self.in_flight() > 1);
         // One probe per portal (address, port, source address) per batch.
-        type Portal = (String, String, String);
-        let mut gates: HashMap<Portal, Arc<crate::kernel::probe::Gate>> = HashMap::new();
+        let mut gates: HashMap<(&str, &str, &str), Arc<crate::kernel::probe::Gate>> =
+            HashMap::new();
         for a in &plan.actions {
             match a {
                 Action::Adopt { id, device, cntlid } => {
@@ -735,9 +735,9 @@ impl Engine {
                 Action::Connect { id } => {
                     let gate = probe.map(|wait| {
                         let key = (
-                            id.traddr.to_string(),
-                            id.trsvcid.to_string(),
-                            id.host_traddr.to_string(),
+                            id.traddr.as_str(),
+                            id.trsvcid.as_str(),
+                            id.host_traddr.as_str(),
                         );
                         (gates.entry(key).or_default().clone(), wait)
                     });
