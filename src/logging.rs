@@ -106,6 +106,24 @@ fn kmsg_prio(level: Level) -> u8 {
         }
 }
 
+/// One message, one line: control characters (a newline or escape
+/// sequence from a file, the NBFT, a log page, D-Bus) are escaped, so no
+/// input can forge or hide a log line, whichever message carries it.
+pub fn one_line(msg: String) -> String {
+    if !msg.contains(|c: char| c.is_control() && c != '\t') {
+        return msg;
+    }
+    let mut o = String::with_capacity(msg.len() + 8);
+    for c in msg.chars() {
+        if c.is_control() && c != '\t' {
+            o.extend(c.escape_default());
+        } else {
+            o.push(c);
+        }
+    }
+    o
+}
+
 impl Log for Logger {
     fn enabled(&self, m: &Metadata<'_>) -> bool {
         m.level() <= log::max_level()
@@ -115,7 +133,7 @@ impl Log for Logger {
         if !self.enabled(r.metadata()) {
             return;
         }
-        let msg = r.args().to_string();
+        let msg = one_line(r.args().to_string());
         let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
         match &mut *sink {
             Sink::Stderr => {
@@ -210,6 +228,15 @@ pub fn level_name() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_line_per_message() {
+        assert_eq!(one_line("a b\tc".into()), "a b\tc");
+        assert_eq!(
+            one_line("x\nstacd[1]: forged\r\u{1b}[2J\0".into()),
+            "x\\nstacd[1]: forged\\r\\u{1b}[2J\\u{0}"
+        );
+    }
 
     #[test]
     fn kmsg_priorities() {
