@@ -423,7 +423,7 @@ impl Daemon {
             let timeout = next.map(|t| {
                 let d = t.saturating_duration_since(Instant::now());
                 Timespec {
-                    tv_sec: d.as_secs() as _,
+                    tv_sec: d.as_secs().min(i32::MAX as u64) as _,
                     // Round up so the deadline has passed when poll returns.
                     tv_nsec: (d.subsec_nanos() + 999_999).min(999_999_999) as _,
                 }
