@@ -31,7 +31,7 @@ use crate::cmdline::{self, Cmdline, Target};
 use crate::config::host::{EarlyHost, HostIdentity, HostSource};
 use crate::config::{ConnParams, ControllerEntry, StacdConf};
 use crate::desired::{self, hostid_for, Desired, Origin, Wanted};
-use crate::identity::{IdFields, Identity, Transport, DISCOVERY_NQN, DISCOVERY_PORT};
+use crate::identity::{HostId, IdFields, Identity, Transport, DISCOVERY_NQN, DISCOVERY_PORT};
 use crate::nbft::{self, Nbft};
 use crate::netif::IfAddrs;
 use crate::params::ConnectParams;
@@ -229,17 +229,17 @@ impl BootInputs {
 
     /// The host NQN and ID for a path of table `t`: the command line's if
     /// it names one, else the table's.
-    fn nbft_host(&self, host: &HostIdentity, t: &Nbft) -> (String, Option<String>) {
+    fn nbft_host(&self, host: &HostIdentity, t: &Nbft) -> (String, Option<HostId>) {
         match (&t.host, host.source) {
             (Some(h), s) if s != HostSource::Cmdline => {
                 let id = if h.nqn == host.nqn.as_str() {
-                    host.id.clone()
+                    host.id
                 } else {
-                    uuid_text(&h.id)
+                    HostId::from_bytes(&h.id)
                 };
                 (h.nqn.clone(), id)
             }
-            _ => (host.nqn.to_string(), host.id.clone()),
+            _ => (host.nqn.to_string(), host.id),
         }
     }
 
@@ -335,7 +335,7 @@ impl BootInputs {
                                 id,
                                 params: ConnectParams {
                                     conn: c,
-                                    hostid: hostid.clone(),
+                                    hostid,
                                     ..Default::default()
                                 },
                                 origin: Origin::Nbft,
@@ -557,8 +557,8 @@ mod tests {
 
     fn host(source: HostSource, nqn: &str) -> HostIdentity {
         HostIdentity {
-            nqn: heapless::String::try_from(nqn).unwrap(),
-            id: Some("7f0f6c1e-2b7e-4e3a-9c43-5a6d1b2c3d4e".into()),
+            nqn: crate::identity::Value::new("nqn", nqn).unwrap(),
+            id: HostId::parse("7f0f6c1e-2b7e-4e3a-9c43-5a6d1b2c3d4e"),
             key: None,
             symname: None,
             source,
