@@ -160,7 +160,7 @@ fn case2_nul_in_hostid_file_is_refused() {
 fn run_stacd(fr: &FakeRoot, args: &[&str]) -> std::process::Output {
     let dev = fr.path(rel::FABRICS);
     if !dev.exists() {
-        std::os::unix::fs::symlink("/dev/null", &dev).unwrap();
+        std::os::unix::fs::symlink("/dev/null", &dev).expect("link the fabrics device");
     }
     Command::new(env!("CARGO_BIN_EXE_stacd"))
         .args(args)
@@ -188,8 +188,8 @@ fn assert_no_panic(o: &std::process::Output, what: &str) {
 fn with_cmdline(tag: &str, cmdline: &str) -> FakeRoot {
     let fr = FakeRoot::new(tag);
     fr.write_conf("");
-    std::fs::create_dir_all(fr.path("proc")).unwrap();
-    std::fs::write(fr.path(rel::CMDLINE), cmdline).unwrap();
+    std::fs::create_dir_all(fr.path("proc")).expect("mkdir proc");
+    std::fs::write(fr.path(rel::CMDLINE), cmdline).expect("write cmdline");
     fr
 }
 
