@@ -143,7 +143,11 @@ impl Log for Logger {
                     Level::Info => "",
                     Level::Debug | Level::Trace => "debug: ",
                 };
-                let _ = writeln!(std::io::stderr().lock(), "{}: {tag}{msg}", self.ident);
+                // One write per line (stderr is unbuffered: writeln! would
+                // write each piece, five system calls a line, and let
+                // another thread's line in between).
+                let line = format!("{}: {tag}{msg}\n", self.ident);
+                let _ = std::io::stderr().write_all(line.as_bytes());
             }
             Sink::Syslog { path, conn } => {
                 // Send; on failure reopen once (the syslog daemon may have
@@ -157,7 +161,8 @@ impl Log for Logger {
                         .as_mut()
                         .is_some_and(|c| send(c, r.level(), &msg).is_ok());
                     if !resent {
-                        let _ = writeln!(std::io::stderr().lock(), "{}: {msg}", self.ident);
+                        let line = format!("{}: {msg}\n", self.ident);
+                        let _ = std::io::stderr().write_all(line.as_bytes());
                     }
                 }
             }
