@@ -395,7 +395,7 @@ fn stacctl(bus: &Bus, uid: Option<&str>, args: &[&str]) -> Output {
 }
 
 /// Every method and property, as busctl and dbus-send see them, checked
-/// against stacd-spec.md §6; bad input; stacctl.
+/// against docs/design.md §6; bad input; stacctl.
 #[test]
 fn service_answers_like_the_original() {
     let fr = FakeRoot::new("dbus-svc");
