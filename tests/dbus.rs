@@ -917,7 +917,7 @@ fn own_interfaces(outline: &str) -> String {
 
 /// `stacd --idl FILE` and the live `Introspect` reply both parse with the
 /// strict parser, describe the same two interfaces, and are those of
-/// stacd-spec.md §6.3.
+/// docs/design.md §6.3.
 #[test]
 fn introspection_xml_is_well_formed_for_strict_parsers() {
     let fr = FakeRoot::new("dbus-xml");
