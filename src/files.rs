@@ -101,6 +101,17 @@ pub fn read_bounded(path: &Path, limit: u64, follow: bool) -> Result<Option<Cont
     }))
 }
 
+/// How a loader reads the files it is given: [`read_bounded`] following
+/// links ([`read_file`]) in the program; a map of texts in a fuzz target,
+/// so the loader's own code runs on the fuzzer's input without a file
+/// system in between (docs/design.md §A2 rule 1).
+pub type Reader<'a> = &'a dyn Fn(&Path, u64) -> Result<Option<Contents>, ReadError>;
+
+/// [`read_bounded`] of a file that may be a link (configuration files).
+pub fn read_file(path: &Path, limit: u64) -> Result<Option<Contents>, ReadError> {
+    read_bounded(path, limit, true)
+}
+
 /// Why a file holding a key should not be read by others (ssh's rule for
 /// private keys: no permission for group or others), or `None`.
 pub fn key_file_warning(mode: u32) -> Option<String> {

@@ -221,6 +221,11 @@ pub fn encode(r: &BootRecord) -> String {
     r.serialize_json()
 }
 
+/// [`decode`] of a file's bytes, which must be UTF-8.
+pub fn decode_bytes(bytes: &[u8]) -> Result<BootRecord, String> {
+    decode(std::str::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())?)
+}
+
 pub fn decode(text: &str) -> Result<BootRecord, String> {
     let r = read(&json::parse(text)?)?;
     if r.version != VERSION {
@@ -292,12 +297,12 @@ pub fn save(run_dir: &Path, r: &BootRecord) -> std::io::Result<()> {
 /// with a warning (nothing is disconnected because of it).
 pub fn load(run_dir: &Path) -> Option<BootRecord> {
     let p = path(run_dir);
-    let text = match crate::files::read_bounded(&p, MAX_BYTES, false) {
-        Ok(Some(f)) => String::from_utf8(f.bytes).map_err(|_| "not UTF-8 text".to_string()),
+    let decoded = match crate::files::read_bounded(&p, MAX_BYTES, false) {
+        Ok(Some(f)) => decode_bytes(&f.bytes),
         Ok(None) => return None,
         Err(e) => Err(e.to_string()),
     };
-    match text.and_then(|t| decode(&t)) {
+    match decoded {
         Ok(r) => Some(r),
         Err(e) => {
             log::warn!(

@@ -138,7 +138,8 @@ impl KernelOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptionString {
     text: String,
-    /// Same string with secret values replaced by `<redacted>`.
+    /// Same string with secret values (and any value that looks like key
+    /// material) replaced by `<redacted>`.
     shown: String,
     /// Tokens the kernel does not support, left out.
     pub omitted: Vec<&'static str>,
@@ -167,6 +168,9 @@ impl Builder<'_> {
             self.out.omitted.push(name);
             return;
         }
+        // A value that looks like key material is hidden wherever it is
+        // (secret.rs): a host NQN spelled like a key must not show one.
+        let secret = secret || value.is_some_and(crate::secret::looks_like_key);
         for (s, hide) in [(&mut self.out.text, false), (&mut self.out.shown, secret)] {
             if !s.is_empty() {
                 s.push(',');

@@ -108,6 +108,16 @@ pub fn encode(owned: &OwnedMap) -> String {
     .serialize_json()
 }
 
+/// [`decode`] of a file's bytes: white space only is an empty map; bytes
+/// that are not UTF-8 are an error (the file is set aside).
+pub fn decode_bytes(bytes: &[u8]) -> Result<(OwnedMap, usize), String> {
+    match std::str::from_utf8(bytes) {
+        Ok(t) if t.trim().is_empty() => Ok((OwnedMap::new(), 0)),
+        Ok(t) => decode(t),
+        Err(_) => Err("not UTF-8 text".to_string()),
+    }
+}
+
 /// Decode a state file; entries that no longer form a valid identity are
 /// skipped (counted in the second value).
 pub fn decode(text: &str) -> Result<(OwnedMap, usize), String> {
@@ -196,11 +206,7 @@ impl Store {
         let path = self.path();
         let decoded = match crate::files::read_bounded(&path, MAX_BYTES, false) {
             Ok(None) => return OwnedMap::new(),
-            Ok(Some(f)) => match String::from_utf8(f.bytes) {
-                Ok(t) if t.trim().is_empty() => return OwnedMap::new(),
-                Ok(t) => decode(&t),
-                Err(_) => Err("not UTF-8 text".to_string()),
-            },
+            Ok(Some(f)) => decode_bytes(&f.bytes),
             Err(ReadError::Io(e)) => {
                 log::warn!("cannot read {}: {e}; starting without it", path.display());
                 return OwnedMap::new();

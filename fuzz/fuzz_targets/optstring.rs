@@ -1,53 +1,51 @@
 //! The integrity of the string written to `/dev/nvme-fabrics` (issue 12):
 //! arbitrary stacd.conf, sys.conf, /etc/nvme/hostkey, hostid and hostnqn,
-//! boot.json, state.json and kernel command line text go through the real
-//! loaders (files in a scratch root of this process), and every connect
-//! the result asks for (configured, boot, handed-over, restored and
-//! discovery controllers) has an option string that holds exactly the
+//! boot.json and state.json, kernel command line, NBFT, stafd log pages
+//! and discovery log page bytes go through the loaders the program uses,
+//! and every connect the result asks for (configured, boot, handed-over,
+//! restored, stafd and discovery controllers, and the discovery
+//! controllers themselves) has an option string that holds exactly the
 //! options its structures intend: each value as the structure has it,
 //! none containing `,`, `\n` or NUL, no option twice, no option the
-//! kernel does not know; and no secret in its loggable form.
+//! kernel does not know; and a loggable form that shows no secret.
 //!
-//! The input is the seven texts separated by `\n\x1e` (a NUL must be able
-//! to appear inside one), in the order above; a missing or empty text is
-//! a missing file (the host NQN then falls back to a fixed valid one).
+//! No file system: each loader's pure part runs on the text (the parsers
+//! behind `load_stacd_conf`, `cmdline::load`, `handoff::load`,
+//! `Store::load`, `nbft::read_all`), and the host identity is resolved by
+//! the real `resolve_host` code reading its files from memory
+//! ([`resolve_host_with`]); host names resolve without DNS.
+//!
+//! The input is the ten texts separated by `\n\x1e` (a NUL must be able
+//! to appear inside one), in the order above (boot.json and state.json
+//! are one text: each decodes only as its own schema); a missing or empty
+//! text is a missing file (the host NQN then falls back to a fixed valid
+//! one).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use stacd::boot::{config_discovery_targets, BootInputs, DcTarget, Sources};
-use stacd::config::host::{resolve_host, HostIdentity};
+use stacd::config::host::{resolve_host_with, HostIdentity};
 use stacd::desired::{from_config, from_owned, Desired, Origin, Wanted};
-use stacd::identity::{canonical_ip, Identity, Transport};
+use stacd::files::{Contents, ReadError};
+use stacd::identity::{Identity, Transport};
 use stacd::kernel::fabrics::FULL_OPTIONS;
 use stacd::netif::IfAddrs;
 use stacd::params::{option_string, ConnectParams, KernelOptions};
 use stacd::root::{rel, Root};
-use stacd::state::Store;
+use stacd::secret::{looks_like_key, REDACTED};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 const SEP: &[u8] = b"\n\x1e";
+const PARTS: usize = 10;
 const HOSTNQN: &str = "nqn.2014-08.org.nvmexpress:uuid:7f0f6c1e-2b7e-4e3a-9c43-5a6d1b2c3d4e\n";
 
+/// A root no file is ever read from or written to.
 fn root() -> &'static Root {
     static ROOT: OnceLock<Root> = OnceLock::new();
-    ROOT.get_or_init(|| {
-        let base: PathBuf =
-            std::env::temp_dir().join(format!("stacd-fuzz-optstring-{}", std::process::id()));
-        let r = Root::new(base);
-        for d in [
-            "etc/stas",
-            "etc/nvme",
-            "run/stacd",
-            "proc",
-            "sys/class/nvme",
-        ] {
-            let _ = std::fs::create_dir_all(r.path(d));
-        }
-        r
-    })
+    ROOT.get_or_init(|| Root::new("/nonexistent/stacd-fuzz-root"))
 }
 
 /// No name service in a fuzz run: a name with a digit has one address of
@@ -61,23 +59,6 @@ fn resolve(name: &str) -> std::io::Result<Vec<IpAddr>> {
     } else {
         Err(std::io::Error::other("no such host"))
     }
-}
-
-/// `rd.stacd.controller=` entries go through the system resolver in
-/// [`BootInputs::wanted`]: a host name there would be a real DNS query.
-fn asks_dns(cmdline: &str) -> bool {
-    let tokens = stacd::cmdline::tokens(cmdline);
-    let values = tokens
-        .iter()
-        .filter_map(|t| t.strip_prefix("rd.stacd.controller="));
-    values.into_iter().any(|v| {
-        let v = v.replace(',', ";");
-        let (e, _) = stacd::config::parse_controller_value(&v, std::path::Path::new("x"));
-        e.is_some_and(|e| {
-            Transport::parse(&e.transport).is_some_and(Transport::is_ip)
-                && canonical_ip(&e.traddr).is_none()
-        })
-    })
 }
 
 /// What the kernel's parser makes of `s` (fabrics.c, nvmf_parse_options:
@@ -188,17 +169,23 @@ fn check(id: &Identity, p: &ConnectParams, loss: i64, what: &str) {
     got.sort();
     want.sort();
     assert_eq!(got, want, "{what}: {text:?}");
-    // The loggable form: the same options, each key's value <redacted>
-    // (a key's text may still appear inside another value, a host NQN
-    // that looks like one, say: that value is not a secret).
-    let shown = kernel_tokens(s.shown());
-    let mut exposed = kernel_tokens(text);
-    for (k, v) in exposed.iter_mut() {
-        if k.starts_with("dhchap_") {
-            *v = Some(stacd::secret::REDACTED.to_string());
+    // The loggable form: the same options in the same order, the value of
+    // each key and of anything that looks like key material <redacted>;
+    // and no key's text anywhere in it.
+    let shown = s.shown();
+    let mut expect = kernel_tokens(text);
+    for (k, v) in expect.iter_mut() {
+        if k.starts_with("dhchap_") || v.as_deref().is_some_and(looks_like_key) {
+            *v = Some(REDACTED.to_string());
         }
     }
-    assert_eq!(shown, exposed, "{what}: the loggable form");
+    assert_eq!(kernel_tokens(shown), expect, "{what}: the loggable form");
+    for sec in [&p.dhchap_secret, &p.dhchap_ctrl_secret]
+        .into_iter()
+        .flatten()
+    {
+        assert!(!shown.contains(sec.expose()), "{what}: a key shown");
+    }
 }
 
 fn check_wanted(w: &Wanted) {
@@ -219,10 +206,30 @@ fn check_dc(d: &DcTarget) {
     );
 }
 
+/// The files `resolve_host` may read, from memory, as
+/// [`stacd::files::read_bounded`] returns them (mode 0600; more than the
+/// limit is an error). Any other path does not exist.
+fn reader<'a>(
+    files: &'a [(PathBuf, &'a [u8])],
+) -> impl Fn(&Path, u64) -> Result<Option<Contents>, ReadError> + 'a {
+    move |path: &Path, limit: u64| {
+        let Some((_, b)) = files.iter().find(|(p, b)| p == path && !b.is_empty()) else {
+            return Ok(None);
+        };
+        if b.len() as u64 > limit {
+            return Err(ReadError::TooLarge(limit));
+        }
+        Ok(Some(Contents {
+            bytes: b.to_vec(),
+            mode: 0o600,
+        }))
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let mut parts: Vec<&[u8]> = Vec::new();
     let mut rest = data;
-    while parts.len() < 6 {
+    while parts.len() < PARTS - 1 {
         match rest.windows(SEP.len()).position(|w| w == SEP) {
             Some(i) => {
                 parts.push(&rest[..i]);
@@ -232,61 +239,51 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     parts.push(rest);
-    parts.resize(7, &[]);
-    let [conf, sys, key, hostid, nqn, boot, cmdline] = parts[..] else {
+    parts.resize(PARTS, &[]);
+    let [conf, sys, key, hostid, nqn, boot, cmdline, nbft, stafd, page] = parts[..] else {
         return;
     };
-    let cmd = String::from_utf8_lossy(cmdline);
-    // `file://` resolves under the root; `..` would leave it.
-    if sys.windows(2).any(|w| w == b"..") || asks_dns(&cmd) {
-        return;
-    }
     let r = root();
-    // boot.json and state.json come from the same text: each decodes
-    // only as its own schema.
-    let files: [(&str, &[u8]); 8] = [
-        (rel::STACD_CONF, conf),
-        (rel::SYS_CONF, sys),
-        (rel::HOSTKEY, key),
-        (rel::HOSTID, hostid),
-        (
-            rel::HOSTNQN,
-            if nqn.is_empty() {
-                HOSTNQN.as_bytes()
-            } else {
-                nqn
-            },
-        ),
-        ("run/stacd/boot.json", boot),
-        ("run/stacd/state.json", boot),
-        (rel::CMDLINE, cmdline),
-    ];
-    // Only what changed since the last input is written again.
-    static LAST: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
-    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
-    last.resize(files.len(), vec![0xff]);
-    for (i, (p, b)) in files.into_iter().enumerate() {
-        // The state file is renamed aside when it is not one: rewrite it.
-        if last[i] == b && !p.ends_with("state.json") {
-            continue;
-        }
-        let p = r.path(p);
-        let _ = std::fs::remove_file(&p);
-        if !b.is_empty() && std::fs::write(&p, b).is_err() {
-            last.clear();
-            return;
-        }
-        last[i] = b.to_vec();
-    }
-    drop(last);
-    let _ = std::fs::remove_file(r.path("run/stacd/state.json.bad"));
+    let conf_path = r.path(rel::STACD_CONF);
 
-    let Ok((conf, _)) = stacd::config::load_stacd_conf(&r.path(rel::STACD_CONF)) else {
-        return;
+    // load_stacd_conf: no file is the defaults, text that is not UTF-8
+    // is an error (stacd does not start).
+    let conf = if conf.is_empty() {
+        stacd::config::StacdConf::defaults(&conf_path)
+    } else {
+        let Ok(text) = std::str::from_utf8(conf) else {
+            return;
+        };
+        match stacd::config::parse_stacd_conf(text, &conf_path) {
+            Ok((c, _)) => c,
+            Err(_) => return,
+        }
     };
+    // cmdline::load: the text, lossily decoded, split and parsed.
+    let cmd = stacd::cmdline::parse(&String::from_utf8_lossy(cmdline));
     let sources = Sources::new(&conf, false, false, false);
-    let inputs = BootInputs::load(r, sources);
-    let Ok((host, _)) = resolve_host(r, &r.path(rel::SYS_CONF), &inputs.early_hosts()) else {
+    let table_path = r.path(rel::ACPI_TABLES).join("NBFT");
+    let inputs = BootInputs::from_inputs(sources, Some(cmd), || {
+        if nbft.is_empty() {
+            Vec::new()
+        } else {
+            vec![(table_path, stacd::nbft::parse(nbft))]
+        }
+    });
+    let nqn = if nqn.is_empty() {
+        HOSTNQN.as_bytes()
+    } else {
+        nqn
+    };
+    let files = [
+        (r.path(rel::SYS_CONF), sys),
+        (r.path(rel::HOSTKEY), key),
+        (r.path(rel::HOSTID), hostid),
+        (r.path(rel::HOSTNQN), nqn),
+    ];
+    let read = reader(&files);
+    let Ok((host, _)) = resolve_host_with(&read, r, &r.path(rel::SYS_CONF), &inputs.early_hosts())
+    else {
         return;
     };
     let host: HostIdentity = host;
@@ -294,27 +291,43 @@ fuzz_target!(|data: &[u8]| {
     let mut notes = Vec::new();
     let mut d = Desired::default();
     from_config(&conf, &host, &resolve, &mut d);
-    for w in inputs.wanted(&conf, &host, &net, &mut notes) {
+    for w in inputs.wanted_with(&conf, &host, &net, &resolve, &mut notes) {
         d.push(&conf, w);
     }
-    if let Some(rec) = stacd::handoff::load(&r.run_dir()) {
+    if let Ok(rec) = stacd::handoff::decode_bytes(boot) {
         for w in stacd::handoff::to_wanted(&rec).0 {
             d.push(&conf, w);
         }
     }
-    let owned = Store::new(&r.run_dir()).load();
-    for o in [Origin::Stafd, Origin::Discovery] {
-        for w in from_owned(&owned, o, &conf, &host) {
+    if let Ok((owned, _)) = stacd::state::decode_bytes(boot) {
+        for o in [Origin::Stafd, Origin::Discovery] {
+            for w in from_owned(&owned, o, &conf, &host) {
+                d.push(&conf, w);
+            }
+        }
+    }
+    if let Ok((pages, _)) = std::str::from_utf8(stafd)
+        .map_err(|_| String::new())
+        .and_then(stacd::stafd::parse_pages)
+    {
+        for w in stacd::stafd::to_wanted(&pages, &conf, &host).wanted {
             d.push(&conf, w);
         }
     }
     for w in &d.wanted {
         check_wanted(w);
     }
-    for t in inputs.discovery_targets(&conf, &host, &net, &mut notes) {
-        check_dc(&t);
-    }
-    for t in config_discovery_targets(&conf, &host, &mut notes) {
-        check_dc(&t);
+    let mut dcs = inputs.discovery_targets(&conf, &host, &net, &mut notes);
+    dcs.extend(config_discovery_targets(&conf, &host, &mut notes));
+    let page = stacd::logpage::parse(page).ok();
+    for t in &dcs {
+        check_dc(t);
+        // What a discovery controller lists (the network's text).
+        for w in page
+            .iter()
+            .flat_map(|p| stacd::discovery::to_wanted(t, p, &mut notes))
+        {
+            check_wanted(&w);
+        }
     }
 });

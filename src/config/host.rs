@@ -15,6 +15,7 @@
 
 use super::ini::{self, Ini};
 use super::Warning;
+use crate::files::Reader;
 use crate::identity::{HostId, Nqn};
 use crate::root::{rel, Root};
 use crate::secret::Secret;
@@ -128,8 +129,8 @@ fn take(l: Lookup, warnings: &mut Vec<Warning>) -> Option<Found> {
 /// and the file's permission bits. The file must be a regular one of at
 /// most 4 KiB (a `file://` could name a device or a FIFO). `Ok(None)`:
 /// empty.
-fn first_token(path: &Path) -> std::io::Result<Option<(String, u32)>> {
-    let f = match crate::files::read_bounded(path, 4096, true) {
+fn first_token(read: Reader<'_>, path: &Path) -> std::io::Result<Option<(String, u32)>> {
+    let f = match read(path, 4096) {
         Ok(Some(f)) => f,
         Ok(None) => return Err(std::io::Error::from_raw_os_error(2)),
         Err(crate::files::ReadError::Io(e)) => return Err(e),
@@ -168,7 +169,12 @@ fn warning(file: &Path, line: usize, key: &str, msg: String) -> Warning {
 
 /// `[Host] key` of sys.conf (last occurrence wins): a verbatim value or
 /// `file://PATH`, PATH resolved under `root`. `mode`: sys.conf's.
-fn sys_value(root: &Root, sys_conf: &Path, mode: u32, ini: &Ini, key: &str) -> Lookup {
+fn sys_value(
+    read: Reader<'_>,
+    (root, sys_conf, mode): (&Root, &Path, u32),
+    ini: &Ini,
+    key: &str,
+) -> Lookup {
     let name = format!("[Host] {key}");
     let entries = ini.entries.iter().rev();
     let Some(e) = entries
@@ -188,7 +194,7 @@ fn sys_value(root: &Root, sys_conf: &Path, mode: u32, ini: &Ini, key: &str) -> L
                 file: sys_conf.to_path_buf(),
                 mode,
             }),
-            Some(path) => match first_token(&path) {
+            Some(path) => match first_token(read, &path) {
                 Ok(Some((value, mode))) => Ok(Found {
                     value,
                     from: path.display().to_string(),
@@ -207,9 +213,9 @@ fn sys_value(root: &Root, sys_conf: &Path, mode: u32, ini: &Ini, key: &str) -> L
 }
 
 /// One of the /etc/nvme files; a missing or empty one is quietly absent.
-fn etc_value(path: &Path, what: &str) -> Lookup {
+fn etc_value(read: Reader<'_>, path: &Path, what: &str) -> Lookup {
     let d = path.display();
-    match first_token(path) {
+    match first_token(read, path) {
         Ok(Some((value, mode))) => Ok(Found {
             value,
             from: d.to_string(),
@@ -237,8 +243,19 @@ pub fn resolve_host(
     sys_conf: &Path,
     early: &[EarlyHost],
 ) -> Result<(HostIdentity, Vec<Warning>), HostError> {
+    resolve_host_with(&crate::files::read_file, root, sys_conf, early)
+}
+
+/// [`resolve_host`] reading its files through `read` (the fuzz target
+/// gives it the files' texts from memory).
+pub fn resolve_host_with(
+    read: Reader<'_>,
+    root: &Root,
+    sys_conf: &Path,
+    early: &[EarlyHost],
+) -> Result<(HostIdentity, Vec<Warning>), HostError> {
     let sys_err = |e: super::ConfigError| HostError::SysConf(e.to_string());
-    let (ini, sys_mode) = match super::read_text(sys_conf).map_err(sys_err)? {
+    let (ini, sys_mode) = match super::read_text_with(read, sys_conf).map_err(sys_err)? {
         Some((t, mode)) => (ini::parse(&t, sys_conf).map_err(sys_err)?, mode),
         None => (Ini::default(), 0),
     };
@@ -273,11 +290,11 @@ pub fn resolve_host(
         let (nqn, id) = (get(&h.nqn, "NQN"), get(&h.id, "ID"));
         sources.push((h.source, file, nqn, id));
     }
-    let sys = |k| sys_value(root, sys_conf, sys_mode, &ini, k);
+    let sys = |k| sys_value(read, (root, sys_conf, sys_mode), &ini, k);
     let id_file = root.path(rel::HOSTID);
     let etc = (
-        etc_value(&root.path(rel::HOSTNQN), "host NQN"),
-        etc_value(&id_file, "host ID"),
+        etc_value(read, &root.path(rel::HOSTNQN), "host NQN"),
+        etc_value(read, &id_file, "host ID"),
     );
     sources.push((
         HostSource::SysConf,
@@ -346,7 +363,10 @@ pub fn resolve_host(
     // The key: sys.conf's, else /etc/nvme/hostkey; one that is not a
     // DH-HMAC-CHAP key is ignored (the kernel takes no other form).
     let mut key = None;
-    for l in [sys("key"), etc_value(&root.path(rel::HOSTKEY), "host key")] {
+    for l in [
+        sys("key"),
+        etc_value(read, &root.path(rel::HOSTKEY), "host key"),
+    ] {
         let Some(f) = take(l, &mut warnings) else {
             continue;
         };

@@ -757,7 +757,15 @@ pub const MAX_CONF_BYTES: u64 = 64 << 20;
 /// exist. Anything but a regular file of at most [`MAX_CONF_BYTES`] is an
 /// error; invalid UTF-8 is a syntax error at the line where it starts.
 pub(crate) fn read_text(path: &Path) -> Result<Option<(String, u32)>, ConfigError> {
-    let f = match crate::files::read_bounded(path, MAX_CONF_BYTES, true) {
+    read_text_with(&crate::files::read_file, path)
+}
+
+/// [`read_text`] through `read`.
+pub(crate) fn read_text_with(
+    read: crate::files::Reader<'_>,
+    path: &Path,
+) -> Result<Option<(String, u32)>, ConfigError> {
+    let f = match read(path, MAX_CONF_BYTES) {
         Ok(Some(f)) => f,
         Ok(None) => return Ok(None),
         Err(e) => {
