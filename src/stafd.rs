@@ -19,8 +19,11 @@ use std::collections::BTreeMap;
 /// Base Specification, Discovery Log Page Entry, EFLAGS; §0).
 const EFLAGS_NCC: u64 = 1 << 2;
 
-/// One log page entry, every value as text, in document order.
-pub type Dlpe = Vec<(String, String)>;
+/// One log page entry, in document order, each value as stafd typed it:
+/// the original shows the entry as Python's `str()` of the dict it decoded
+/// (stacd-spec.md §6.2, `dlpe`), so a number stays a number there and a
+/// string (stafd 2.4.1 sends every value as one) stays a string.
+pub type Dlpe = Vec<(String, Json)>;
 
 /// The log pages of one discovery controller.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,9 +76,7 @@ pub fn parse_pages(text: &str) -> Result<(Vec<DcPages>, Vec<String>), String> {
             Some(Json::Arr(es)) => {
                 for (j, e) in es.iter().enumerate() {
                     match e {
-                        Json::Obj(m) => p
-                            .entries
-                            .push(m.iter().map(|(k, v)| (k.clone(), text_of(v))).collect()),
+                        Json::Obj(m) => p.entries.push(m.clone()),
                         _ => warnings.push(format!(
                             "stafd: log page entry {j} of element {i} is not an object; skipped"
                         )),
@@ -92,8 +93,12 @@ pub fn parse_pages(text: &str) -> Result<(Vec<DcPages>, Vec<String>), String> {
     Ok((out, warnings))
 }
 
+/// The text of an entry's field: a string, or a number as written.
 fn get<'a>(e: &'a Dlpe, k: &str) -> Option<&'a str> {
-    e.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim())
+    e.iter().find(|(n, _)| n == k).and_then(|(_, v)| match v {
+        Json::Str(t) | Json::Num(t) => Some(t.trim()),
+        _ => None,
+    })
 }
 
 /// The connect parameters of a controller stafd found: `[Global]`'s, the
