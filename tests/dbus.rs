@@ -395,7 +395,7 @@ fn stacctl(bus: &Bus, uid: Option<&str>, args: &[&str]) -> Output {
 }
 
 /// Every method and property, as busctl and dbus-send see them, checked
-/// against stacd-spec.md §6; bad input; stacctl.
+/// against docs/design.md §6; bad input; stacctl.
 #[test]
 fn service_answers_like_the_original() {
     let fr = FakeRoot::new("dbus-svc");
@@ -917,7 +917,7 @@ fn own_interfaces(outline: &str) -> String {
 
 /// `stacd --idl FILE` and the live `Introspect` reply both parse with the
 /// strict parser, describe the same two interfaces, and are those of
-/// stacd-spec.md §6.3.
+/// docs/design.md §6.3.
 #[test]
 fn introspection_xml_is_well_formed_for_strict_parsers() {
     let fr = FakeRoot::new("dbus-xml");
