@@ -12,6 +12,14 @@ userland's python3 inside the chroot (ci/vm/guest/stas-lib.sh).
       kernel, the connect strings each wrote to /dev/nvme-fabrics) and a
       verdict; exit status 1 when a configuration without a "deliberate"
       note differs, or one with such a note does not
+  stas-tool.py closure PKG
+      "packages N files N bytes N": PKG and what it depends on (Depends,
+      Pre-Depends, recursively, the first installed alternative), from
+      dpkg's database: what must be installed to run it
+  stas-tool.py opened STRACE_OUTPUT
+      "files N bytes N": the regular files a program opened or executed
+      (strace -f -e trace=openat,open,execve), outside /proc, /sys, /dev,
+      /run, /tmp and the configuration (/etc/stas, /etc/nvme)
   stas-tool.py sidebyside DIR_ORIGINAL DIR_OURS
       each DIR holds the output of nvme-stas's stacctl (ls, ls-d, status:
       Python literals printed by pprint); prints one row per value, the
@@ -205,9 +213,106 @@ def difftable(top):
     return 1 if bad else 0
 
 
+def dpkg_status():
+    pkgs = {}
+    cur = {}
+    key = None
+    for line in open('/var/lib/dpkg/status', encoding='utf-8', errors='replace'):
+        line = line.rstrip('\n')
+        if not line:
+            if cur.get('Package') and 'installed' in cur.get('Status', '').split():
+                pkgs[cur['Package']] = cur
+            cur, key = {}, None
+        elif line[0] in ' \t':
+            if key:
+                cur[key] += ' ' + line.strip()
+        else:
+            key, _, v = line.partition(':')
+            cur[key] = v.strip()
+    if cur.get('Package') and 'installed' in cur.get('Status', '').split():
+        pkgs[cur['Package']] = cur
+    # Provides: virtual name -> a package providing it
+    provides = {}
+    for name, p in pkgs.items():
+        for v in p.get('Provides', '').split(','):
+            v = v.strip().split(' ')[0].split(':')[0]
+            if v:
+                provides.setdefault(v, name)
+    return pkgs, provides
+
+
+def closure(root):
+    pkgs, provides = dpkg_status()
+    seen = set()
+    todo = [root]
+    while todo:
+        n = todo.pop()
+        if n in seen:
+            continue
+        if n not in pkgs:
+            n = provides.get(n, n)
+            if n not in pkgs or n in seen:
+                continue
+        seen.add(n)
+        deps = ','.join(pkgs[n].get(k, '') for k in ('Depends', 'Pre-Depends'))
+        for alt in deps.split(','):
+            for choice in alt.split('|'):
+                c = choice.strip().split(' ')[0].split(':')[0]
+                if c and (c in pkgs or c in provides):
+                    todo.append(c)
+                    break
+    files = 0
+    size = 0
+    for n in seen:
+        arch = pkgs[n].get('Architecture', '')
+        for lst in ('/var/lib/dpkg/info/%s:%s.list' % (n, arch), '/var/lib/dpkg/info/%s.list' % n):
+            if os.path.exists(lst):
+                for f in open(lst, encoding='utf-8', errors='replace'):
+                    f = f.rstrip('\n')
+                    try:
+                        st = os.lstat(f)
+                    except OSError:
+                        continue
+                    if os.path.isfile(f) and not os.path.islink(f):
+                        files += 1
+                        size += st.st_size
+                break
+    print('packages %d files %d bytes %d' % (len(seen), files, size))
+
+
+SKIP = ('/proc/', '/sys/', '/dev/', '/run/', '/tmp/', '/etc/stas/', '/etc/nvme/')
+
+
+def opened(path):
+    import re
+    pat = re.compile(r'(?:openat\([^,]*, |open\(|execve\()"([^"]+)".*\) = (\d+)')
+    seen = set()
+    for line in open(path, errors='replace'):
+        m = pat.search(line)
+        if m and not m.group(1).startswith(SKIP):
+            seen.add(m.group(1))
+    files = 0
+    size = 0
+    for f in seen:
+        try:
+            st = os.stat(f)
+        except OSError:
+            continue
+        if os.path.isfile(f):
+            files += 1
+            size += st.st_size
+    print('files %d bytes %d' % (files, size))
+
+
 def main():
     if len(sys.argv) >= 2 and sys.argv[1] == "iocs":
         iocs(sys.stdin.read())
+        return 0
+    if len(sys.argv) == 3 and sys.argv[1] == "closure":
+        closure(sys.argv[2])
+        return 0
+    if len(sys.argv) == 3 and sys.argv[1] == "opened":
+        opened(sys.argv[2])
         return 0
     if len(sys.argv) == 3 and sys.argv[1] == "difftable":
         return difftable(sys.argv[2])
