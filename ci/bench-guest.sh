@@ -305,11 +305,6 @@ cpu_ms() {
 	# shellcheck disable=SC2016 # awk's own $14, $15
 	awk '{ sub(/^.*\) /, ""); print ($12 + $13) * 10 }' "/proc/$1/stat"
 }
-# ctx_of PID: context switches of all threads of PID (wake-ups)
-ctx_of() {
-	cat /proc/"$1"/task/*/status 2>/dev/null |
-		awk '/^(non)?voluntary_ctxt_switches:/ { s += $2 } END { print s + 0 }'
-}
 kb_of() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 # tctx PID: "TID NAME SWITCHES" per thread of PID, for the note on which
 # threads woke up
@@ -321,11 +316,19 @@ tctx() {
 		awk -v t="${t##*/}" -v n="$n" '/^(non)?voluntary_ctxt_switches:/ { s += $2 } END { print t, n, s + 0 }' "$t/status" 2>/dev/null
 	done
 }
-# twake: the threads of DPID whose switches grew since tctx wrote
-# /tmp/bench.tctx, "NAME:SWITCHES ..."
+# twake: compares the threads of DPID with what tctx wrote to
+# /tmp/bench.tctx: sets WAKE to the switches since then (a thread started
+# since counts from 0; one that ended since is lost, so with threads that
+# came and went WAKE is a lower bound) and WOKE to "NAME:SWITCHES ...",
+# with the number of threads started and ended
 twake() {
-	tctx "$DPID" | awk 'FNR == NR { was[$1] = $3; next }
-		{ d = $3 - was[$1]; if (d > 0) printf "%s%s:%d", (o++ ? " " : ""), $2, d }' /tmp/bench.tctx -
+	tctx "$DPID" | awk 'FNR == NR { was[$1] = $3; n++; next }
+		{ if ($1 in was) kept++; else new++
+		  d = $3 - was[$1]
+		  if (d > 0) { w += d; o = o sprintf("%s%s:%d", (o == "" ? "" : " "), $2, d) } }
+		END { printf "%d %s (threads started %d, ended %d)\n", w, (o == "" ? "none" : o), new, n - kept }' \
+		/tmp/bench.tctx - >/tmp/bench.twake
+	read -r WAKE WOKE </tmp/bench.twake
 }
 
 # stas_daemon WHO: start nvme-stas's stacd (py) or ours (rs) in the chroot;
@@ -398,12 +401,12 @@ stas_round() { # stas_round WHO
 	say "stas $w rss-calls $(kb_of "$DPID" VmRSS)"
 	say "stas $w hwm $(kb_of "$DPID" VmHWM)"
 	usleep 2000000
-	x0=$(ctx_of "$DPID")
 	c0=$(cpu_ms "$DPID")
 	tctx "$DPID" >/tmp/bench.tctx
 	sleep "$IDLE"
-	say "stas $w wake-live $(($(ctx_of "$DPID") - x0))"
-	say "note stas $w live: threads woken: $(twake)"
+	twake
+	say "stas $w wake-live $WAKE"
+	say "note stas $w live: threads woken: $WOKE"
 	say "stas $w cpu-idle-live $(($(cpu_ms "$DPID") - c0))"
 	stas_stop
 	live=''
@@ -422,12 +425,12 @@ stas_round() { # stas_round WHO
 	wait_bus org.nvmexpress.stac 120 || say "fail 8 stas $w: not on the bus"
 	# past the first attempts and the fast retry 3 s later
 	sleep 10
-	x0=$(ctx_of "$DPID")
 	c0=$(cpu_ms "$DPID")
 	tctx "$DPID" >/tmp/bench.tctx
 	sleep "$IDLE"
-	say "stas $w wake-dead $(($(ctx_of "$DPID") - x0))"
-	say "note stas $w dead: threads woken: $(twake)"
+	twake
+	say "stas $w wake-dead $WAKE"
+	say "note stas $w dead: threads woken: $WOKE"
 	say "stas $w cpu-idle-dead $(($(cpu_ms "$DPID") - c0))"
 	stas_stop
 
