@@ -481,6 +481,7 @@ big=1
 for n in $SIZES; do [ "$n" -le "$big" ] || big=$n; done
 # BENCH_PART=5 (ci/bench --stas): part 5 alone
 if [ "${BENCH_PART:-}" = 5 ]; then
+	say "info kernel $(uname -r), $(nproc) vCPU, $("$STACD" --version | sed -n 1p)"
 	stas_part
 	say "done"
 	exit 0
