@@ -295,6 +295,198 @@ floor | par)
 	;;
 esac
 
+# --- 5: nvme-stas's Python stacd 2.4.1 and ours as daemons, side by side,
+# both in the Debian 13 userland (ci/vm/stas-image, stas-lib.sh) on its
+# system bus. Samples: "@bench stas WHO KEY VALUE", WHO py or rs.
+
+# cpu_ms PID: user + system CPU time of PID (all threads) so far, ms
+# (proc(5): utime and stime, fields 14 and 15, in clock ticks of 10 ms)
+cpu_ms() {
+	# shellcheck disable=SC2016 # awk's own $14, $15
+	awk '{ sub(/^.*\) /, ""); print ($12 + $13) * 10 }' "/proc/$1/stat"
+}
+kb_of() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+# tctx PID: "TID NAME SWITCHES" per thread of PID, for the note on which
+# threads woke up
+tctx() {
+	local t n
+	for t in /proc/"$1"/task/*; do
+		n=
+		read -r n 2>/dev/null <"$t/comm"
+		awk -v t="${t##*/}" -v n="$n" '/^(non)?voluntary_ctxt_switches:/ { s += $2 } END { print t, n, s + 0 }' "$t/status" 2>/dev/null
+	done
+}
+# twake: compares the threads of DPID with what tctx wrote to
+# /tmp/bench.tctx: sets WAKE to the switches since then (a thread started
+# since counts from 0; one that ended since is lost, so with threads that
+# came and went WAKE is a lower bound) and WOKE to "NAME:SWITCHES ...",
+# with the number of threads started and ended
+twake() {
+	tctx "$DPID" | awk 'FNR == NR { was[$1] = $3; n++; next }
+		{ if ($1 in was) kept++; else new++
+		  d = $3 - was[$1]
+		  if (d > 0) { w += d; o = o sprintf("%s%s:%d", (o == "" ? "" : " "), $2, d) } }
+		END { printf "%d %s (threads started %d, ended %d)\n", w, (o == "" ? "none" : o), new, n - kept }' \
+		/tmp/bench.tctx - >/tmp/bench.twake
+	read -r WAKE WOKE </tmp/bench.twake
+}
+
+# stas_daemon WHO: start nvme-stas's stacd (py) or ours (rs) in the chroot;
+# sets DPID and T0
+stas_daemon() {
+	rm -rf /run/stacd
+	mkdir -p /run/stacd
+	now_ns
+	T0=$NOW
+	case $1 in
+	py) stas_bg /tmp/bench.stas.log python3 -u /usr/sbin/stacd ;;
+	rs) stas_bg /tmp/bench.stas.log "$RS_STACD" ;;
+	esac
+	DPID=$BG_PID
+}
+stas_stop() {
+	stop_pid "$DPID" 30
+	delete_all_ctrls 30
+	usleep 500000
+}
+
+stas_round() { # stas_round WHO
+	w=$1
+	# 32 live controllers from stacd.conf
+	targets_for "$big"
+	conf_targets
+	cp "$STACD_CONF" "$STAS/etc/stas/stacd.conf"
+	stas_daemon "$w"
+	deadline 120
+	N_IO=0
+	bus=''
+	until [ -n "$bus" ] && [ "$N_IO" -ge "$big" ]; do
+		if [ -z "$bus" ] && on_bus org.nvmexpress.stac; then
+			ms_since "$T0"
+			bus=$MS
+		fi
+		_io_live "$big"
+		if [ "$N_IO" -ge "$big" ] && [ -z "${live:-}" ]; then
+			ms_since "$T0"
+			live=$MS
+		fi
+		timed_out && break
+		usleep 20000
+	done
+	if [ -z "$bus" ] || [ -z "${live:-}" ]; then
+		say "fail $big stas $w: bus ${bus:-no}, $N_IO of $big live after 120 s"
+		sed 's/^/    /' /tmp/bench.stas.log | tail -n 20
+		stas_stop
+		return
+	fi
+	say "stas $w bus-ms $bus"
+	say "stas $w live-ms $live"
+	usleep 3000000
+	say "stas $w cpu-start-ms $(cpu_ms "$DPID")"
+	say "stas $w rss $(kb_of "$DPID" VmRSS)"
+	say "stas $w threads $(kb_of "$DPID" Threads)"
+	c0=$(cpu_ms "$DPID")
+	now_ns
+	t0=$NOW
+	i=0
+	while [ "$i" -lt 200 ]; do
+		in_stas dbus-send --system --print-reply --dest=org.nvmexpress.stac /org/nvmexpress/stac \
+			org.nvmexpress.stac.list_controllers boolean:true >/dev/null 2>&1 ||
+			say "fail 200 stas $w: list_controllers call $i failed"
+		i=$((i + 1))
+	done
+	ms_since "$t0"
+	say "stas $w calls-ms $MS"
+	say "stas $w cpu-calls-ms $(($(cpu_ms "$DPID") - c0))"
+	say "stas $w rss-calls $(kb_of "$DPID" VmRSS)"
+	say "stas $w hwm $(kb_of "$DPID" VmHWM)"
+	usleep 2000000
+	c0=$(cpu_ms "$DPID")
+	tctx "$DPID" >/tmp/bench.tctx
+	sleep "$IDLE"
+	twake
+	say "stas $w wake-live $WAKE"
+	say "note stas $w live: threads woken: $WOKE"
+	say "stas $w cpu-idle-live $(($(cpu_ms "$DPID") - c0))"
+	stas_stop
+	live=''
+
+	# 8 unreachable controllers (refused at 127.0.0.1:4421): retried
+	TARGETS=''
+	i=0
+	for nqn in $NVMET_NQNS; do
+		i=$((i + 1))
+		[ "$i" -le 8 ] || break
+		TARGETS="$TARGETS $ADDR:$DEAD_PORT:$nqn"
+	done
+	conf_targets
+	cp "$STACD_CONF" "$STAS/etc/stas/stacd.conf"
+	stas_daemon "$w"
+	wait_bus org.nvmexpress.stac 120 || say "fail 8 stas $w: not on the bus"
+	# past the first attempts and the fast retry 3 s later
+	sleep 10
+	c0=$(cpu_ms "$DPID")
+	tctx "$DPID" >/tmp/bench.tctx
+	sleep "$IDLE"
+	twake
+	say "stas $w wake-dead $WAKE"
+	say "note stas $w dead: threads woken: $WOKE"
+	say "stas $w cpu-idle-dead $(($(cpu_ms "$DPID") - c0))"
+	stas_stop
+
+	# what it needs to run: the files it opens and executes until its
+	# name is on the bus (strace), outside /proc, /sys, /dev, /run, /tmp
+	# and the configuration
+	: >"$STAS/etc/stas/stacd.conf"
+	rm -rf /run/stacd
+	mkdir -p /run/stacd
+	case $w in
+	py) cmd="python3 -u /usr/sbin/stacd" ;;
+	rs) cmd=$RS_STACD ;;
+	esac
+	# shellcheck disable=SC2086 # STAS_ENV and cmd are word lists on purpose
+	chroot "$STAS" /usr/bin/env -i $STAS_ENV strace -D -f -qq -e trace=openat,open,execve \
+		-o /tmp/bench.strace $cmd >/dev/null 2>&1 &
+	DPID=$!
+	wait_bus org.nvmexpress.stac 120 || say "fail 0 stas $w: not on the bus under strace"
+	usleep 2000000
+	stop_pid "$DPID" 30
+	say "stas $w opened $(in_stas python3 /usr/local/bin/stas-tool.py opened /tmp/bench.strace)"
+}
+
+# shellcheck source=vm/guest/stas-lib.sh
+. /lib/stas-lib.sh
+
+# stas_part: part 5 (nvme-stas's stacd and ours), $big controllers
+stas_part() {
+	if stas_disk >/dev/null && stas_up >/dev/null; then
+		say "stas versions $(stas_versions)"
+		say "stas idle $IDLE"
+		say "stas n $big"
+		nvmet_for "$big"
+		say "stas py closure $(in_stas python3 /usr/local/bin/stas-tool.py closure nvme-stas)"
+		sz=$(stat -c %s "$STAS$RS_STACD")
+		say "stas rs closure packages 1 files 1 bytes $sz"
+		r=0
+		while [ "$r" -lt "${BENCH_STAS_ROUNDS:-1}" ]; do
+			for w in $(printf 'py\nrs\n' | shuf); do stas_round "$w"; done
+			r=$((r + 1))
+		done
+	else
+		say "fail 0 stas: no Debian 13 userland disk (ci/bench attaches ci/vm/stas-image)"
+	fi
+}
+
+big=1
+for n in $SIZES; do [ "$n" -le "$big" ] || big=$n; done
+# BENCH_PART=5 (ci/bench --stas): part 5 alone
+if [ "${BENCH_PART:-}" = 5 ]; then
+	say "info kernel $(uname -r), $(nproc) vCPU, $("$STACD" --version | sed -n 1p)"
+	stas_part
+	say "done"
+	exit 0
+fi
+
 # --- 1 and 2: time until live, and the dead addresses
 
 say "info kernel $(uname -r), $(nproc) vCPU, nvme-cli $(nvme version | sed -n 's/^nvme version \([^ ]*\).*/\1/p'), $("$STACD" --version | sed -n 1p)"
@@ -425,4 +617,6 @@ else
 fi
 stacd_stop >/dev/null
 delete_all_ctrls 30
+
+stas_part
 say "done"

@@ -41,6 +41,8 @@ pub enum Command {
     /// A D-Bus thread reports (bus attached or lost, stafd's answers).
     #[cfg(feature = "dbus")]
     Dbus(crate::dbus::Event),
+    /// A host name of stacd.conf was resolved ([`desired::Names`]).
+    Resolved,
 }
 
 /// Requests to the loop from outside (signals, tests, D-Bus).
@@ -101,6 +103,8 @@ pub struct Daemon {
     pub cli_tron: bool,
     pub engine: Engine,
     pub inputs: Inputs,
+    /// Host names of stacd.conf, resolved off the loop.
+    names: desired::Names,
     control: Control,
     commands: Receiver<Command>,
     wake_r: OwnedFd,
@@ -124,6 +128,18 @@ impl std::fmt::Debug for Daemon {
     }
 }
 
+/// The daemon's resolver: `names`' cached answers, a lookup on a worker
+/// that posts [`Command::Resolved`] when it is done.
+fn resolver(
+    names: &desired::Names,
+    control: &Control,
+) -> impl Fn(&str) -> std::io::Result<Vec<std::net::IpAddr>> {
+    let names = names.clone();
+    let c = control.clone();
+    let done: desired::Waker = Arc::new(move || c.post(Command::Resolved));
+    move |name| names.lookup(name, &done)
+}
+
 /// The desired set of a configuration; dropped entries are logged.
 pub fn desired(conf: &StacdConf, host: &HostIdentity) -> Vec<Wanted> {
     Inputs::default().desired(conf, host)
@@ -145,10 +161,22 @@ pub struct Inputs {
 impl Inputs {
     /// Merge the sources: stacd.conf first (its `controller=` lines shadow
     /// the same controller from elsewhere, §3.5 step 8), then boot paths,
-    /// our discovery, stafd; exclusions and ip-family apply to all.
+    /// our discovery, stafd; exclusions and ip-family apply to all. Host
+    /// names are resolved with the system resolver, waiting for it (the
+    /// one-shot commands); the daemon uses [`Inputs::desired_with`].
     pub fn desired(&self, conf: &StacdConf, host: &HostIdentity) -> Vec<Wanted> {
+        self.desired_with(conf, host, &desired::system_resolver)
+    }
+
+    /// [`Inputs::desired`] with the given resolver.
+    pub fn desired_with(
+        &self,
+        conf: &StacdConf,
+        host: &HostIdentity,
+        resolve: desired::Resolver<'_>,
+    ) -> Vec<Wanted> {
         let mut d = Desired::default();
-        desired::from_config(conf, host, &desired::system_resolver, &mut d);
+        desired::from_config(conf, host, resolve, &mut d);
         for w in self.boot.iter().chain(&self.discovered).chain(&self.stafd) {
             d.push(conf, w.clone());
         }
@@ -157,6 +185,9 @@ impl Inputs {
         }
         for n in &d.excluded {
             log::info!("{n}");
+        }
+        for n in &d.waiting {
+            log::debug!("{n}");
         }
         d.wanted
     }
@@ -179,7 +210,15 @@ impl Daemon {
         engine.set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
         engine.set_ncc_attempts(conf.connect_attempts_on_ncc);
         let inputs = Inputs::default();
-        engine.set_wanted(inputs.desired(&conf, &host));
+        let (commands_tx, commands) = mpsc::channel();
+        let control = Control {
+            stop: Arc::new(AtomicBool::new(false)),
+            reload: Arc::new(AtomicBool::new(false)),
+            wake,
+            commands: commands_tx,
+        };
+        let names = desired::Names::default();
+        engine.set_wanted(inputs.desired_with(&conf, &host, &resolver(&names, &control)));
         let uevents = match Uevents::open() {
             Ok(u) => Some(u),
             Err(e) => {
@@ -187,7 +226,6 @@ impl Daemon {
                 None
             }
         };
-        let (commands_tx, commands) = mpsc::channel();
         Ok(Daemon {
             #[cfg(feature = "dbus")]
             bus: crate::dbus::Bus::new(&root),
@@ -198,12 +236,8 @@ impl Daemon {
             cli_tron,
             engine,
             inputs,
-            control: Control {
-                stop: Arc::new(AtomicBool::new(false)),
-                reload: Arc::new(AtomicBool::new(false)),
-                wake,
-                commands: commands_tx,
-            },
+            names,
+            control,
             commands,
             wake_r,
             uevents,
@@ -316,6 +350,8 @@ impl Daemon {
                     .set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
                 self.engine.set_ncc_attempts(conf.connect_attempts_on_ncc);
                 self.conf = conf;
+                // A name may point elsewhere now: resolve again.
+                self.names.forget();
                 #[cfg(feature = "dbus")]
                 crate::dbus::on_reload(self);
                 self.refresh_wanted();
@@ -332,8 +368,9 @@ impl Daemon {
 
     /// Recompute the desired set after a source changed.
     pub fn refresh_wanted(&mut self) {
+        let r = resolver(&self.names, &self.control);
         self.engine
-            .set_wanted(self.inputs.desired(&self.conf, &self.host));
+            .set_wanted(self.inputs.desired_with(&self.conf, &self.host, &r));
     }
 
     /// Kernel events only say "look again" at the controller they name:
@@ -396,6 +433,7 @@ impl Daemon {
                 Command::Tron(on) => logging::set_debug(self.cli_tron || on),
                 #[cfg(feature = "dbus")]
                 Command::Dbus(ev) => crate::dbus::handle(self, ev),
+                Command::Resolved => self.refresh_wanted(),
             }
         }
     }

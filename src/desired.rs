@@ -16,6 +16,8 @@ use crate::params::{ConnectParams, DEFAULT_CTRL_LOSS_TMO};
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Where a wanted controller comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +92,90 @@ pub type Resolver<'a> = &'a dyn Fn(&str) -> std::io::Result<Vec<IpAddr>>;
 pub fn system_resolver(name: &str) -> std::io::Result<Vec<IpAddr>> {
     use std::net::ToSocketAddrs;
     Ok((name, 0).to_socket_addrs()?.map(|a| a.ip()).collect())
+}
+
+/// A failed lookup is tried again this long after it failed, the next time
+/// the desired set is computed.
+const NAME_RETRY: Duration = Duration::from_secs(60);
+
+enum NameState {
+    Pending,
+    Done(Result<Vec<IpAddr>, String>, Instant),
+}
+
+/// Host names of `controller=` lines resolved off the daemon's loop: the
+/// system resolver can wait many seconds for a DNS server that does not
+/// answer (musl: 5 s per try, resolv.conf(5)), and the loop must not stop
+/// connecting everything else meanwhile, as nvme-stas does not (it
+/// resolves asynchronously). A name seen for the first time is resolved on
+/// a worker thread; until it answers, its entry waits ("still resolving")
+/// and `done` wakes the loop, which computes the desired set again with
+/// the answer. Answers are kept until [`Names::forget`] (a reload); a
+/// failure is retried after [`NAME_RETRY`].
+#[derive(Clone, Default)]
+pub struct Names {
+    cache: Arc<Mutex<HashMap<String, NameState>>>,
+}
+
+impl fmt::Debug for Names {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Names")
+    }
+}
+
+impl Names {
+    /// The cached answer for `name`, or `WouldBlock` while a worker
+    /// resolves it (started here when needed); `done` runs on the worker
+    /// once the answer is in the cache.
+    pub fn lookup(&self, name: &str, done: &Waker) -> std::io::Result<Vec<IpAddr>> {
+        let mut c = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        match c.get(name) {
+            Some(NameState::Pending) => return Err(still_resolving()),
+            Some(NameState::Done(Ok(a), _)) => return Ok(a.clone()),
+            Some(NameState::Done(Err(e), at)) if at.elapsed() < NAME_RETRY => {
+                return Err(std::io::Error::other(e.clone()))
+            }
+            _ => {}
+        }
+        c.insert(name.to_string(), NameState::Pending);
+        drop(c);
+        let cache = self.cache.clone();
+        let owned = name.to_string();
+        let done = done.clone();
+        let spawned = crate::kernel::worker::spawn("resolve", move || {
+            let r = system_resolver(&owned).map_err(|e| e.to_string());
+            cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(owned, NameState::Done(r, Instant::now()));
+            done();
+        });
+        if let Err(e) = spawned {
+            // No thread: resolve here rather than never.
+            self.cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(name);
+            log::debug!("cannot start a resolver thread ({e}); resolving {name} in the loop");
+            return system_resolver(name);
+        }
+        Err(still_resolving())
+    }
+
+    /// Drop every answer: the next lookups resolve again (after a reload).
+    pub fn forget(&self) {
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, s| matches!(s, NameState::Pending));
+    }
+}
+
+/// What a resolver thread calls when its answer is in the cache.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+fn still_resolving() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::WouldBlock, "still resolving")
 }
 
 /// An IP literal, with an optional IPv6 zone (`fe80::1%eth0`) dropped.
@@ -207,6 +293,8 @@ pub struct Desired {
     pub notes: Vec<String>,
     /// Entries the user excluded on purpose (`exclude=`).
     pub excluded: Vec<String>,
+    /// Entries whose host name is still being resolved ([`Names`]).
+    pub waiting: Vec<String>,
 }
 
 impl Desired {
@@ -256,6 +344,7 @@ impl Desired {
 enum Dropped {
     Excluded(String),
     Invalid(String),
+    Waiting(String),
 }
 
 /// A configured entry as a wanted controller, host names resolved.
@@ -289,8 +378,18 @@ fn from_entry(
         )));
     }
     let id = if id.transport.is_ip() && parse_ip(&id.traddr).is_none() {
-        let addrs = resolve(&id.traddr)
-            .map_err(|err| invalid(format!("cannot resolve {}: {err}", id.traddr)))?;
+        let addrs = resolve(&id.traddr).map_err(|err| {
+            if err.kind() == std::io::ErrorKind::WouldBlock {
+                Dropped::Waiting(format!(
+                    "{}:{}: resolving {}; the controller is connected once it answers",
+                    conf.path.display(),
+                    e.line,
+                    id.traddr
+                ))
+            } else {
+                invalid(format!("cannot resolve {}: {err}", id.traddr))
+            }
+        })?;
         // The first IPv4 result if IPv4 is enabled, else the first IPv6
         // result (§3.5 step 3).
         let pick = addrs
@@ -368,6 +467,7 @@ pub fn from_config(
         match from_entry(conf, host, e, resolve, &mut out.excludes) {
             Ok(w) => out.push(conf, w),
             Err(Dropped::Excluded(m)) => out.excluded.push(m),
+            Err(Dropped::Waiting(m)) => out.waiting.push(m),
             Err(Dropped::Invalid(why)) => out.notes.push(format!(
                 "{}:{}: controller ignored: {why}",
                 conf.path.display(),
@@ -602,5 +702,53 @@ mod tests {
             Some("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
         );
         assert_eq!(hostid_for(&host(), "nqn.other"), None);
+    }
+
+    #[test]
+    fn a_name_being_resolved_waits_and_does_not_block() {
+        let mut conf = StacdConf::defaults(Path::new("/c"));
+        conf.controllers = vec![
+            entry(1, "tcp", "array.example", "x"),
+            entry(2, "tcp", "1.1.1.1", "y"),
+        ];
+        let pending = |_: &str| -> std::io::Result<Vec<IpAddr>> { Err(still_resolving()) };
+        let mut d = Desired::default();
+        from_config(&conf, &host(), &pending, &mut d);
+        let ids: Vec<String> = d.wanted.iter().map(|w| w.id.to_string()).collect();
+        assert_eq!(
+            ids,
+            ["(tcp, 1.1.1.1, 4420, y)"],
+            "the other entry is not held up"
+        );
+        assert!(d.notes.is_empty(), "{:?}", d.notes);
+        assert_eq!(d.waiting.len(), 1);
+        assert!(
+            d.waiting[0].starts_with("/c:1: resolving array.example"),
+            "{:?}",
+            d.waiting
+        );
+    }
+
+    #[test]
+    fn names_are_resolved_on_a_worker_and_cached() {
+        let names = Names::default();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let tx = Mutex::new(tx);
+        let done: Waker = Arc::new(move || {
+            let _ = tx.lock().unwrap().send(());
+        });
+        // localhost comes from /etc/hosts: no DNS server involved.
+        let first = names.lookup("localhost", &done);
+        assert_eq!(first.unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the worker reports");
+        let a = names.lookup("localhost", &done).expect("cached answer");
+        assert!(a.iter().any(|a| a.is_loopback()), "{a:?}");
+        assert!(rx.try_recv().is_err(), "a cached answer starts no worker");
+        names.forget();
+        let again = names.lookup("localhost", &done);
+        assert_eq!(again.unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("resolved again after forget");
     }
 }

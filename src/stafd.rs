@@ -19,8 +19,11 @@ use std::collections::BTreeMap;
 /// Base Specification, Discovery Log Page Entry, EFLAGS; §0).
 const EFLAGS_NCC: u64 = 1 << 2;
 
-/// One log page entry, every value as text, in document order.
-pub type Dlpe = Vec<(String, String)>;
+/// One log page entry, in document order, each value as stafd typed it:
+/// the original shows the entry as Python's `str()` of the dict it decoded
+/// (stacd-spec.md §6.2, `dlpe`), so a number stays a number there and a
+/// string (stafd 2.4.1 sends every value as one) stays a string.
+pub type Dlpe = Vec<(String, Json)>;
 
 /// The log pages of one discovery controller.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -74,12 +77,18 @@ pub fn parse_pages(text: &str) -> Result<(Vec<DcPages>, Vec<String>), String> {
                 for (j, e) in es.iter().enumerate() {
                     match e {
                         // Shown on D-Bus: a member that is (or is filed as) a
-                        // secret is kept as `<redacted>`.
+                        // secret is kept as `<redacted>`; every other value
+                        // stays as stafd typed it.
                         Json::Obj(m) => p.entries.push(
                             m.iter()
                                 .map(|(k, v)| {
-                                    let t = text_of(v);
-                                    (k.clone(), crate::secret::shown_value(k, &t).to_string())
+                                    if crate::secret::shown_value(k, &text_of(v))
+                                        == crate::secret::REDACTED
+                                    {
+                                        (k.clone(), Json::Str(crate::secret::REDACTED.into()))
+                                    } else {
+                                        (k.clone(), v.clone())
+                                    }
                                 })
                                 .collect(),
                         ),
@@ -99,8 +108,12 @@ pub fn parse_pages(text: &str) -> Result<(Vec<DcPages>, Vec<String>), String> {
     Ok((out, warnings))
 }
 
+/// The text of an entry's field: a string, or a number as written.
 fn get<'a>(e: &'a Dlpe, k: &str) -> Option<&'a str> {
-    e.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim())
+    e.iter().find(|(n, _)| n == k).and_then(|(_, v)| match v {
+        Json::Str(t) | Json::Num(t) => Some(t.trim()),
+        _ => None,
+    })
 }
 
 /// The connect parameters of a controller stafd found: `[Global]`'s, the
@@ -289,9 +302,12 @@ mod tests {
         assert_eq!(
             p[0].entries[0],
             [
-                ("subtype".to_string(), "nvme".to_string()),
-                ("dhchap_key".into(), crate::secret::REDACTED.into()),
-                ("tsas".into(), crate::secret::REDACTED.into()),
+                ("subtype".to_string(), Json::Str("nvme".into())),
+                (
+                    "dhchap_key".into(),
+                    Json::Str(crate::secret::REDACTED.into())
+                ),
+                ("tsas".into(), Json::Str(crate::secret::REDACTED.into())),
             ]
         );
     }

@@ -972,3 +972,37 @@ interface org.nvmexpress.stac.debug
     assert_eq!(file, want, "--idl");
     assert_eq!(own_interfaces(&live), want, "Introspect");
 }
+
+/// The names of this process's threads (proc(5): /proc/self/task/TID/comm).
+fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|n| n.trim_end().to_string())
+        .collect()
+}
+
+/// On the bus and idle, nothing of ours wakes up on a timer. zbus runs a
+/// few calls of its unix socket (the peer's credentials, a close) on the
+/// `blocking` crate's thread pool; blocking 1.7.0 never ends an idle pool
+/// thread, which then wakes every 500 ms for as long as the daemon runs
+/// (ci/bench part 5 counted 120 wake-ups in 60 s, all on `blocking-1`), so
+/// Cargo.lock keeps blocking at 1.6, which ends a pool thread after 500 ms
+/// without work. The pool is the whole process's: other tests' clients use
+/// it too, hence the generous wait (while they run their threads may come
+/// back; an idle pool must empty once they are done).
+#[test]
+fn no_pool_thread_is_left_waking_when_idle() {
+    let fr = FakeRoot::new("dbus-idle");
+    fr.write_conf(&format!("[Controllers]\n{}", ctrl_line(4420, SUB1)));
+    let bus = Bus::start(&fr);
+    let k = Arc::new(Recorder::new(&fr.root()));
+    let _d = Stacd::start(&fr, &k);
+    wait_for("stacd on the bus", 5, || {
+        busctl(&bus, &["status", NAME]).status.success()
+    });
+    assert_eq!(list(&bus, false).len(), 1);
+    wait_for("no blocking-N pool thread left", 60, || {
+        !thread_names().iter().any(|n| n.starts_with("blocking-"))
+    });
+}

@@ -23,7 +23,7 @@ pub struct CtrlView {
     /// (overrides, unknown keys; secrets as `<redacted>`).
     pub extras: Vec<(String, String)>,
     /// The discovery log page entry stafd published for it.
-    pub dlpe: Option<Vec<(String, String)>>,
+    pub dlpe: Option<Vec<(String, Json)>>,
     /// sysfs `model`, `serial`, `dctype` of its device (empty when unknown).
     pub model: String,
     pub serial: String,
@@ -89,11 +89,27 @@ pub fn py_str(s: &str) -> String {
     o
 }
 
-/// A Python dict literal of string pairs: `{'k': 'v', ...}`.
-pub fn py_dict(pairs: &[(String, String)]) -> String {
+/// Python's `repr()` of what `json.loads` makes of a JSON value: strings
+/// quoted, numbers as written, `True`/`False`/`None`, lists, dicts.
+pub fn py_repr(v: &Json) -> String {
+    match v {
+        Json::Null => "None".into(),
+        Json::Bool(b) => py_bool(*b).into(),
+        Json::Num(n) => n.clone(),
+        Json::Str(s) => py_str(s),
+        Json::Arr(a) => {
+            let items: Vec<String> = a.iter().map(py_repr).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Json::Obj(m) => py_dict(m),
+    }
+}
+
+/// A Python dict literal: `{'k': 'v', 'n': 1, ...}`, in the given order.
+pub fn py_dict(pairs: &[(String, Json)]) -> String {
     let body: Vec<String> = pairs
         .iter()
-        .map(|(k, v)| format!("{}: {}", py_str(k), py_str(v)))
+        .map(|(k, v)| format!("{}: {}", py_str(k), py_repr(v)))
         .collect();
     format!("{{{}}}", body.join(", "))
 }
@@ -374,8 +390,8 @@ mod tests {
                 ("dhchap-secret".into(), REDACTED.into()),
             ],
             dlpe: Some(vec![
-                ("trtype".into(), "tcp".into()),
-                ("eflags".into(), "4".into()),
+                ("trtype".into(), Json::Str("tcp".into())),
+                ("eflags".into(), Json::Str("4".into())),
             ]),
             model: "Linux".into(),
             serial: "abc".into(),
@@ -415,12 +431,19 @@ mod tests {
         assert_eq!(py_str("a'b"), "\"a'b\"");
         assert_eq!(py_str("a'b\"c"), "'a\\'b\"c'");
         assert_eq!(py_str("x\\y\n\u{1}"), "'x\\\\y\\n\\x01'");
+        // As stafd 2.4.1 sends an entry (every value a string), and as
+        // another sender might (numbers, null, a nested dict).
+        let e = json::parse(r#"{"trtype": "tcp", "eflags": "4"}"#).unwrap();
+        let Json::Obj(e) = e else { panic!() };
+        assert_eq!(py_dict(&e), "{'trtype': 'tcp', 'eflags': '4'}");
+        let e = json::parse(
+            r#"{"portid": 1, "x": null, "ok": true, "tsas": {"sectype": "none"}, "l": [1, "a"]}"#,
+        )
+        .unwrap();
+        let Json::Obj(e) = e else { panic!() };
         assert_eq!(
-            py_dict(&[
-                ("trtype".into(), "tcp".into()),
-                ("eflags".into(), "4".into())
-            ]),
-            "{'trtype': 'tcp', 'eflags': '4'}"
+            py_dict(&e),
+            "{'portid': 1, 'x': None, 'ok': True, 'tsas': {'sectype': 'none'}, 'l': [1, 'a']}"
         );
     }
 
