@@ -300,7 +300,7 @@ impl BootInputs {
                 }
                 for &i in &s.hfis {
                     let Some(h) = t.hfi(i) else { continue };
-                    if net.by_mac_vlan(h.mac, h.vlan).is_some() {
+                    if h.mac == [0; 6] || net.by_mac_vlan(h.mac, h.vlan).is_some() {
                         continue;
                     }
                     let vlan = if h.vlan != 0 {
@@ -435,8 +435,10 @@ impl BootInputs {
                     let traddr = s.traddr.to_string();
                     let host_iface = Self::iface(conf, t, Some(hfi), net);
                     // The table names the interface to use: without one
-                    // that has its MAC there is no path (missing_paths).
-                    if host_iface.is_empty() && !conf.ignore_iface {
+                    // that has its MAC there is no path (missing_paths). An
+                    // HFI without a MAC (all zero) names none.
+                    let named = t.hfi(hfi).is_some_and(|h| h.mac != [0; 6]);
+                    if host_iface.is_empty() && named && !conf.ignore_iface {
                         continue;
                     }
                     let id = Identity::new(&IdFields {
