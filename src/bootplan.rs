@@ -10,7 +10,6 @@
 //!   host-only images (dracut's `cmdline()`).
 
 use crate::boot::BootInputs;
-use crate::config::host::HostIdentity;
 use crate::config::StacdConf;
 use crate::exit::{self, Fatal};
 use crate::identity::Transport;
@@ -50,7 +49,7 @@ fn needs_net(transport: Transport, traddr: &str) -> bool {
 
 /// The plan of a boot from `b` (the command line and the NBFT as loaded)
 /// and `conf` (a stacd.conf copied into the image).
-pub fn plan(b: &BootInputs, conf: &StacdConf, _host: &HostIdentity) -> BootPlan {
+pub fn plan(b: &BootInputs, conf: &StacdConf) -> BootPlan {
     let c = &b.cmdline;
     let cmd_on = b.sources.is_some_and(|s| s.cmdline) && c.active();
     let active = !b.sources.is_some_and(|s| s.cmdline) || c.active();
@@ -275,14 +274,7 @@ mod tests {
         };
         let b = BootInputs::load(&Root::new(&d.0), all);
         let conf = StacdConf::defaults(Path::new("/c"));
-        let host = HostIdentity {
-            nqn: heapless::String::try_from("nqn.2014-08.org.nvmexpress:uuid:x").unwrap(),
-            id: None,
-            key: None,
-            symname: None,
-            source: crate::config::host::HostSource::EtcNvme,
-        };
-        plan(&b, &conf, &host)
+        plan(&b, &conf)
     }
 
     #[test]

@@ -296,17 +296,13 @@ fn run(prog: &str, a: Args) -> Result<u8, Fatal> {
         return crate::bootplan::print_cmdline(&root, &a.boot_cmdline);
     }
     logging::init(&root, "stacd", a.syslog, a.tron);
+    if a.boot_plan {
+        return boot_plan(&root, &a);
+    }
     if !a.dry_run {
         preflight(&root)?;
     }
     let s = Setup::load(root, &a)?;
-    if a.boot_plan {
-        crate::say_raw!(
-            "{}",
-            crate::bootplan::plan(&s.boot, &s.conf, &s.host).shell()
-        );
-        return Ok(exit::OK);
-    }
     if a.dry_run {
         Ok(dry_run(s))
     } else if a.once {
@@ -432,6 +428,28 @@ impl Setup {
     }
 }
 
+/// `--boot-plan`: the boot inputs and stacd.conf only (no host identity
+/// is needed to answer, so a generic image without one still gets its
+/// answer).
+fn boot_plan(root: &Root, a: &Args) -> Result<u8, Fatal> {
+    let path = a
+        .conf_file
+        .as_ref()
+        .map_or_else(|| root.path(rel::STACD_CONF), PathBuf::from);
+    let (conf, warnings) =
+        config::load_stacd_conf(&path).map_err(|e| Fatal::Usage(e.to_string()))?;
+    for w in &warnings {
+        log::warn!("{w}");
+    }
+    let sources = Sources::new(&conf, a.no_nbft, a.no_cmdline, a.no_discovery);
+    let boot = BootInputs::load(root, sources);
+    for w in &boot.warnings {
+        log::warn!("{w}");
+    }
+    crate::say_raw!("{}", crate::bootplan::plan(&boot, &conf).shell());
+    Ok(exit::OK)
+}
+
 /// `--controller`/`--discover` replace stacd.conf's controllers and
 /// discovery controllers; a value that stacd.conf would warn about and
 /// skip is a usage error (exit 2).
@@ -533,7 +551,13 @@ fn run_once(s: Setup, a: &Args) -> u8 {
         boot: s.inputs.boot.clone(),
         discovered: Vec::new(),
         missing: s.boot.missing_paths(&s.conf, &s.net),
-        said: Vec::new(),
+        // What Setup logged already.
+        said: {
+            let mut n = Vec::new();
+            s.boot.wanted(&s.conf, &s.host, &s.net, &mut n);
+            s.boot.discovery_targets(&s.conf, &s.host, &s.net, &mut n);
+            n
+        },
     };
     let code = once::run_side(
         &mut engine,
@@ -611,6 +635,7 @@ impl once::Side for BootSide<'_> {
                         &mut Vec::new(),
                     ));
                     d.set_targets(dcs);
+                    d.set_net(ifs.clone(), &c.up);
                 }
                 for n in notes {
                     if !self.said.contains(&n) {

@@ -348,6 +348,9 @@ impl Daemon {
                 log::info!("{u}: link up or new address; trying its controllers now");
             }
             self.engine.links_changed(&c.up);
+            if let Some(d) = self.discovery.as_mut() {
+                d.set_net(n.ifaddrs().clone(), &c.up);
+            }
             self.boot_paths();
         }
     }

@@ -481,22 +481,8 @@ impl Engine {
         if !self.link_gate || id.transport != Transport::Tcp || id.host_iface.is_empty() {
             return None;
         }
-        match self.net.by_name(&id.host_iface) {
-            None => Some(format!(
-                "waiting for interface {} (it does not exist)",
-                id.host_iface
-            )),
-            Some(i) if !i.has_link() => Some(format!(
-                "waiting for a link on {} ({})",
-                id.host_iface,
-                if i.flags & crate::netif::IFF_UP == 0 {
-                    "down"
-                } else {
-                    "no carrier"
-                }
-            )),
-            Some(_) => None,
-        }
+        let v6 = crate::netif::parse_ip(&id.traddr, true).is_some_and(|a| a.is_ipv6());
+        self.net.not_ready(&id.host_iface, v6)
     }
 
     /// Links or addresses changed: read the interface table at the next

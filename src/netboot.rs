@@ -137,7 +137,13 @@ impl NetBoot {
                 Ok(n) => {
                     up = gained(&self.ifs, &n);
                     for u in &up {
-                        log::debug!("{u}: link up or new address");
+                        let had = self.ifs.by_name(u).is_some_and(IfInfo::has_link);
+                        if had {
+                            log::debug!("{u}: new address");
+                        } else {
+                            // The moment the tests measure from (ci/netboot).
+                            log::info!("{u}: link up");
+                        }
                     }
                     self.ifs = n;
                 }

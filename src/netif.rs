@@ -165,6 +165,34 @@ impl IfAddrs {
     pub fn by_name(&self, name: &str) -> Option<&IfInfo> {
         self.ifaces.iter().find(|i| i.name == name)
     }
+
+    /// Why a connect through `iface` to an address of the family `v6`
+    /// cannot work yet: the interface is missing, down, without a carrier,
+    /// or has no address of that family (a DHCP lease still to come).
+    /// `None`: it can.
+    pub fn not_ready(&self, iface: &str, v6: bool) -> Option<String> {
+        let Some(i) = self.by_name(iface) else {
+            return Some(format!("waiting for interface {iface} (it does not exist)"));
+        };
+        if !i.has_link() {
+            let why = if i.flags & IFF_UP == 0 {
+                "down"
+            } else {
+                "no carrier"
+            };
+            return Some(format!("waiting for a link on {iface} ({why})"));
+        }
+        let has = if v6 {
+            !i.v6.is_empty()
+        } else {
+            !i.v4.is_empty()
+        };
+        if !has {
+            let fam = if v6 { "IPv6" } else { "IPv4" };
+            return Some(format!("waiting for an {fam} address on {iface}"));
+        }
+        None
+    }
 }
 
 /// Parse an IP address as nvme-stas does (§5.4): surrounding white space is

@@ -202,6 +202,8 @@ pub fn run_side(
         }
         r
     });
+    // The side first (the network, the link gates), before anything starts.
+    side.step(Instant::now(), engine, disc.as_deref_mut(), None);
     loop {
         let now = Instant::now();
         let mut discovered = None;
