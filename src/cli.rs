@@ -541,7 +541,7 @@ fn run_once(s: Setup, a: &Args) -> u8 {
         log::warn!("{n}");
     }
     let tied = s.boot.needs_net() || engine.wanted().iter().any(|w| !w.id.host_iface.is_empty());
-    let net = (a.boot_net || tied).then(|| crate::netboot::NetBoot::new(hfis));
+    let net = (a.boot_net || tied).then(|| crate::netboot::NetBoot::new(&s.root, hfis));
     if net.is_some() {
         engine.set_link_gate(true);
     }
@@ -657,6 +657,10 @@ impl once::Side for BootSide<'_> {
             };
             engine.set_wanted(i.desired(&s.conf, &s.host));
         }
+    }
+
+    fn settled(&self) -> bool {
+        self.net.as_ref().is_none_or(|n| n.settled())
     }
 
     fn missing(&self) -> Vec<boot::MissingPath> {

@@ -306,7 +306,7 @@ impl Daemon {
     pub fn set_boot(&mut self, boot: boot::BootInputs, handed: Vec<Wanted>, watch: bool) {
         self.boot_src = Some((boot, handed));
         if watch {
-            self.net = Some(crate::netboot::NetBoot::new(Vec::new()));
+            self.net = Some(crate::netboot::NetBoot::new(&self.root, Vec::new()));
             self.engine.set_link_gate(true);
         }
         self.boot_paths();

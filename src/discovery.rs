@@ -412,8 +412,7 @@ impl Discoverer {
         let (Some(net), false) = (&self.net, id.host_iface.is_empty()) else {
             return false;
         };
-        let v6 = crate::netif::parse_ip(&id.traddr, true).is_some_and(|a| a.is_ipv6());
-        net.not_ready(&id.host_iface, v6).is_some()
+        net.not_ready(&id.host_iface, &id.traddr).is_some()
     }
 
     /// Handle finished jobs and start due ones. True when the wanted set

@@ -481,8 +481,7 @@ impl Engine {
         if !self.link_gate || id.transport != Transport::Tcp || id.host_iface.is_empty() {
             return None;
         }
-        let v6 = crate::netif::parse_ip(&id.traddr, true).is_some_and(|a| a.is_ipv6());
-        self.net.not_ready(&id.host_iface, v6)
+        self.net.not_ready(&id.host_iface, &id.traddr)
     }
 
     /// Links or addresses changed: read the interface table at the next

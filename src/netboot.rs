@@ -11,6 +11,13 @@
 //! static address (and the default route through the gateway, with the
 //! HFI's route metric), or DHCP once the link has a carrier. An HFI whose
 //! MAC names no interface waits (a NIC driver may load late) and says so.
+//!
+//! A NIC is left alone until udev has seen it (when udevd runs): udev may
+//! rename it (`eth0` → `enp0s1`), which the kernel refuses once it is up
+//! (net/core/dev.c, dev_change_name: EBUSY), and the real root's network
+//! configuration expects the name udev gives. "Seen": udev's database has
+//! the device (`/run/udev/data/n<ifindex>`), or it was renamed, or
+//! [`UDEV_WAIT`] has passed since it appeared (udev may keep no record).
 
 use crate::dhcp;
 use crate::netcfg::{self, HfiNet, Mode};
@@ -19,6 +26,12 @@ use rustix::fd::BorrowedFd;
 use std::net::IpAddr;
 use std::time::Instant;
 
+/// How long a NIC waits for udev at most ([`NetBoot`]).
+pub const UDEV_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// linux/netdevice.h: the kernel named the device (`eth0`), no one else.
+const NET_NAME_ENUM: u8 = 1;
+
 #[derive(Debug)]
 struct Bring {
     net: HfiNet,
@@ -26,6 +39,7 @@ struct Bring {
     dev: Option<String>,
     done: bool,
     vlan_asked: bool,
+    waiting_udev: bool,
     /// The last state said in the log, so each is said once.
     said: String,
     error: Option<String>,
@@ -47,6 +61,11 @@ pub struct NetBoot {
     ifs: IfAddrs,
     brings: Vec<Bring>,
     first: bool,
+    /// `/run/udev` and `/sys/class/net` under the root.
+    udev: std::path::PathBuf,
+    class_net: std::path::PathBuf,
+    /// When each NIC (by index) was first seen.
+    seen: std::collections::HashMap<u32, Instant>,
 }
 
 /// Interfaces of `new` that have a link now and had none in `old`, or that
@@ -70,7 +89,7 @@ fn gained(old: &IfAddrs, new: &IfAddrs) -> Vec<String> {
 impl NetBoot {
     /// The watch (unless it cannot be opened: then changes are seen only
     /// when something else wakes the loop), and the HFIs to bring up.
-    pub fn new(configure: Vec<HfiNet>) -> NetBoot {
+    pub fn new(root: &crate::root::Root, configure: Vec<HfiNet>) -> NetBoot {
         let watch = match Watch::open() {
             Ok(w) => Some(w),
             Err(e) => {
@@ -93,13 +112,31 @@ impl NetBoot {
                     dev: None,
                     done: false,
                     vlan_asked: false,
+                    waiting_udev: false,
                     said: String::new(),
                     error: None,
                     dhcp: None,
                 })
                 .collect(),
             first: true,
+            udev: root.path("run/udev"),
+            class_net: root.path("sys/class/net"),
+            seen: std::collections::HashMap::new(),
         }
+    }
+
+    /// udev is done with `nic`, or is not running (module documentation).
+    fn udev_done(&mut self, nic: &IfInfo, now: Instant) -> bool {
+        if !self.udev.join("control").exists() {
+            return true;
+        }
+        let first = *self.seen.entry(nic.index).or_insert(now);
+        if self.udev.join(format!("data/n{}", nic.index)).exists() || now >= first + UDEV_WAIT {
+            return true;
+        }
+        let assign =
+            std::fs::read_to_string(self.class_net.join(&nic.name).join("name_assign_type"));
+        matches!(assign.map(|t| t.trim().parse::<u8>()), Ok(Ok(t)) if t != NET_NAME_ENUM)
     }
 
     /// The interface table as last read.
@@ -114,15 +151,30 @@ impl NetBoot {
     }
 
     pub fn next_wake(&self) -> Option<Instant> {
-        self.brings
+        let dhcp = self
+            .brings
             .iter()
-            .filter_map(|b| b.dhcp.as_ref().filter(|_| !b.done)?.next_wake())
-            .min()
+            .filter_map(|b| b.dhcp.as_ref().filter(|_| !b.done)?.next_wake());
+        // A NIC waiting for udev: look again soon (no event says "udev is
+        // done").
+        let udev = self
+            .brings
+            .iter()
+            .filter(|b| !b.done && b.waiting_udev)
+            .filter_map(|b| self.ifs.nic_by_mac(b.net.mac))
+            .filter_map(|n| self.seen.get(&n.index))
+            .map(|t| (*t + UDEV_WAIT).min(Instant::now() + std::time::Duration::from_millis(200)));
+        dhcp.chain(udev).min()
     }
 
-    /// Every HFI is configured (or failed for good).
+    /// Every HFI is configured (or failed for good), or waits for a NIC
+    /// that is not there: a run may end without leaving an interface half
+    /// done (created but without its address) for the real root, where
+    /// nothing would finish it.
     pub fn settled(&self) -> bool {
-        self.brings.iter().all(|b| b.done)
+        self.brings
+            .iter()
+            .all(|b| b.done || self.ifs.nic_by_mac(b.net.mac).is_none())
     }
 
     /// Read the watch, the table when it changed, bring HFIs up, step DHCP.
@@ -176,10 +228,9 @@ impl NetBoot {
     }
 
     fn bring(&mut self, i: usize, now: Instant) {
-        let ifs = &self.ifs;
-        let b = &mut self.brings[i];
-        let mac = netcfg::mac_text(&b.net.mac);
-        let Some(nic) = ifs.nic_by_mac(b.net.mac).cloned() else {
+        let mac = netcfg::mac_text(&self.brings[i].net.mac);
+        let Some(nic) = self.ifs.nic_by_mac(self.brings[i].net.mac).cloned() else {
+            let b = &mut self.brings[i];
             b.error = Some(format!("no network interface has the MAC {mac}"));
             Self::say(
                 b,
@@ -188,7 +239,19 @@ impl NetBoot {
             );
             return;
         };
+        let ready = self.udev_done(&nic, now);
+        let ifs = &self.ifs;
+        let b = &mut self.brings[i];
         b.error = None;
+        b.waiting_udev = !ready;
+        if !ready {
+            Self::say(
+                b,
+                format!("{}: waiting for udev to name it", nic.name),
+                false,
+            );
+            return;
+        }
         if nic.flags & crate::netif::IFF_UP == 0 {
             if let Err(e) = netcfg::set_up(nic.index) {
                 return Self::fail(b, format!("cannot set {} up: {e}", nic.name));

@@ -166,11 +166,18 @@ impl IfAddrs {
         self.ifaces.iter().find(|i| i.name == name)
     }
 
-    /// Why a connect through `iface` to an address of the family `v6`
-    /// cannot work yet: the interface is missing, down, without a carrier,
-    /// or has no address of that family (a DHCP lease still to come).
-    /// `None`: it can.
-    pub fn not_ready(&self, iface: &str, v6: bool) -> Option<String> {
+    /// Why a connect through `iface` to `target` cannot work yet: the
+    /// interface is missing, down, without a carrier, or has no address
+    /// that can reach it (of its family; for an IPv6 target beyond the
+    /// link, one that is not link-local): a DHCP lease or a static address
+    /// still to come. `None`: it can.
+    pub fn not_ready(&self, iface: &str, target: &str) -> Option<String> {
+        let target = parse_ip(target, true);
+        let v6 = target.is_some_and(|a| a.is_ipv6());
+        let beyond_link = match target {
+            Some(IpAddr::V6(a)) => !a.is_unicast_link_local(),
+            _ => true,
+        };
         let Some(i) = self.by_name(iface) else {
             return Some(format!("waiting for interface {iface} (it does not exist)"));
         };
@@ -183,7 +190,8 @@ impl IfAddrs {
             return Some(format!("waiting for a link on {iface} ({why})"));
         }
         let has = if v6 {
-            !i.v6.is_empty()
+            i.v6.iter()
+                .any(|a| !beyond_link || !a.is_unicast_link_local())
         } else {
             !i.v4.is_empty()
         };
@@ -607,6 +615,43 @@ mod tests {
         let mut info = rta(IFLA_INFO_KIND, b"macvlan\0");
         info.extend(rta(IFLA_INFO_DATA, &rta(IFLA_VLAN_ID, &5u16.to_ne_bytes())));
         assert_eq!(vlan_of(&info), None);
+    }
+
+    #[test]
+    fn readiness_for_a_target() {
+        let up = IFF_UP | IFF_LOWER_UP;
+        let ll: Ipv6Addr = "fe80::1".parse().unwrap();
+        let g: Ipv6Addr = "fd00:51::2".parse().unwrap();
+        let mk = |name: &str, flags, v4: Vec<Ipv4Addr>, v6: Vec<Ipv6Addr>| IfInfo {
+            name: name.into(),
+            flags,
+            v4,
+            v6,
+            ..Default::default()
+        };
+        let n = IfAddrs::from_ifaces(vec![
+            mk("down", 0, vec![], vec![]),
+            mk("nocarrier", IFF_UP, vec![], vec![]),
+            mk("ll", up, vec![], vec![ll]),
+            mk(
+                "both",
+                up,
+                vec!["192.168.50.2".parse().unwrap()],
+                vec![ll, g],
+            ),
+        ]);
+        let why = |i: &str, t: &str| n.not_ready(i, t).unwrap_or_default();
+        assert!(why("eth9", "10.0.0.1").contains("does not exist"));
+        assert!(why("down", "10.0.0.1").contains("(down)"));
+        assert!(why("nocarrier", "10.0.0.1").contains("no carrier"));
+        assert!(why("ll", "10.0.0.1").contains("IPv4 address"));
+        assert!(
+            why("ll", "fd00:51::1").contains("IPv6 address"),
+            "link-local only"
+        );
+        assert_eq!(n.not_ready("ll", "fe80::9"), None, "a link-local target");
+        assert_eq!(n.not_ready("both", "fd00:51::1"), None);
+        assert_eq!(n.not_ready("both", "192.168.50.1"), None);
     }
 
     /// The subscription opens without privilege and reads nothing yet.

@@ -113,6 +113,11 @@ pub trait Side {
     fn missing(&self) -> Vec<crate::boot::MissingPath> {
         Vec::new()
     }
+    /// The side's own work is done (the network is configured): the run
+    /// does not end before, budget permitting.
+    fn settled(&self) -> bool {
+        true
+    }
     /// More words about a controller for the report (where an NBFT path
     /// comes from).
     fn describe(&self, _id: &Identity) -> Option<String> {
@@ -240,7 +245,7 @@ pub fn run_side(
                     || (round_done && first_live.is_some_and(|t| now >= t + policy.grace))
             }
         };
-        if done || now >= deadline {
+        if (done && side.settled()) || now >= deadline {
             break;
         }
         // Wake on a finished connect, a due retry, the side's deadline or
