@@ -13,8 +13,6 @@
 #   quit         power off
 # Paths: a = 192.168.50.1:4420 on eth0, b = [fd00:51::1]:4420 on eth1.100
 # (VLAN 100), disc = 192.168.50.1:8009 (discovery and I/O).
-# shellcheck source=../vm/guest/testbed.sh
-. /lib/testbed.sh
 NQN=nqn.2024-01.io.testbed:root
 cfg=/sys/kernel/config/nvmet
 say() { echo "target: $*"; }
@@ -78,9 +76,11 @@ CONF
 udhcpd -S /etc/udhcpd.conf
 
 stty -F /dev/ttyS1 raw -echo 2>/dev/null
+# opened once: a tty's input is flushed when its last reader closes it
+exec 3</dev/ttyS1 4>/dev/ttyS1
 say "ready: $NQN on 192.168.50.1:4420, [fd00:51::1]:4420 (eth1.100), 192.168.50.1:8009; DHCP on eth0"
-echo "ok ready" >/dev/ttyS1
-while IFS= read -r cmd </dev/ttyS1; do
+echo "ok ready" >&4
+while IFS= read -r cmd <&3; do
 	cmd=$(printf '%s' "$cmd" | tr -d '\r')
 	[ -n "$cmd" ] || continue
 	say "command: $cmd"
@@ -93,9 +93,9 @@ while IFS= read -r cmd </dev/ttyS1; do
 		ip addr | sed 's/^/target: /'
 		r=0
 		;;
-	quit) echo "ok quit" >/dev/ttyS1; break ;;
+	quit) echo "ok quit" >&4; break ;;
 	*) r=1 ;;
 	esac
-	if [ "$r" = 0 ]; then echo "ok $cmd" >/dev/ttyS1; else echo "error $cmd" >/dev/ttyS1; fi
+	if [ "$r" = 0 ]; then echo "ok $cmd" >&4; else echo "error $cmd" >&4; fi
 done
 say "done"
