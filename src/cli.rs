@@ -465,6 +465,17 @@ fn given_controllers(conf: &mut StacdConf, a: &Args) -> Result<(), Fatal> {
             let Some(mut e) = e else {
                 return Err(Fatal::Usage(format!("{opt} {v:?}: not a controller")));
             };
+            // tcp and rdma take a port number (the kernel parses it as
+            // a u16: drivers/nvme/host/tcp.c hands it to inet_pton_with_scope,
+            // net/core/utils.c);
+            // anything else would be refused by the kernel at every retry
+            let ip = matches!(e.transport.as_str(), "" | "tcp" | "rdma");
+            if ip && !e.trsvcid.is_empty() && !matches!(e.trsvcid.parse::<u16>(), Ok(1..)) {
+                return Err(Fatal::Usage(format!(
+                    "{opt} {v:?}: trsvcid {:?} is not a port (1-65535)",
+                    e.trsvcid
+                )));
+            }
             e.line = i + 1;
             out.push(e);
         }
