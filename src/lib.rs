@@ -45,6 +45,7 @@ pub mod dhcp;
 pub mod discovery;
 pub mod engine;
 pub mod exit;
+pub mod files;
 pub mod handoff;
 pub mod identity;
 pub mod json;

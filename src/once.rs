@@ -16,7 +16,7 @@
 use crate::cmdline::Wait;
 use crate::desired::Wanted;
 use crate::discovery::Discoverer;
-use crate::engine::{Engine, How, Status};
+use crate::engine::{later, Engine, How, Status};
 use crate::exit;
 use crate::identity::Identity;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
@@ -193,7 +193,7 @@ pub fn run_side(
     policy: Policy,
     out: &mut dyn Write,
 ) -> u8 {
-    let deadline = Instant::now() + budget;
+    let deadline = later(Instant::now(), budget);
     let mut first_live: Option<Instant> = None;
     let pipe = rustix::pipe::pipe_with(
         rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
@@ -242,7 +242,7 @@ pub fn run_side(
             Wait::Root => {
                 (all_live && disc_read)
                     || (disc_tried && !disc_busy && every_subsystem_live(&st, &missing))
-                    || (round_done && first_live.is_some_and(|t| now >= t + policy.grace))
+                    || (round_done && first_live.is_some_and(|t| now >= later(t, policy.grace)))
             }
         };
         if (done && side.settled()) || now >= deadline {
@@ -260,7 +260,7 @@ pub fn run_side(
             until = until.min(t);
         }
         if let Some(t) = first_live.filter(|_| policy.wait == Wait::Root) {
-            until = until.min((t + policy.grace).max(now));
+            until = until.min(later(t, policy.grace).max(now));
         }
         if waiting_kernel || disc_busy {
             until = until.min(now + SETTLE_POLL);

@@ -262,7 +262,10 @@ fn given_controllers_replace_stacd_conf_and_bad_ones_exit_2() {
         let o = stacd(Some(&fr), &["--dry-run", "--controller", &v]);
         let err = text(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "trsvcid={bad}: {err}");
-        assert!(err.contains("--controller") && err.contains("not a port"), "{err}");
+        assert!(
+            err.contains("--controller") && err.contains("not a port"),
+            "{err}"
+        );
         assert!(o.stdout.is_empty());
     }
     let o = stacd(Some(&fr), &["--controller", &given]);
