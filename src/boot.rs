@@ -255,14 +255,135 @@ impl BootInputs {
         }
     }
 
+    /// The interface of HFI `hfi` of `t`: found by MAC and VLAN (the NIC,
+    /// or the VLAN device on it), never by name. Empty when
+    /// `ignore-iface` is set or nothing matches.
     fn iface(conf: &StacdConf, t: &Nbft, hfi: Option<u8>, net: &IfAddrs) -> String {
         if conf.ignore_iface {
             return String::new();
         }
         hfi.and_then(|i| t.hfi(i))
-            .and_then(|h| net.by_mac(h.mac))
-            .unwrap_or("")
-            .to_string()
+            .and_then(|h| net.by_mac_vlan(h.mac, h.vlan))
+            .map(|i| i.name.clone())
+            .unwrap_or_default()
+    }
+
+    /// "NBFT HFI 1", with the table's name when there are several.
+    fn hfi_name(&self, path: &std::path::Path, index: u8) -> String {
+        if self.nbfts.len() > 1 {
+            format!("{} HFI {index}", path.display())
+        } else {
+            format!("NBFT HFI {index}")
+        }
+    }
+
+    /// What every HFI of the tables asks of the network (address, prefix,
+    /// gateway, VLAN, DHCP), for `--boot-net`; problems go to `notes`.
+    pub fn hfi_nets(&self, notes: &mut Vec<String>) -> Vec<crate::netcfg::HfiNet> {
+        let mut out: Vec<crate::netcfg::HfiNet> = Vec::new();
+        for (path, t) in &self.nbfts {
+            for h in &t.hfis {
+                let what = self.hfi_name(path, h.index);
+                match crate::netcfg::HfiNet::from_hfi(h, &what, notes) {
+                    // Two tables may describe one interface.
+                    Ok(n)
+                        if out
+                            .iter()
+                            .any(|o| o.mac == n.mac && o.vlan == n.vlan && o.mode == n.mode) => {}
+                    Ok(n) => out.push(n),
+                    Err(e) => notes.push(format!("{e}; not configured")),
+                }
+            }
+        }
+        out
+    }
+
+    /// NBFT paths that cannot be tried: their HFI's MAC (and VLAN) names no
+    /// interface here.
+    pub fn missing_paths(&self, conf: &StacdConf, net: &IfAddrs) -> Vec<MissingPath> {
+        let mut out = Vec::new();
+        if conf.ignore_iface {
+            return out;
+        }
+        for (path, t) in &self.nbfts {
+            for s in &t.subsystems {
+                if s.subsys_nqn == DISCOVERY_NQN || s.security.is_some() {
+                    continue;
+                }
+                for &i in &s.hfis {
+                    let Some(h) = t.hfi(i) else { continue };
+                    if h.mac == [0; 6] || net.by_mac_vlan(h.mac, h.vlan).is_some() {
+                        continue;
+                    }
+                    let vlan = if h.vlan != 0 {
+                        format!(" on VLAN {}", h.vlan)
+                    } else {
+                        String::new()
+                    };
+                    out.push(MissingPath {
+                        id: format!(
+                            "({}, {}, {}, {})",
+                            s.transport(),
+                            s.traddr,
+                            s.trsvcid,
+                            s.subsys_nqn
+                        ),
+                        why: format!(
+                            "no network interface has the MAC {}{vlan} of {} [NBFT SSNS {}; {}]",
+                            crate::netcfg::mac_text(&h.mac),
+                            self.hfi_name(path, i),
+                            s.index,
+                            firmware_status(s),
+                        ),
+                        subsysnqn: s.subsys_nqn.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Where an NBFT path comes from, for reports: "NBFT SSNS 1 via HFI 1
+    /// (MAC ..., eth0); firmware: namespace available".
+    pub fn describe(&self, id: &Identity, net: &IfAddrs) -> Option<String> {
+        for (path, t) in &self.nbfts {
+            for s in &t.subsystems {
+                if s.subsys_nqn != id.subsysnqn.as_str()
+                    || s.trsvcid != id.trsvcid.as_str()
+                    || !crate::netif::ip_eq(&s.traddr.to_string(), &id.traddr)
+                {
+                    continue;
+                }
+                for &i in &s.hfis {
+                    let Some(h) = t.hfi(i) else { continue };
+                    let dev = net
+                        .by_mac_vlan(h.mac, h.vlan)
+                        .map(|d| d.name.as_str())
+                        .unwrap_or("");
+                    if dev != id.host_iface.as_str() && !id.host_iface.is_empty() {
+                        continue;
+                    }
+                    let vlan = if h.vlan != 0 {
+                        format!(", VLAN {}", h.vlan)
+                    } else {
+                        String::new()
+                    };
+                    let dev = if dev.is_empty() {
+                        "no interface".to_string()
+                    } else {
+                        dev.to_string()
+                    };
+                    return Some(format!(
+                        "NBFT SSNS {} via {} (MAC {}{vlan}, {dev}); {}",
+                        s.index,
+                        self.hfi_name(path, i),
+                        crate::netcfg::mac_text(&h.mac),
+                        firmware_status(s)
+                    ));
+                }
+            }
+        }
+        None
     }
 
     /// The I/O controllers of the command line (`rd.nvmf.connect`,
@@ -338,6 +459,13 @@ impl BootInputs {
                 for &hfi in &s.hfis {
                     let traddr = s.traddr.to_string();
                     let host_iface = Self::iface(conf, t, Some(hfi), net);
+                    // The table names the interface to use: without one
+                    // that has its MAC there is no path (missing_paths). An
+                    // HFI without a MAC (all zero) names none.
+                    let named = t.hfi(hfi).is_some_and(|h| h.mac != [0; 6]);
+                    if host_iface.is_empty() && named && !conf.ignore_iface {
+                        continue;
+                    }
                     let id = Identity::new(&IdFields {
                         transport: s.transport(),
                         traddr: &traddr,
@@ -443,6 +571,32 @@ impl BootInputs {
         }
         out
     }
+}
+
+/// An NBFT path that cannot be tried ([`BootInputs::missing_paths`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingPath {
+    /// `(tcp, ADDR, PORT, NQN)`, as identities print.
+    pub id: String,
+    pub why: String,
+    pub subsysnqn: String,
+}
+
+/// What the firmware said about an SSNS (NBFT 1.0: the Unavailable
+/// Namespace flags and the Discovered Namespace flag, Figure 16).
+fn firmware_status(s: &nbft::SubsystemNs) -> String {
+    let mut v = if s.unavailable {
+        "firmware: namespace unavailable".to_string()
+    } else {
+        "firmware: namespace available".to_string()
+    };
+    if s.discovered {
+        v.push_str(", found through discovery");
+    }
+    if s.controller_id != 0 {
+        v.push_str(&format!(", cntlid {}", s.controller_id));
+    }
+    v
 }
 
 fn target_identity(
@@ -694,7 +848,41 @@ mod tests {
             .map(|s| s.hfis.len())
             .sum();
         assert!(paths > 0);
-        assert_eq!(w.len(), paths, "{notes:?}");
+        // Paths on HFIs whose MAC names no interface are not wanted but
+        // reported, each naming the MAC and the HFI.
+        let missing = b.missing_paths(&conf, &net);
+        assert_eq!(w.len() + missing.len(), paths, "{notes:?}");
+        assert!(!missing.is_empty());
+        let other = t.hfis[1].mac;
+        assert!(
+            missing.iter().all(|m| m.id.starts_with("(tcp, ")
+                && m.why.contains(&format!(
+                    "no network interface has the MAC {}",
+                    crate::netcfg::mac_text(&other)
+                ))
+                && m.why.contains("firmware: namespace")),
+            "{missing:?}"
+        );
+        // With both interfaces there, every path is wanted.
+        let mut both = net.clone();
+        both.ifaces.push(IfInfo {
+            name: "nbft1".into(),
+            index: 3,
+            mac: Some(other),
+            ..Default::default()
+        });
+        assert_eq!(b.wanted(&conf, &h, &both, &mut notes).len(), paths);
+        assert!(b.missing_paths(&conf, &both).is_empty());
+        // ignore-iface: every path, none missing.
+        let mut ign = conf.clone();
+        ign.ignore_iface = true;
+        assert_eq!(b.wanted(&ign, &h, &net, &mut notes).len(), paths);
+        assert!(b.missing_paths(&ign, &net).is_empty());
+        let d = b.describe(&w[0].id, &net).expect("an NBFT path");
+        assert!(
+            d.starts_with("NBFT SSNS ") && d.contains(", nbft0); firmware: namespace "),
+            "{d}"
+        );
         for x in &w {
             assert!(x.boot);
             assert_eq!(x.origin, Origin::Nbft);

@@ -68,12 +68,41 @@ pub struct Args {
     /// do not follow discovery controllers
     #[argh(switch)]
     pub no_discovery: bool,
+    /// with --once: connect this I/O controller
+    /// ('transport=tcp;traddr=...;nqn=...', the syntax of stacd.conf's
+    /// controller=; repeatable); with --controller or --discover only the
+    /// controllers given are connected
+    #[argh(option, arg_name = "SPEC")]
+    pub controller: Vec<String>,
+    /// with --once: read this discovery controller's log page and connect
+    /// what it lists (the syntax of discovery-controller=; repeatable)
+    #[argh(option, arg_name = "SPEC")]
+    pub discover: Vec<String>,
+    /// with --once: configure the network interfaces the NBFT describes
+    /// (addresses, VLANs, DHCP) before connecting; for initramfs hooks
+    #[argh(switch)]
+    pub boot_net: bool,
+    /// print what this boot needs, as shell assignments for initramfs
+    /// hooks (STACD_ACTIVE, STACD_TARGETS, STACD_NEED_NET, ...), then exit
+    #[argh(switch)]
+    pub boot_plan: bool,
+    /// print the kernel command line that boots from the NVMe-oF
+    /// controllers under block device MAJ:MIN (repeatable), then exit
+    #[argh(option, arg_name = "MAJ:MIN")]
+    pub boot_cmdline: Vec<String>,
 }
 
 /// Short options that take a value; the other short letters are switches.
 const SHORT_WITH_VALUE: &[char] = &['f'];
 const SHORT_SWITCHES: &[char] = &['s', 'v', 'h'];
-const LONG_WITH_VALUE: &[&str] = &["--conf-file", "--idl", "--timeout"];
+const LONG_WITH_VALUE: &[&str] = &[
+    "--conf-file",
+    "--idl",
+    "--timeout",
+    "--controller",
+    "--discover",
+    "--boot-cmdline",
+];
 
 /// Rewrite argv (without the program name) into what argh accepts:
 /// `-h` → `--help`, `--opt=V` → `--opt V`, `-fV`/`-f=V` → `-f V`,
@@ -138,6 +167,16 @@ pub fn parse(prog: &str, args: &[String]) -> Result<Args, u8> {
             }
             if a.once && a.dry_run {
                 crate::say_err!("{prog}: --once and --dry-run exclude each other");
+                return Err(exit::USAGE);
+            }
+            let given = !a.controller.is_empty() || !a.discover.is_empty();
+            if (given || a.boot_net) && !(a.once || a.dry_run) {
+                let o = if given {
+                    "--controller and --discover"
+                } else {
+                    "--boot-net"
+                };
+                crate::say_err!("{prog}: {o} only apply to --once (or --dry-run)");
                 return Err(exit::USAGE);
             }
             Ok(a)
@@ -253,7 +292,13 @@ fn run(prog: &str, a: Args) -> Result<u8, Fatal> {
     if a.dump_nbft {
         return Ok(dump_nbft(&root));
     }
+    if !a.boot_cmdline.is_empty() {
+        return crate::bootplan::print_cmdline(&root, &a.boot_cmdline);
+    }
     logging::init(&root, "stacd", a.syslog, a.tron);
+    if a.boot_plan {
+        return boot_plan(&root, &a);
+    }
     if !a.dry_run {
         preflight(&root)?;
     }
@@ -280,6 +325,8 @@ struct Setup {
     inputs: Inputs,
     /// Discovery controllers of the boot inputs.
     boot_dcs: Vec<DcTarget>,
+    /// The interface table, when the NBFT names interfaces.
+    net: IfAddrs,
 }
 
 impl Setup {
@@ -288,15 +335,27 @@ impl Setup {
             .conf_file
             .as_ref()
             .map_or_else(|| root.path(rel::STACD_CONF), PathBuf::from);
-        let (conf, warnings) =
+        let (mut conf, warnings) =
             config::load_stacd_conf(&conf_path).map_err(|e| Fatal::Usage(e.to_string()))?;
         for w in &warnings {
             log::warn!("{w}");
         }
         logging::set_debug(a.tron || conf.tron);
+        // --controller/--discover: only what is given, validated as
+        // stacd.conf's entries are; the command line and the NBFT are not
+        // sources then.
+        let given = !a.controller.is_empty() || !a.discover.is_empty();
+        if given {
+            given_controllers(&mut conf, a)?;
+        }
         // Boot inputs first: they come first in the host identity's
         // precedence (command line > NBFT > sys.conf > /etc/nvme).
-        let sources = Sources::new(&conf, a.no_nbft, a.no_cmdline, a.no_discovery);
+        let sources = Sources::new(
+            &conf,
+            a.no_nbft || given,
+            a.no_cmdline || given,
+            a.no_discovery,
+        );
         let boot = BootInputs::load(&root, sources);
         for w in &boot.warnings {
             log::warn!("{w}");
@@ -329,6 +388,17 @@ impl Setup {
         for n in &notes {
             log::warn!("{n}");
         }
+        if given {
+            // Entries that name no valid controller are usage errors here,
+            // not warnings: a script asked for exactly these.
+            let mut d = crate::desired::Desired::default();
+            crate::desired::from_config(&conf, &host, &crate::desired::system_resolver, &mut d);
+            let mut bad = d.notes;
+            boot::config_discovery_targets(&conf, &host, &mut bad);
+            if let Some(b) = bad.first() {
+                return Err(Fatal::Usage(b.clone()));
+            }
+        }
         Ok(Setup {
             root,
             conf_path,
@@ -338,6 +408,7 @@ impl Setup {
             boot,
             inputs,
             boot_dcs,
+            net,
         })
     }
 
@@ -357,6 +428,66 @@ impl Setup {
     }
 }
 
+/// `--boot-plan`: the boot inputs and stacd.conf only (no host identity
+/// is needed to answer, so a generic image without one still gets its
+/// answer).
+fn boot_plan(root: &Root, a: &Args) -> Result<u8, Fatal> {
+    let path = a
+        .conf_file
+        .as_ref()
+        .map_or_else(|| root.path(rel::STACD_CONF), PathBuf::from);
+    let (conf, warnings) =
+        config::load_stacd_conf(&path).map_err(|e| Fatal::Usage(e.to_string()))?;
+    for w in &warnings {
+        log::warn!("{w}");
+    }
+    let sources = Sources::new(&conf, a.no_nbft, a.no_cmdline, a.no_discovery);
+    let boot = BootInputs::load(root, sources);
+    for w in &boot.warnings {
+        log::warn!("{w}");
+    }
+    crate::say_raw!("{}", crate::bootplan::plan(&boot, &conf).shell());
+    Ok(exit::OK)
+}
+
+/// `--controller`/`--discover` replace stacd.conf's controllers and
+/// discovery controllers; a value that stacd.conf would warn about and
+/// skip is a usage error (exit 2).
+fn given_controllers(conf: &mut StacdConf, a: &Args) -> Result<(), Fatal> {
+    let origin = std::path::Path::new("command line");
+    let parse = |opt: &str, list: &[String]| -> Result<Vec<config::ControllerEntry>, Fatal> {
+        let mut out = Vec::new();
+        for (i, v) in list.iter().enumerate() {
+            let (e, warns) = config::parse_controller_value(v, origin);
+            if let Some(w) = warns.first() {
+                return Err(Fatal::Usage(format!("{opt} {v:?}: {}", w.msg)));
+            }
+            let Some(mut e) = e else {
+                return Err(Fatal::Usage(format!("{opt} {v:?}: not a controller")));
+            };
+            // tcp and rdma take a port number (the kernel parses it as
+            // a u16: drivers/nvme/host/tcp.c hands it to inet_pton_with_scope,
+            // net/core/utils.c);
+            // anything else would be refused by the kernel at every retry
+            let ip = matches!(e.transport.as_str(), "" | "tcp" | "rdma");
+            if ip && !e.trsvcid.is_empty() && !matches!(e.trsvcid.parse::<u16>(), Ok(1..)) {
+                return Err(Fatal::Usage(format!(
+                    "{opt} {v:?}: trsvcid {:?} is not a port (1-65535)",
+                    e.trsvcid
+                )));
+            }
+            e.line = i + 1;
+            out.push(e);
+        }
+        Ok(out)
+    };
+    conf.controllers = parse("--controller", &a.controller)?;
+    conf.standalone.discovery_controllers = parse("--discover", &a.discover)?;
+    conf.standalone.discovery = true;
+    conf.path = origin.to_path_buf();
+    Ok(())
+}
+
 /// `--dry-run`: the plan, and the discovery controllers that would be read.
 fn dry_run(s: Setup) -> u8 {
     let mut engine = Engine::new(&s.root, Arc::new(Inert), s.store(), Retry::DAEMON);
@@ -370,7 +501,11 @@ fn dry_run(s: Setup) -> u8 {
     for d in &dcs {
         crate::say!("discover {} ({})", d.id, d.origin);
     }
-    if plan.actions.is_empty() && dcs.is_empty() {
+    let missing = s.boot.missing_paths(&s.conf, &s.net);
+    for m in &missing {
+        crate::say!("missing {} {}", m.id, m.why);
+    }
+    if plan.actions.is_empty() && dcs.is_empty() && missing.is_empty() {
         crate::say!("nothing wanted, nothing owned");
     }
     exit::OK
@@ -406,28 +541,55 @@ fn run_once(s: Setup, a: &Args) -> u8 {
     let kopts = engine.kernel_options().clone();
     let mut disc = Discoverer::with_options(&s.root, kernel, kopts, false, engine.retry);
     disc.set_targets(s.all_dcs());
-    let merge = |discovered| {
-        let i = Inputs {
-            boot: s.inputs.boot.clone(),
-            discovered,
-            stafd: Vec::new(),
-        };
-        Some(i.desired(&s.conf, &s.host))
-    };
     let policy = once::Policy {
         wait: boot_args.and_then(|b| b.wait).unwrap_or(cmdline::Wait::All),
         grace: boot_args
             .and_then(|b| b.grace)
             .unwrap_or(once::Policy::default().grace),
     };
-    let code = once::run_boot(
+    // The network side: the NBFT's interfaces to bring up (--boot-net),
+    // and the link watch whenever a path is tied to an interface.
+    let mut notes = Vec::new();
+    let hfis = if a.boot_net && (!s.sources.cmdline || s.boot.cmdline.stacd.nbft_net) {
+        s.boot.hfi_nets(&mut notes)
+    } else {
+        Vec::new()
+    };
+    for n in &notes {
+        log::warn!("{n}");
+    }
+    let tied = s.boot.needs_net() || engine.wanted().iter().any(|w| !w.id.host_iface.is_empty());
+    let net = (a.boot_net || tied).then(|| crate::netboot::NetBoot::new(&s.root, hfis));
+    if net.is_some() {
+        engine.set_link_gate(true);
+    }
+    let mut side = BootSide {
+        s: &s,
+        net,
+        boot: s.inputs.boot.clone(),
+        discovered: Vec::new(),
+        missing: s.boot.missing_paths(&s.conf, &s.net),
+        // What Setup logged already.
+        said: {
+            let mut n = Vec::new();
+            s.boot.wanted(&s.conf, &s.host, &s.net, &mut n);
+            s.boot.discovery_targets(&s.conf, &s.host, &s.net, &mut n);
+            n
+        },
+    };
+    let code = once::run_side(
         &mut engine,
         (!disc.is_empty()).then_some(&mut disc),
-        &merge,
+        &mut side,
         budget,
         policy,
         &mut std::io::stdout(),
     );
+    if let Some(n) = &side.net {
+        for l in n.report() {
+            log::info!("{l}");
+        }
+    }
     // The hand-off record for the daemon on the real root.
     if engine.wanted().iter().any(|w| w.boot) {
         let rec = handoff::record(engine.wanted(), &engine.status());
@@ -437,6 +599,104 @@ fn run_once(s: Setup, a: &Args) -> u8 {
         }
     }
     code
+}
+
+/// `--once`'s [`once::Side`]: the network (interfaces from the NBFT, the
+/// link watch), and the wanted set, which follows the interface table (an
+/// NBFT path's host-iface is the interface with its HFI's MAC, when there
+/// is one).
+struct BootSide<'a> {
+    s: &'a Setup,
+    net: Option<crate::netboot::NetBoot>,
+    boot: Vec<crate::desired::Wanted>,
+    discovered: Vec<crate::desired::Wanted>,
+    missing: Vec<boot::MissingPath>,
+    /// Notes already logged (the wanted set is recomputed on every change).
+    said: Vec<String>,
+}
+
+impl once::Side for BootSide<'_> {
+    fn fds(&self) -> Vec<rustix::fd::BorrowedFd<'_>> {
+        self.net.as_ref().map(|n| n.fds()).unwrap_or_default()
+    }
+
+    fn next_wake(&self) -> Option<Instant> {
+        self.net.as_ref().and_then(|n| n.next_wake())
+    }
+
+    fn step(
+        &mut self,
+        now: Instant,
+        engine: &mut Engine,
+        disc: Option<&mut Discoverer>,
+        discovered: Option<Vec<crate::desired::Wanted>>,
+    ) {
+        let s = self.s;
+        let mut changed = false;
+        if let Some(d) = discovered {
+            self.discovered = d;
+            changed = true;
+        }
+        if let Some(n) = self.net.as_mut() {
+            let c = n.step(now);
+            if c.table {
+                engine.links_changed(&c.up);
+                let ifs = n.ifaddrs();
+                let mut notes = Vec::new();
+                let boot = s.boot.wanted(&s.conf, &s.host, ifs, &mut notes);
+                self.missing = s.boot.missing_paths(&s.conf, ifs);
+                if let Some(d) = disc {
+                    let mut dcs = s.boot.discovery_targets(&s.conf, &s.host, ifs, &mut notes);
+                    dcs.extend(boot::config_discovery_targets(
+                        &s.conf,
+                        &s.host,
+                        &mut Vec::new(),
+                    ));
+                    d.set_targets(dcs);
+                    d.set_net(ifs.clone(), &c.up);
+                }
+                for n in notes {
+                    if !self.said.contains(&n) {
+                        log::warn!("{n}");
+                        self.said.push(n);
+                    }
+                }
+                if boot != self.boot {
+                    self.boot = boot;
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            let i = Inputs {
+                boot: self.boot.clone(),
+                discovered: self.discovered.clone(),
+                stafd: Vec::new(),
+            };
+            engine.set_wanted(i.desired(&s.conf, &s.host));
+        }
+    }
+
+    fn settled(&self) -> bool {
+        self.net.as_ref().is_none_or(|n| n.settled())
+    }
+
+    fn missing(&self) -> Vec<boot::MissingPath> {
+        self.missing.clone()
+    }
+
+    fn describe(&self, id: &crate::identity::Identity) -> Option<String> {
+        let ifs = self
+            .net
+            .as_ref()
+            .map(|n| n.ifaddrs().clone())
+            .unwrap_or_default();
+        let mut d = self.s.boot.describe(id, &ifs)?;
+        if let Some(h) = self.net.as_ref().and_then(|n| n.hfi_on(&id.host_iface)) {
+            d.push_str(&format!("; network: {}", h.describe()));
+        }
+        Some(d)
+    }
 }
 
 /// The daemon: boot paths from the boot inputs and the hand-off record,
@@ -449,6 +709,7 @@ fn run_daemon(prog: &str, s: Setup, a: &Args) -> Result<u8, Fatal> {
     let mut d = Daemon::new(s.root.clone(), s.conf_path, s.host, s.conf, a.tron, engine)
         .map_err(|e| Fatal::Runtime(format!("{prog}: cannot set up the event loop: {e}")))?;
     let mut boot = s.inputs.boot;
+    let mut handed = Vec::new();
     if let Some(rec) = handoff::load(&run) {
         let (w, skipped) = handoff::to_wanted(&rec);
         let path = handoff::path(&run);
@@ -460,7 +721,8 @@ fn run_daemon(prog: &str, s: Setup, a: &Args) -> Result<u8, Fatal> {
             path.display(),
             w.len()
         );
-        boot.extend(w);
+        boot.extend(w.iter().cloned());
+        handed = w;
     }
     d.inputs.boot = boot;
     d.refresh_wanted();
@@ -469,6 +731,8 @@ fn run_daemon(prog: &str, s: Setup, a: &Args) -> Result<u8, Fatal> {
         Discoverer::with_options(&s.root, kernel, kopts, true, Retry::DAEMON),
         s.boot_dcs,
     );
+    // From here the boot paths follow the interface table (rtnetlink).
+    d.set_boot(s.boot, handed, true);
     d.control()
         .install_signals()
         .map_err(|e| Fatal::Runtime(format!("cannot install signal handlers: {e}")))?;

@@ -22,8 +22,10 @@
 //!   `--once` run), `grace`, `wait=root|all|none`, `controller=<key=value;...>`
 //!   (the keys of a stacd.conf `controller=` line; `,` works as well as `;`,
 //!   which GRUB scripts need quoted; secrets are refused: a command line is
-//!   world-readable), `debug`. `nbft.net`, `ifname` and `paths` belong to the
-//!   dracut module and are accepted without effect here.
+//!   world-readable), `debug`, `nbft.net=0` (`--boot-net` leaves the NBFT's
+//!   interfaces alone). `ifname` and `paths` are accepted without effect;
+//! * `ip=` is only noted ([`Cmdline::ip`]): the image's network module
+//!   acts on it.
 //!
 //! Everything malformed is skipped with a warning naming the parameter; the
 //! parser never fails. Tokens follow the kernel's own splitting
@@ -77,6 +79,9 @@ pub struct StacdArgs {
     pub wait: Option<Wait>,
     pub controllers: Vec<ControllerEntry>,
     pub debug: bool,
+    /// `rd.stacd.nbft.net=0`: `stacd --boot-net` leaves the NBFT's
+    /// interfaces alone (another tool configures them).
+    pub nbft_net: bool,
 }
 
 impl Default for StacdArgs {
@@ -90,6 +95,7 @@ impl Default for StacdArgs {
             wait: None,
             controllers: Vec::new(),
             debug: false,
+            nbft_net: true,
         }
     }
 }
@@ -108,6 +114,10 @@ pub struct Cmdline {
     pub fc_auto: bool,
     /// I/O controllers (`rd.nvmf.connect`).
     pub connect: Vec<Target>,
+    /// The `ip=` parameters as written (dracut.cmdline(7), the kernel's
+    /// nfsroot.txt): the image's network module configures those
+    /// interfaces, stacd does not.
+    pub ip: Vec<String>,
     pub stacd: StacdArgs,
     /// One sentence per malformed or deprecated parameter.
     pub warnings: Vec<String>,
@@ -362,8 +372,9 @@ fn stacd(out: &mut Cmdline, arg: &str, key: &str, v: Option<&str>) {
             w.extend(warns.iter().map(|x| format!("{arg}: {}", x.msg)));
             s.controllers.extend(entry);
         }
+        "nbft.net" => s.nbft_net = boolean(v),
         // The dracut module's own switches (boot.md §6.3).
-        "nbft.net" | "ifname" | "paths" => {}
+        "ifname" | "paths" => {}
         _ => w.push(format!("{arg}: unknown rd.stacd parameter; ignored")),
     }
 }
@@ -431,6 +442,7 @@ pub fn parse_tokens(args: Vec<String>) -> Cmdline {
                 out.connect.extend(t);
             }
             "rd.stacd" => out.stacd.enabled = boolean(value),
+            "ip" => out.ip.push(arg.clone()),
             k => {
                 if let Some(sub) = k.strip_prefix("rd.stacd.") {
                     stacd(&mut out, &arg, sub, value);

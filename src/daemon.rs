@@ -116,6 +116,12 @@ pub struct Daemon {
     /// Controllers our discovery found before a restart, kept wanted until
     /// every discovery controller answered once.
     held_discovered: Vec<Wanted>,
+    /// The link watch ([`Daemon::set_boot`]).
+    net: Option<crate::netboot::NetBoot>,
+    /// The boot inputs and the hand-off record's paths: the boot paths are
+    /// computed again from them when the interfaces change (an NBFT path's
+    /// host-iface is the interface with its HFI's MAC).
+    boot_src: Option<(boot::BootInputs, Vec<Wanted>)>,
     #[cfg(feature = "dbus")]
     pub(crate) bus: crate::dbus::Bus,
 }
@@ -244,6 +250,8 @@ impl Daemon {
             discovery: None,
             boot_dcs: Vec::new(),
             held_discovered: Vec::new(),
+            net: None,
+            boot_src: None,
         })
     }
 
@@ -323,6 +331,64 @@ impl Daemon {
     fn hold_audit_for_discovery(&mut self) {
         let waiting = self.discovery.as_ref().is_some_and(|d| !d.all_read());
         self.engine.hold_audit(waiting);
+    }
+
+    /// The boot paths come from `boot` (the command line and the NBFT) and
+    /// `handed` (the hand-off record); with `watch`, rtnetlink tells the
+    /// loop when links and addresses change: a path whose interface
+    /// appears or gets its link is tried then, not at its next retry, and
+    /// paths tied to an interface without a link wait for it
+    /// ([`Engine::set_link_gate`]).
+    pub fn set_boot(&mut self, boot: boot::BootInputs, handed: Vec<Wanted>, watch: bool) {
+        self.boot_src = Some((boot, handed));
+        if watch {
+            self.net = Some(crate::netboot::NetBoot::new(&self.root, Vec::new()));
+            self.engine.set_link_gate(true);
+        }
+        self.boot_paths();
+    }
+
+    /// The boot paths and the boot inputs' discovery controllers, from the
+    /// interface table as last read.
+    fn boot_paths(&mut self) {
+        let Some((b, handed)) = &self.boot_src else {
+            return;
+        };
+        let ifs = match &self.net {
+            Some(n) => n.ifaddrs().clone(),
+            None => crate::netif::IfAddrs::load().unwrap_or_default(),
+        };
+        let mut notes = Vec::new();
+        let mut paths = b.wanted(&self.conf, &self.host, &ifs, &mut notes);
+        paths.extend(handed.iter().cloned());
+        let dcs = b.discovery_targets(&self.conf, &self.host, &ifs, &mut notes);
+        for m in b.missing_paths(&self.conf, &ifs) {
+            notes.push(format!("{} not connected: {}", m.id, m.why));
+        }
+        for n in notes {
+            log::warn!("{n}");
+        }
+        self.inputs.boot = paths;
+        self.refresh_wanted();
+        if dcs != self.boot_dcs {
+            self.boot_dcs = dcs;
+            self.update_dc_targets();
+        }
+    }
+
+    fn handle_net(&mut self, now: Instant) {
+        let Some(n) = self.net.as_mut() else { return };
+        let c = n.step(now);
+        if c.table {
+            for u in &c.up {
+                log::info!("{u}: link up or new address; trying its controllers now");
+            }
+            self.engine.links_changed(&c.up);
+            if let Some(d) = self.discovery.as_mut() {
+                d.set_net(n.ifaddrs().clone(), &c.up);
+            }
+            self.boot_paths();
+        }
     }
 
     pub fn control(&self) -> Control {
@@ -445,6 +511,7 @@ impl Daemon {
             log::error!("{e}");
             return crate::exit::RUNTIME;
         }
+        self.handle_net(Instant::now());
         self.step_discovery(Instant::now());
         self.engine.step(Instant::now());
         notify::notify("READY=1");
@@ -483,6 +550,14 @@ impl Daemon {
             if let Some(u) = &self.uevents {
                 fds.push(PollFd::from_borrowed_fd(u.fd(), PollFlags::IN));
             }
+            let net_at = self
+                .net
+                .as_ref()
+                .and_then(|n| n.fds().first().copied())
+                .map(|fd| {
+                    fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
+                    fds.len() - 1
+                });
             // The D-Bus socket watch, while waiting for the bus.
             #[cfg(feature = "dbus")]
             let bus_at = self.bus.watch_fd().map(|fd| {
@@ -500,11 +575,15 @@ impl Daemon {
             let ev = self.uevents.is_some() && fds.get(1).is_some_and(|f| !f.revents().is_empty());
             #[cfg(feature = "dbus")]
             let bus_ev = bus_at.is_some_and(|i| !fds[i].revents().is_empty());
+            let net_ev = net_at.is_some_and(|i| !fds[i].revents().is_empty());
             if wake {
                 self.drain_wake();
             }
             if ev {
                 self.handle_uevents();
+            }
+            if net_ev {
+                self.handle_net(Instant::now());
             }
             #[cfg(feature = "dbus")]
             if bus_ev {

@@ -199,6 +199,10 @@ pub struct Discoverer {
     tx: Sender<Done>,
     rx: Receiver<Done>,
     waker: Option<Arc<OwnedFd>>,
+    /// The interface table, when the caller watches links: a discovery
+    /// controller whose host-iface is not ready ([`IfAddrs::not_ready`])
+    /// waits for it.
+    net: Option<IfAddrs>,
 }
 
 impl std::fmt::Debug for Discoverer {
@@ -242,6 +246,7 @@ impl Discoverer {
             tx,
             rx,
             waker: None,
+            net: None,
         }
     }
 
@@ -390,6 +395,26 @@ impl Discoverer {
             .min()
     }
 
+    /// Hold discovery controllers whose host-iface is not ready in `net`
+    /// (see [`crate::engine::Engine::set_link_gate`]); those on the
+    /// interfaces in `up` are tried now rather than at their retry time.
+    pub fn set_net(&mut self, net: IfAddrs, up: &[String]) {
+        for d in &mut self.dcs {
+            let iface = d.target.id.host_iface.as_str();
+            if !d.in_flight && (iface.is_empty() || up.iter().any(|u| u == iface)) {
+                d.next_try = None;
+            }
+        }
+        self.net = Some(net);
+    }
+
+    fn held(&self, id: &Identity) -> bool {
+        let (Some(net), false) = (&self.net, id.host_iface.is_empty()) else {
+            return false;
+        };
+        net.not_ready(&id.host_iface, &id.traddr).is_some()
+    }
+
     /// Handle finished jobs and start due ones. True when the wanted set
     /// changed.
     pub fn step(&mut self, now: Instant) -> bool {
@@ -401,7 +426,7 @@ impl Discoverer {
         for i in 0..self.dcs.len() {
             let d = &self.dcs[i];
             let due = d.want_gen != d.done_gen && d.next_try.is_none_or(|t| t <= now);
-            if !d.in_flight && due {
+            if !d.in_flight && due && !self.held(&d.target.id) {
                 self.start(i);
             }
         }

@@ -207,6 +207,9 @@ pub struct Engine {
     probe: Option<Duration>,
     /// The audit waits until every source of wanted controllers answered.
     audit_held: bool,
+    /// Hold connects whose host-iface has no link (the caller watches
+    /// rtnetlink and calls [`Engine::links_changed`]).
+    link_gate: bool,
     /// A kernel event arrived: rescan at this moment (debounce).
     soon: Option<Instant>,
     /// The state file was checked against the first scan.
@@ -296,6 +299,7 @@ impl Engine {
             ncc_attempts: 0,
             probe: None,
             audit_held: false,
+            link_gate: false,
             soon: None,
             pruned: false,
             scans: 0,
@@ -473,9 +477,54 @@ impl Engine {
             })
     }
 
+    /// Hold the connects of identities whose host-iface has no link
+    /// (missing, down, no carrier) until it has one: an attempt could only
+    /// time out, and the kernel serialises connects (a timing-out one holds
+    /// up the others, ci/boot/README.md). For callers that watch rtnetlink
+    /// and call [`Engine::links_changed`].
+    pub fn set_link_gate(&mut self, on: bool) {
+        self.link_gate = on;
+        self.dirty = true;
+    }
+
+    /// Why `id` is held for its link, if it is.
+    pub fn link_held(&self, id: &Identity) -> Option<String> {
+        if !self.link_gate || id.transport != Transport::Tcp || id.host_iface.is_empty() {
+            return None;
+        }
+        self.net.not_ready(&id.host_iface, &id.traddr)
+    }
+
+    /// Links or addresses changed: read the interface table at the next
+    /// step, and give every identity that is not connected and whose
+    /// host-iface is in `up` (or that has no host-iface: its route may have
+    /// just appeared) an attempt now rather than at its retry time. The
+    /// attempt counter is kept.
+    pub fn links_changed(&mut self, up: &[String]) {
+        self.dirty = true;
+        if up.is_empty() {
+            return;
+        }
+        for (id, r) in self.rt.iter_mut() {
+            if self.owned.contains_key(id) || r.flight.is_some() {
+                continue;
+            }
+            let hit = if id.host_iface.is_empty() {
+                id.transport == Transport::Tcp
+            } else {
+                up.iter().any(|n| n == id.host_iface.as_str())
+            };
+            if hit && r.next_try.is_some() {
+                log::debug!("{id} link or address change: trying now");
+                r.next_try = None;
+            }
+        }
+    }
+
     fn busy(&self, id: &Identity, now: Instant) -> Busy {
         match self.rt.get(id) {
             Some(r) if r.flight.is_some() => Busy::InFlight,
+            _ if self.link_held(id).is_some() => Busy::NoLink,
             Some(r) if r.gave_up => Busy::GaveUp,
             Some(Runtime {
                 next_try: Some(t), ..
@@ -510,7 +559,7 @@ impl Engine {
     /// `stale`; the first time, check the state file against them.
     fn rescan(&mut self) {
         self.soon = None;
-        if needs_ifaces(&self.wanted) {
+        if needs_ifaces(&self.wanted) && (self.dirty || !self.link_gate) {
             match IfAddrs::load() {
                 Ok(n) => self.net = n,
                 Err(e) => log::debug!("cannot read the interface table: {e}"),
@@ -983,7 +1032,13 @@ impl Engine {
             state: dev.map(|d| d.state.clone()),
             how: r.and_then(|r| r.how),
             attempts: r.map_or(0, |r| r.attempts),
-            last_error: r.and_then(|r| r.last_error.clone()),
+            last_error: match (
+                o.is_none().then(|| self.link_held(&w.id)).flatten(),
+                r.and_then(|r| r.last_error.clone()),
+            ) {
+                (Some(held), Some(e)) => Some(format!("{held}; last attempt: {e}")),
+                (held, e) => held.or(e),
+            },
             connecting: r.is_some_and(|r| r.flight.is_some()),
         };
         (s, dev)

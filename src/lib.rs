@@ -33,6 +33,7 @@ macro_rules! say_err {
 }
 
 pub mod boot;
+pub mod bootplan;
 pub mod cli;
 pub mod cmdline;
 pub mod config;
@@ -40,6 +41,7 @@ pub mod daemon;
 #[cfg(feature = "dbus")]
 pub mod dbus;
 pub mod desired;
+pub mod dhcp;
 pub mod discovery;
 pub mod engine;
 pub mod exit;
@@ -52,6 +54,8 @@ pub mod logging;
 pub mod logpage;
 pub mod matching;
 pub mod nbft;
+pub mod netboot;
+pub mod netcfg;
 pub mod netif;
 pub mod notify;
 pub mod once;

@@ -152,6 +152,7 @@ mod tests {
                 mac: None,
                 v4: vec![v4("192.168.1.10"), v4("192.168.1.11")],
                 v6: vec![v6("fe80::1"), v6("2001:db8::10")],
+                ..Default::default()
             },
             IfInfo {
                 name: "eth1".into(),
@@ -159,6 +160,7 @@ mod tests {
                 mac: None,
                 v4: vec![v4("10.0.0.5")],
                 v6: vec![],
+                ..Default::default()
             },
         ])
     }

@@ -1,8 +1,11 @@
 //! The host's network interfaces and their addresses, read with rtnetlink
-//! (stacd-spec.md §5.4): per interface its name, index, MAC and its IPv4 and
-//! IPv6 addresses in kernel order (the first one is the primary source
-//! address). Used to match a tcp controller's host-iface/host-traddr against
-//! the kernel's `src_addr` (§4.4) and to find an NBFT HFI by MAC.
+//! (stacd-spec.md §5.4): per interface its name, index, MAC, link flags,
+//! VLAN (parent and ID) and its IPv4 and IPv6 addresses in kernel order (the
+//! first one is the primary source address). Used to match a tcp
+//! controller's host-iface/host-traddr against the kernel's `src_addr`
+//! (§4.4), to find an NBFT HFI by MAC, and to know whether an interface has
+//! its link. [`Watch`] is the rtnetlink multicast subscription that tells
+//! the poll loops when links or addresses change (docs/boot-integration.md).
 //!
 //! The wire format is built and parsed by hand from the kernel's uapi
 //! headers (`linux/netlink.h`, `linux/rtnetlink.h`, `linux/if_link.h`,
@@ -33,6 +36,21 @@ const IFADDRMSG_LEN: usize = 8;
 // linux/if_link.h, linux/if_addr.h
 const IFLA_ADDRESS: u16 = 1;
 const IFLA_IFNAME: u16 = 3;
+const IFLA_LINK: u16 = 5;
+const IFLA_LINKINFO: u16 = 18;
+const IFLA_INFO_KIND: u16 = 1;
+const IFLA_INFO_DATA: u16 = 2;
+// linux/if_link.h, enum IFLA_VLAN_*
+const IFLA_VLAN_ID: u16 = 1;
+// linux/if.h, net_device_flags
+pub const IFF_UP: u32 = 0x1;
+pub const IFF_LOWER_UP: u32 = 0x1_0000;
+// linux/rtnetlink.h, the legacy multicast group bits of sockaddr_nl.nl_groups
+const RTMGRP_LINK: u32 = 0x1;
+const RTMGRP_IPV4_IFADDR: u32 = 0x10;
+const RTMGRP_IPV6_IFADDR: u32 = 0x100;
+const RTM_DELLINK: u16 = 17;
+const RTM_DELADDR: u16 = 21;
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
 // linux/socket.h
@@ -52,6 +70,21 @@ pub struct IfInfo {
     /// In kernel order: the first is the primary address.
     pub v4: Vec<Ipv4Addr>,
     pub v6: Vec<Ipv6Addr>,
+    /// `ifi_flags` (`IFF_*`, linux/if.h).
+    pub flags: u32,
+    /// IFLA_LINK: the lower device's index (a VLAN's parent), 0 if none.
+    pub parent: u32,
+    /// A VLAN device (link kind `vlan`): its VLAN ID.
+    pub vlan: Option<u16>,
+}
+
+impl IfInfo {
+    /// Administratively up and with a carrier (IFF_UP and IFF_LOWER_UP,
+    /// the bit `ip link` shows as LOWER_UP; a VLAN device follows its
+    /// parent's carrier): packets can leave through it.
+    pub fn has_link(&self) -> bool {
+        self.flags & (IFF_UP | IFF_LOWER_UP) == IFF_UP | IFF_LOWER_UP
+    }
 }
 
 /// A snapshot of the host's interfaces, in kernel (index) order.
@@ -99,15 +132,74 @@ impl IfAddrs {
     }
 
     /// The interface with this MAC. An all-zero MAC (loopback, or an unset
-    /// NBFT field) names no interface.
+    /// NBFT field) names no interface. VLAN devices share their parent's
+    /// MAC and are not what this finds: the physical interface (no parent
+    /// link, no VLAN) is preferred, then the first one.
     pub fn by_mac(&self, mac: [u8; 6]) -> Option<&str> {
+        self.nic_by_mac(mac).map(|i| i.name.as_str())
+    }
+
+    /// [`IfAddrs::by_mac`], the whole entry.
+    pub fn nic_by_mac(&self, mac: [u8; 6]) -> Option<&IfInfo> {
         if mac == [0; 6] {
             return None;
         }
+        let mut same = self.ifaces.iter().filter(|i| i.mac == Some(mac));
+        let first = same.clone().next();
+        same.find(|i| i.vlan.is_none() && i.parent == 0).or(first)
+    }
+
+    /// The interface that reaches VLAN `vlan` (0: none) through the NIC
+    /// with this MAC: the NIC itself, or a VLAN device on it with that ID.
+    pub fn by_mac_vlan(&self, mac: [u8; 6], vlan: u16) -> Option<&IfInfo> {
+        let nic = self.nic_by_mac(mac)?;
+        if vlan == 0 {
+            return Some(nic);
+        }
         self.ifaces
             .iter()
-            .find(|i| i.mac == Some(mac))
-            .map(|i| i.name.as_str())
+            .find(|i| i.parent == nic.index && i.vlan == Some(vlan))
+    }
+
+    /// The interface named `name`.
+    pub fn by_name(&self, name: &str) -> Option<&IfInfo> {
+        self.ifaces.iter().find(|i| i.name == name)
+    }
+
+    /// Why a connect through `iface` to `target` cannot work yet: the
+    /// interface is missing, down, without a carrier, or has no address
+    /// that can reach it (of its family; for an IPv6 target beyond the
+    /// link, one that is not link-local): a DHCP lease or a static address
+    /// still to come. `None`: it can.
+    pub fn not_ready(&self, iface: &str, target: &str) -> Option<String> {
+        let target = parse_ip(target, true);
+        let v6 = target.is_some_and(|a| a.is_ipv6());
+        let beyond_link = match target {
+            Some(IpAddr::V6(a)) => !a.is_unicast_link_local(),
+            _ => true,
+        };
+        let Some(i) = self.by_name(iface) else {
+            return Some(format!("waiting for interface {iface} (it does not exist)"));
+        };
+        if !i.has_link() {
+            let why = if i.flags & IFF_UP == 0 {
+                "down"
+            } else {
+                "no carrier"
+            };
+            return Some(format!("waiting for a link on {iface} ({why})"));
+        }
+        let has = if v6 {
+            i.v6.iter()
+                .any(|a| !beyond_link || !a.is_unicast_link_local())
+        } else {
+            !i.v4.is_empty()
+        };
+        if !has {
+            let fam = if v6 { "IPv6" } else { "IPv4" };
+            return Some(format!("waiting for an {fam} address on {iface}"));
+        }
+        None
     }
 }
 
@@ -132,6 +224,60 @@ pub fn parse_ip(s: &str, map_v4: bool) -> Option<IpAddr> {
 /// IPv4; textual IPv6 variants are equal).
 pub fn ip_eq(a: &str, b: &str) -> bool {
     matches!((parse_ip(a, true), parse_ip(b, true)), (Some(x), Some(y)) if x == y)
+}
+
+/// The rtnetlink multicast subscription (links, IPv4 and IPv6 addresses):
+/// a non-blocking socket for a poll loop. The kernel sends a message on
+/// every link change (up, down, carrier, rename, new or removed device) and
+/// address change (rtnetlink(7)); [`Watch::read`] only says whether
+/// something changed, the caller reads the table again ([`IfAddrs::load`]):
+/// two dumps, cheaper than tracking every message, and right even after an
+/// overrun.
+#[derive(Debug)]
+pub struct Watch {
+    fd: rustix::fd::OwnedFd,
+    buf: Vec<u8>,
+}
+
+impl Watch {
+    pub fn open() -> io::Result<Watch> {
+        let fd = net::socket_with(
+            AddressFamily::NETLINK,
+            SocketType::RAW,
+            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            None, // NETLINK_ROUTE
+        )?;
+        let groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
+        net::bind(&fd, &netlink::SocketAddrNetlink::new(0, groups))?;
+        Ok(Watch {
+            fd,
+            buf: vec![0; 32 * 1024],
+        })
+    }
+
+    pub fn fd(&self) -> rustix::fd::BorrowedFd<'_> {
+        use rustix::fd::AsFd;
+        self.fd.as_fd()
+    }
+
+    /// Drain the socket; true when a link or address message arrived (or
+    /// messages were lost: ENOBUFS).
+    pub fn read(&mut self) -> bool {
+        let mut changed = false;
+        loop {
+            match net::recv(&self.fd, &mut self.buf[..], RecvFlags::empty()) {
+                Ok((n, _)) => {
+                    let _ = walk(&self.buf[..n.min(self.buf.len())], |ty, _| {
+                        changed |=
+                            matches!(ty, RTM_NEWLINK | RTM_DELLINK | RTM_NEWADDR | RTM_DELADDR);
+                    });
+                }
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(rustix::io::Errno::NOBUFS) => changed = true,
+                Err(_) => return changed,
+            }
+        }
+    }
 }
 
 /// One address from an `RTM_NEWADDR` message: interface index and address.
@@ -209,11 +355,11 @@ fn bad(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
 }
 
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+pub(crate) fn u16_at(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
 }
 
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
@@ -223,7 +369,7 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
 /// errno it carries. NLM_F_DUMP_INTR (addresses changed during the dump) is
 /// not acted on: the result is still a usable snapshot, and every scan
 /// reads afresh.
-fn walk(mut b: &[u8], mut each: impl FnMut(u16, &[u8])) -> io::Result<bool> {
+pub(crate) fn walk(mut b: &[u8], mut each: impl FnMut(u16, &[u8])) -> io::Result<bool> {
     while !b.is_empty() {
         let (Some(len), Some(ty)) = (u32_at(b, 0), u16_at(b, 4)) else {
             return Err(bad("truncated netlink header"));
@@ -258,7 +404,7 @@ fn walk(mut b: &[u8], mut each: impl FnMut(u16, &[u8])) -> io::Result<bool> {
 
 /// The route attributes (`struct rtattr`, RTA_ALIGN) after a family header:
 /// (type, data). Stops at the first malformed one.
-fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+pub(crate) fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     std::iter::from_fn(move || {
         let len = u16_at(b, 0)? as usize;
         let ty = u16_at(b, 2)?;
@@ -280,6 +426,7 @@ pub fn parse_link_msgs(b: &[u8]) -> io::Result<(Vec<IfInfo>, bool)> {
         };
         let mut info = IfInfo {
             index,
+            flags: u32_at(p, 8).unwrap_or(0),
             ..Default::default()
         };
         for (t, d) in attrs(p.get(IFINFOMSG_LEN..).unwrap_or_default()) {
@@ -291,6 +438,8 @@ pub fn parse_link_msgs(b: &[u8]) -> io::Result<(Vec<IfInfo>, bool)> {
                 IFLA_ADDRESS if matches!(kind, ARPHRD_ETHER | ARPHRD_LOOPBACK) => {
                     info.mac = d.try_into().ok();
                 }
+                IFLA_LINK => info.parent = u32_at(d, 0).unwrap_or(0),
+                IFLA_LINKINFO => info.vlan = vlan_of(d),
                 _ => {}
             }
         }
@@ -299,6 +448,25 @@ pub fn parse_link_msgs(b: &[u8]) -> io::Result<(Vec<IfInfo>, bool)> {
         }
     })?;
     Ok((out, done))
+}
+
+/// The VLAN ID in an IFLA_LINKINFO attribute, when its kind is `vlan`
+/// (nested IFLA_INFO_KIND, IFLA_INFO_DATA → IFLA_VLAN_ID, linux/if_link.h).
+fn vlan_of(linkinfo: &[u8]) -> Option<u16> {
+    let mut is_vlan = false;
+    let mut id = None;
+    for (t, d) in attrs(linkinfo) {
+        match t {
+            IFLA_INFO_KIND => is_vlan = d.split(|&c| c == 0).next() == Some(b"vlan"),
+            IFLA_INFO_DATA => {
+                id = attrs(d)
+                    .find(|(t, _)| *t == IFLA_VLAN_ID)
+                    .and_then(|(_, v)| u16_at(v, 0));
+            }
+            _ => {}
+        }
+    }
+    id.filter(|_| is_vlan)
 }
 
 /// Parse one datagram of an `RTM_GETADDR` dump: (interface index, address)
@@ -415,6 +583,84 @@ mod tests {
         );
     }
 
+    /// A VLAN device: flags, IFLA_LINK and the nested link info.
+    #[test]
+    fn links_carry_flags_parent_and_vlan() {
+        let mut body = vec![0, 0];
+        body.extend_from_slice(&ARPHRD_ETHER.to_ne_bytes());
+        body.extend_from_slice(&7u32.to_ne_bytes());
+        body.extend_from_slice(&(IFF_UP | IFF_LOWER_UP | 0x1000).to_ne_bytes());
+        body.extend_from_slice(&[0; 4]);
+        body.extend(rta(IFLA_ADDRESS, &MAC));
+        body.extend(rta(IFLA_IFNAME, b"eth0.100\0"));
+        body.extend(rta(IFLA_LINK, &2u32.to_ne_bytes()));
+        let mut data = rta(IFLA_VLAN_ID, &100u16.to_ne_bytes());
+        data = rta(IFLA_INFO_DATA | 0x8000, &data);
+        let mut info = rta(IFLA_INFO_KIND, b"vlan\0");
+        info.extend(data);
+        body.extend(rta(IFLA_LINKINFO | 0x8000, &info));
+        let mut b = nlmsg(RTM_NEWLINK, 2, &body);
+        b.extend(link(2, ARPHRD_ETHER, "eth0", &MAC));
+        let (v, _) = parse_link_msgs(&b).expect("well-formed dump");
+        assert_eq!(v[0].name, "eth0.100");
+        assert_eq!((v[0].parent, v[0].vlan), (2, Some(100)));
+        assert!(v[0].has_link());
+        assert!(!v[1].has_link(), "no flags: down");
+        let n = IfAddrs::from_ifaces(v);
+        assert_eq!(n.by_mac(MAC), Some("eth0"), "the NIC, not its VLAN");
+        assert_eq!(n.by_mac_vlan(MAC, 100).map(|i| i.index), Some(7));
+        assert_eq!(n.by_mac_vlan(MAC, 0).map(|i| i.index), Some(2));
+        assert!(n.by_mac_vlan(MAC, 101).is_none());
+        // Another kind with data is no VLAN.
+        let mut info = rta(IFLA_INFO_KIND, b"macvlan\0");
+        info.extend(rta(IFLA_INFO_DATA, &rta(IFLA_VLAN_ID, &5u16.to_ne_bytes())));
+        assert_eq!(vlan_of(&info), None);
+    }
+
+    #[test]
+    fn readiness_for_a_target() {
+        let up = IFF_UP | IFF_LOWER_UP;
+        let ll: Ipv6Addr = "fe80::1".parse().unwrap();
+        let g: Ipv6Addr = "fd00:51::2".parse().unwrap();
+        let mk = |name: &str, flags, v4: Vec<Ipv4Addr>, v6: Vec<Ipv6Addr>| IfInfo {
+            name: name.into(),
+            flags,
+            v4,
+            v6,
+            ..Default::default()
+        };
+        let n = IfAddrs::from_ifaces(vec![
+            mk("down", 0, vec![], vec![]),
+            mk("nocarrier", IFF_UP, vec![], vec![]),
+            mk("ll", up, vec![], vec![ll]),
+            mk(
+                "both",
+                up,
+                vec!["192.168.50.2".parse().unwrap()],
+                vec![ll, g],
+            ),
+        ]);
+        let why = |i: &str, t: &str| n.not_ready(i, t).unwrap_or_default();
+        assert!(why("eth9", "10.0.0.1").contains("does not exist"));
+        assert!(why("down", "10.0.0.1").contains("(down)"));
+        assert!(why("nocarrier", "10.0.0.1").contains("no carrier"));
+        assert!(why("ll", "10.0.0.1").contains("IPv4 address"));
+        assert!(
+            why("ll", "fd00:51::1").contains("IPv6 address"),
+            "link-local only"
+        );
+        assert_eq!(n.not_ready("ll", "fe80::9"), None, "a link-local target");
+        assert_eq!(n.not_ready("both", "fd00:51::1"), None);
+        assert_eq!(n.not_ready("both", "192.168.50.1"), None);
+    }
+
+    /// The subscription opens without privilege and reads nothing yet.
+    #[test]
+    fn watch_opens() {
+        let mut w = Watch::open().expect("rtnetlink socket");
+        let _ = w.read();
+    }
+
     #[test]
     fn addrs_prefer_local_and_keep_order() {
         let mut b = addr(
@@ -529,6 +775,7 @@ mod tests {
                 mac: Some([0; 6]),
                 v4: vec![Ipv4Addr::LOCALHOST],
                 v6: vec![Ipv6Addr::LOCALHOST],
+                ..Default::default()
             },
             IfInfo {
                 name: "eth0".into(),
@@ -542,6 +789,7 @@ mod tests {
                     "fe80::1".parse().expect("address literal"),
                     "2001:db8::10".parse().expect("address literal"),
                 ],
+                ..Default::default()
             },
         ])
     }

@@ -51,6 +51,10 @@ pub enum Busy {
     /// (§4.7). Waits for NCC to clear or a reload; still adopts a device
     /// that appears by other means.
     GaveUp,
+    /// Its host-iface has no link (missing, down or without carrier): a
+    /// connect could only time out. Waits for the link (rtnetlink), still
+    /// adopts a device that appears by other means.
+    NoLink,
 }
 
 /// Why an owned controller is released rather than disconnected.
@@ -274,7 +278,7 @@ pub fn plan(inp: &PlanInput<'_>) -> Plan {
                 id: id.clone(),
                 until: Some(t),
             }),
-            Busy::GaveUp => actions.push(Action::Wait {
+            Busy::GaveUp | Busy::NoLink => actions.push(Action::Wait {
                 id: id.clone(),
                 until: None,
             }),

@@ -66,8 +66,23 @@ fn once(fr: &FakeRoot, k: &Arc<Recorder>, budget: Duration) -> (u8, String) {
     let (host, _) = host::resolve_host(&root, &root.path(rel::SYS_CONF), &bi.early_hosts())
         .expect("host identity");
     let mut notes = Vec::new();
-    let boot_wanted = bi.wanted(&conf, &host, &IfAddrs::default(), &mut notes);
-    let mut dcs = bi.discovery_targets(&conf, &host, &IfAddrs::default(), &mut notes);
+    // An interface for each HFI of the tables (found by MAC, as on a host
+    // whose NICs the firmware described).
+    let net = IfAddrs::from_ifaces(
+        bi.nbfts
+            .iter()
+            .flat_map(|(_, t)| t.hfis.iter())
+            .enumerate()
+            .map(|(i, h)| stacd::netif::IfInfo {
+                name: format!("nbft{i}"),
+                index: 10 + i as u32,
+                mac: Some(h.mac),
+                ..Default::default()
+            })
+            .collect(),
+    );
+    let boot_wanted = bi.wanted(&conf, &host, &net, &mut notes);
+    let mut dcs = bi.discovery_targets(&conf, &host, &net, &mut notes);
     dcs.extend(boot::config_discovery_targets(&conf, &host, &mut notes));
     assert!(notes.is_empty(), "{notes:?}");
     let kd: Arc<dyn Fabrics> = k.clone();
@@ -470,7 +485,8 @@ fn generated_nbft_fixture_is_current_and_decodes() {
         [
             0xb0, 0x07, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 0xf7,
         ],
-        [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
+        // No MAC: on loopback, the paths are tied to no interface.
+        [0; 6],
         lo,
         &[
             Target {

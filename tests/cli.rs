@@ -243,3 +243,31 @@ fn option_table_warning_once() {
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert_eq!(err.matches("option table").count(), 1, "{err}");
 }
+
+#[test]
+fn given_controllers_replace_stacd_conf_and_bad_ones_exit_2() {
+    let fr = FakeRoot::new("given");
+    fr.write_conf(&format!("[Controllers]\n{}", ctrl_line(4421, SUB1)));
+    let given = format!("transport=tcp;traddr=127.0.0.1;trsvcid=4420;nqn={SUB1}");
+    let o = stacd(Some(&fr), &["--dry-run", "--controller", &given]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", text(&o.stderr));
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["connect (tcp, 127.0.0.1, 4420, nqn.2024-01.io.testbed:sub1)"],
+        "only the given controller, not stacd.conf's"
+    );
+    for bad in ["99999", "0", "http"] {
+        let v = format!("transport=tcp;traddr=127.0.0.1;trsvcid={bad};nqn={SUB1}");
+        let o = stacd(Some(&fr), &["--dry-run", "--controller", &v]);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "trsvcid={bad}: {err}");
+        assert!(
+            err.contains("--controller") && err.contains("not a port"),
+            "{err}"
+        );
+        assert!(o.stdout.is_empty());
+    }
+    let o = stacd(Some(&fr), &["--controller", &given]);
+    assert_eq!(o.status.code(), Some(2), "--controller needs --once");
+}

@@ -216,3 +216,146 @@ fn read_all_of_a_missing_directory_is_empty() {
     assert!(nbft::read_all(&dir.0.join("no-such-dir")).is_empty());
     assert!(nbft::read_all(&dir.0).is_empty());
 }
+
+mod common;
+use common::nbft_gen::{self, Spec};
+use common::nbft_layouts;
+
+/// The writer against libnvme's decoder: every real table, decoded by us
+/// and written again, decodes to libnvme's reference dump of the original
+/// (all but the first line, the size, which differs: the writer packs the
+/// heap).
+#[test]
+fn writer_reproduces_every_real_table() {
+    let mut n = 0;
+    for (path, result) in nbft::read_all(&fixtures().join("tables")) {
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let t = result.unwrap_or_else(|e| panic!("{name}: {e}"));
+        if t.host.is_none() {
+            continue; // NBFT-empty: nothing to write
+        }
+        let bytes = nbft_gen::write(&Spec::from_nbft(&t));
+        let again = nbft::parse(&bytes).unwrap_or_else(|e| panic!("{name} rewritten: {e}"));
+        assert!(again.problems.is_empty(), "{name}: {:?}", again.problems);
+        let want =
+            fs::read_to_string(fixtures().join("diffs").join(&name)).expect("reference dump");
+        let got = again.dump();
+        let body = |s: &str| s.lines().skip(1).map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(body(&got), body(&want), "{name}");
+        assert_eq!(
+            got.lines().next(),
+            Some(format!("raw_nbft_size={}", bytes.len()).as_str())
+        );
+        n += 1;
+    }
+    assert!(n >= 10, "{n} tables");
+}
+
+/// The two-VM tests' tables: the committed files are what the writer makes
+/// of tests/common/nbft_layouts.rs, and decode to the committed dumps (the
+/// reference decoder's format). Regenerate with
+/// `STACD_REGEN=1 cargo test --test nbft generated`.
+#[test]
+fn generated_netboot_tables_are_current() {
+    let dir = fixtures().join("generated");
+    for name in nbft_layouts::NAMES {
+        let spec = nbft_layouts::layout(name).expect("layout");
+        let bytes = nbft_gen::write(&spec);
+        let t = nbft::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(t.problems.is_empty(), "{name}: {:?}", t.problems);
+        let file = dir.join(format!("NBFT-netboot-{name}"));
+        let dump = dir.join(format!("NBFT-netboot-{name}.dump"));
+        if std::env::var_os("STACD_REGEN").is_some() {
+            fs::write(&file, &bytes).expect("write");
+            fs::write(&dump, t.dump()).expect("write");
+        }
+        assert_eq!(
+            fs::read(&file).expect("table"),
+            bytes,
+            "{} is stale",
+            file.display()
+        );
+        assert_eq!(
+            fs::read_to_string(&dump).expect("dump"),
+            t.dump(),
+            "{} is stale",
+            dump.display()
+        );
+    }
+}
+
+/// What the tables say, field by field, as the boot tests rely on it.
+#[test]
+fn netboot_tables_decode_as_the_topology_needs() {
+    let get = |n: &str| nbft::parse(&nbft_gen::write(&nbft_layouts::layout(n).expect(n))).expect(n);
+    let t = get("mpath");
+    assert_eq!(
+        t.host.as_ref().map(|h| h.nqn.as_str()),
+        Some(nbft_layouts::HOST_NQN)
+    );
+    // HFIs in table order (2 first); SSNS name them by index.
+    assert_eq!(t.hfis.iter().map(|h| h.index).collect::<Vec<_>>(), [2, 1]);
+    let h2 = t.hfi(2).expect("HFI 2");
+    assert_eq!(
+        (h2.vlan, h2.ip.to_string(), h2.subnet_mask_prefix),
+        (100, "fd00:51::2".into(), 64)
+    );
+    assert_eq!(h2.mac, nbft_layouts::INI_MAC1);
+    assert_eq!(t.subsystems[1].hfis, [2]);
+    assert_eq!(t.subsystems[1].traddr.to_string(), "fd00:51::1");
+    let t = get("dhcp-disc");
+    assert!(t.hfis[0].dhcp_override);
+    assert_eq!(
+        t.hfis[0].dhcp_server.map(|s| s.to_string()).as_deref(),
+        Some("192.168.50.1")
+    );
+    assert_eq!(t.discovery[0].uri, "nvme+tcp://192.168.50.1:8009/");
+    assert_eq!(t.subsystems[0].discovery, Some(1));
+    assert_eq!(t.subsystems[0].subsys_nqn, nbft_layouts::DISCOVERY_NQN);
+    let t = get("fail");
+    assert!(t.subsystems[0].unavailable && !t.subsystems[1].unavailable);
+    assert_eq!(t.hfi(2).map(|h| h.mac), Some(nbft_layouts::NO_MAC));
+    let t = get("v4");
+    assert_eq!(
+        (t.hfis[0].gateway.to_string(), t.hfis[0].route_metric),
+        ("192.168.50.1".into(), 100)
+    );
+    assert!(t.hfis[0].global_route);
+}
+
+/// Broken variants of a written table: each is refused or loses the broken
+/// part with a problem naming it, never a panic.
+#[test]
+fn broken_written_tables_are_reported() {
+    let spec = nbft_layouts::layout("mpath").expect("layout");
+    let good = nbft_gen::write(&spec);
+    let mut bad = good.clone();
+    bad[9] = bad[9].wrapping_add(1);
+    assert!(matches!(nbft::parse(&bad), Err(NbftError::Checksum { .. })));
+    // An SSNS naming an HFI the table does not have: that SSNS is left out.
+    let mut s = spec.clone();
+    s.ssns[1].primary_hfi = 7;
+    let t = nbft::parse(&nbft_gen::write(&s)).expect("decodes");
+    assert_eq!(t.subsystems.len(), 1);
+    assert!(
+        t.problems
+            .iter()
+            .any(|p| p.to_string().contains("primary HFI index 7 matches no HFI")),
+        "{:?}",
+        t.problems
+    );
+    // A secondary HFI that does not exist: noted, the SSNS kept.
+    let mut s = spec.clone();
+    s.ssns[0].secondary_hfis = vec![9];
+    let t = nbft::parse(&nbft_gen::write(&s)).expect("decodes");
+    assert_eq!(t.subsystems[0].hfis, [1]);
+    assert_eq!(t.problems.len(), 1);
+    // Every truncation: an error, never a panic.
+    for n in 0..good.len() {
+        assert!(nbft::parse(&good[..n]).is_err() || n >= good.len());
+    }
+}

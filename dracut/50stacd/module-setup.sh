@@ -33,21 +33,24 @@ stacd_bin() {
     printf '%s\n' "$b"
 }
 
-# is_fabrics DEV (major:minor): the block device sits on an NVMe-oF
-# controller (tcp, rdma or fc); used with for_each_host_dev_and_slaves.
-# A namespace's device/ is its controller, or with native multipath its
-# subsystem with one nvmeN per path (drivers/nvme/host/multipath.c); a
-# partition's is one level up.
-is_fabrics() {
-    local d t
-    [[ -L /sys/dev/block/$1 ]] || return 1
-    for d in /sys/dev/block/"$1"/device /sys/dev/block/"$1"/device/nvme* \
-        /sys/dev/block/"$1"/../device /sys/dev/block/"$1"/../device/nvme*; do
-        [[ -f $d/transport ]] || continue
-        read -r t < "$d/transport"
-        [[ $t == tcp || $t == rdma || $t == fc ]] && return 0
-    done
-    return 1
+# stacd_devs DEV (major:minor): collect DEV for the binary (used with
+# for_each_host_dev_and_slaves_all)
+stacd_devs() {
+    _stacd_devs="${_stacd_devs:+$_stacd_devs }$1"
+    return 1 # see every device
+}
+
+# root_cmdline: the binary's answer for the devices under root: the host
+# identity and one rd.nvmf.connect per fabrics controller (tcp, rdma, fc)
+# behind them; status 0 only if there is one (`stacd --boot-cmdline`)
+root_cmdline() {
+    local bin
+    bin=$(stacd_bin) || return 1
+    _stacd_devs=''
+    for_each_host_dev_and_slaves_all stacd_devs
+    [[ $_stacd_devs ]] || return 1
+    # shellcheck disable=SC2086 # a word list
+    "$dracutsysrootdir$bin" --boot-cmdline $_stacd_devs 2> /dev/null
 }
 
 # has_nbft: the firmware published an NVMe Boot Firmware Table
@@ -69,7 +72,7 @@ check() {
         return 1
     }
     if [[ $hostonly ]] || [[ $mount_needs ]]; then
-        for_each_host_dev_and_slaves is_fabrics && return 0
+        root_cmdline > /dev/null && return 0
         has_nbft && return 0
         [[ $stacd_config == yes && -f $dracutsysrootdir/etc/stas/stacd.conf ]] && return 0
         return 255
@@ -108,56 +111,14 @@ installkernel() {
     instmods nvme_rdma nvme_fc 8021q
 }
 
-# cmdline_args: the kernel command line that boots this host's root: the
-# host identity, and one rd.nvmf.connect per fabrics controller under the
-# root file system (the exact subsystem and address, not a discovery
-# controller at the I/O controller's address as 95nvmf writes)
-cmdline_args() {
-    local nqn id
-    if [[ -s $dracutsysrootdir/etc/nvme/hostnqn ]]; then
-        read -r nqn < "$dracutsysrootdir/etc/nvme/hostnqn"
-        printf ' rd.nvmf.hostnqn=%s' "$nqn"
-    fi
-    if [[ -s $dracutsysrootdir/etc/nvme/hostid ]]; then
-        read -r id < "$dracutsysrootdir/etc/nvme/hostid"
-        printf ' rd.nvmf.hostid=%s' "$id"
-    fi
-    for_each_host_dev_and_slaves_all connect_args
-    return 0
-}
-
-# connect_args DEV (major:minor): rd.nvmf.connect for each fabrics
-# controller of DEV (found as in is_fabrics)
-connect_args() {
-    local d t a nqn traddr svc host_traddr kv found=1
-    for d in /sys/dev/block/"$1"/device /sys/dev/block/"$1"/device/nvme* \
-        /sys/dev/block/"$1"/../device /sys/dev/block/"$1"/../device/nvme*; do
-        [[ -f $d/transport && -f $d/address && -f $d/subsysnqn ]] || continue
-        read -r t < "$d/transport"
-        [[ $t == tcp || $t == rdma || $t == fc ]] || continue
-        read -r a < "$d/address"
-        read -r nqn < "$d/subsysnqn"
-        traddr='' svc='' host_traddr=''
-        # address: "traddr=A,trsvcid=S,host_traddr=H,src_addr=..."
-        # (drivers/nvme/host/fabrics.c, nvmf_get_address)
-        for kv in ${a//,/ }; do
-            case $kv in
-                traddr=*) traddr=${kv#traddr=} ;;
-                trsvcid=*) svc=${kv#trsvcid=} ;;
-                host_traddr=*) host_traddr=${kv#host_traddr=} ;;
-            esac
-        done
-        [[ $traddr ]] || continue
-        printf ' rd.nvmf.connect=%s,%s,%s,%s%s' "$t" "$traddr" "$nqn" "$svc" "${host_traddr:+,$host_traddr}"
-        found=0
-    done
-    return $found
-}
-
 # called by dracut (dracut --print-cmdline, hostonly_cmdline)
+# (the binary reads root's controllers from sysfs: the exact subsystem
+# and address, not a discovery controller at the I/O controller's address
+# as 95nvmf writes)
 cmdline() {
-    cmdline_args | tr ' ' '\n' | awk 'NF && !seen[$0]++' | tr '\n' ' '
-    echo
+    local args
+    args=$(root_cmdline)
+    echo "${args:+ $args} "
 }
 
 # called by dracut

@@ -1,5 +1,6 @@
 #!/bin/sh
 # stacd-connect MODE [IFACE] - 50stacd's connect step (/sbin/stacd-connect).
+#   early     from the cmdline hook: the first attempt, before udev
 #   settled   from the initqueue's settled queue, every loop turn until done
 #   online    from the initqueue/online hook when IFACE came up
 #   timeout   when dracut starts its timeout jobs: a last attempt, waited
@@ -8,8 +9,11 @@
 #   wait      wait until no attempt is running (pre-pivot)
 #   collect   look at the result of an attempt that ended (internal)
 #
-# An attempt is one `stacd --once`: it reads rd.nvmf.*/rd.stacd.* and the
-# NBFT itself, connects in parallel, retries within its budget
+# An attempt is one `stacd --once --boot-net`: it reads rd.nvmf.*/rd.stacd.*
+# and the NBFT itself, configures the NBFT's interfaces (found by MAC:
+# VLAN, address, route, DHCP; the same work is not done twice), connects in
+# parallel, holds paths whose interface has no link until it has one
+# (rtnetlink), retries within its budget
 # (rd.stacd.budget), stops as rd.stacd.wait says (root, the image's default:
 # once a path is up plus rd.stacd.grace), writes /run/stacd/boot.json for
 # the service on the real root, and exits 0 (all live), 3 (some), 4 (none)
@@ -53,7 +57,7 @@ start() {
     uptime_s > "$run/boot.started"
     info "stacd: connect attempt $_runs ($mode${iface:+ $iface})"
     (
-        /usr/sbin/stacd --once --syslog > "$report.new" 2>> "$run/boot.log" < /dev/null
+        /usr/sbin/stacd --once --boot-net --syslog > "$report.new" 2>> "$run/boot.log" < /dev/null
         _rc=$?
         # for the kernel log's timeline, before anything slower
         echo "<30>dracut: stacd: connect attempt $_runs ended with status $_rc" > /dev/kmsg
@@ -140,7 +144,7 @@ case $mode in
         running && exit 1
         exit 0
         ;;
-    settled | online | timeout) ;;
+    early | settled | online | timeout) ;;
     *)
         warn "stacd-connect: unknown mode $mode"
         exit 2

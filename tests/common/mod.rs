@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod nbft_gen;
+pub mod nbft_layouts;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
