@@ -233,13 +233,14 @@ impl BootInputs {
         match (&t.host, host.source) {
             (Some(h), s) if s != HostSource::Cmdline => {
                 let id = if h.nqn == host.nqn.as_str() {
-                    host.id.clone()
+                    host.id.clone().or_else(|| uuid_text(&h.id))
                 } else {
                     uuid_text(&h.id)
                 };
                 (h.nqn.clone(), id)
             }
-            _ => (host.nqn.to_string(), host.id.clone()),
+            // an NQN without an ID: desired::hostid_for says why not none
+            _ => (host.nqn.to_string(), hostid_for(host, host.nqn.as_str())),
         }
     }
 

@@ -100,12 +100,15 @@ pub fn parse_ip(s: &str) -> Option<IpAddr> {
 }
 
 /// The host ID to send with `host_nqn`: the host's own ID with its own NQN;
-/// for another NQN the UUID it carries (`...:uuid:<uuid>`), else none (the
-/// kernel then derives one) — sending the host's ID with a foreign NQN makes
-/// newer kernels refuse the connect (kernel `fabrics.c`, `nvmf_host_add`,
-/// "same hostid but different hostnqn").
+/// for another NQN, or for its own when the host has no ID, the UUID the
+/// NQN carries (`...:uuid:<uuid>`, as nvme-cli derives it), else none (the
+/// kernel then fills in its default host's ID). Kernels that keep host NQN
+/// and ID one-to-one (kernel `fabrics.c`, `nvmf_host_add`: "same hostid but
+/// different hostnqn", EINVAL; Debian 13's 6.12, not Debian 12's 6.1)
+/// refuse both the host's ID with a foreign NQN and the default host's ID
+/// with our NQN.
 pub fn hostid_for(host: &HostIdentity, host_nqn: &str) -> Option<String> {
-    if host_nqn == host.nqn.as_str() {
+    if host_nqn == host.nqn.as_str() && host.id.is_some() {
         return host.id.clone();
     }
     let (_, uuid) = host_nqn.rsplit_once(":uuid:")?;
@@ -465,5 +468,25 @@ mod tests {
             Some("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
         );
         assert_eq!(hostid_for(&host(), "nqn.other"), None);
+    }
+
+    #[test]
+    fn own_nqn_without_id_sends_the_uuid_it_carries() {
+        let mut h = host();
+        let own = "nqn.2014-08.org.nvmexpress:uuid:01234567-0123-0123-0123-0123456789ab";
+        h.nqn = heapless::String::try_from(own).unwrap();
+        h.id = None;
+        assert_eq!(
+            hostid_for(&h, own).as_deref(),
+            Some("01234567-0123-0123-0123-0123456789ab")
+        );
+        h.id = Some("11111111-2222-3333-4444-555555555555".into());
+        assert_eq!(
+            hostid_for(&h, own).as_deref(),
+            Some("11111111-2222-3333-4444-555555555555")
+        );
+        h.nqn = heapless::String::try_from("nqn.2014-08.com.example:host1").unwrap();
+        h.id = None;
+        assert_eq!(hostid_for(&h, "nqn.2014-08.com.example:host1"), None);
     }
 }
