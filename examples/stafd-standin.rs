@@ -1,7 +1,7 @@
 //! A stand-in for nvme-stas's stafd, for the real-kernel test (tests/vm):
 //! owns `org.nvmexpress.staf` on the system bus, answers
 //! `get_all_log_pages(b) → s` with the content of FILE (read at each
-//! call), and emits `log_pages_changed` (eight strings, stacd-spec.md §3.3)
+//! call), and emits `log_pages_changed` (eight strings, docs/design.md §3.3)
 //! whenever FILE changes — what stafd does after reading a log page.
 //!
 //!     stafd-standin FILE

@@ -578,7 +578,7 @@ fn once_reports_an_unreadable_discovery_controller() {
 fn audit_waits_for_discovery_to_answer() {
     // disconnect-scope=all-connections...: a controller only discovery will
     // ask for must not be audited away while the discovery controller has
-    // not answered yet (DESIGN.md: never disconnect because a source is
+    // not answered yet (docs/design.md D3: never disconnect because a source is
     // silent).
     let fr = FakeRoot::new("boot-audit");
     fr.write_conf(

@@ -129,7 +129,7 @@ fn stacctl(args: &[&str]) -> Output {
 #[cfg(feature = "dbus")]
 #[test]
 fn stacctl_usage_and_exit_codes() {
-    // stacd-spec.md §7: no command → usage on stdout, 1; bad → stderr, 2.
+    // docs/design.md §7: no command → usage on stdout, 1; bad → stderr, 2.
     let o = stacctl(&[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stdout).starts_with("usage: stacctl"));

@@ -361,7 +361,7 @@ fn attempts_to(k: &Recorder, port: &str) -> usize {
         .count()
 }
 
-// stacd-spec.md §4.7, §10.14 item 11: NCC with connect-attempts-on-ncc=2
+// docs/design.md §4.7, §10.14 item 11: NCC with connect-attempts-on-ncc=2
 // stops after attempt 2; a reload gives one more attempt (the counter is
 // kept); NCC clearing resets the counter and attempts at once.
 #[test]

@@ -81,7 +81,7 @@ fn bad_tables_are_rejected_with_an_error() {
 }
 
 /// The typed values of the R760 table, as nvme-stas's test fixture
-/// describes it (stacd-spec.md §10.9).
+/// describes it (docs/design.md §10.9).
 #[test]
 fn r760_typed_fields() {
     let bytes = fs::read(fixtures().join("tables/NBFT-Dell.PowerEdge.R760")).expect("table");

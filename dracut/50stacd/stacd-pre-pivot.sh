@@ -3,7 +3,7 @@
 # switch_root): complete the hand-off. /run moves into the real root, so
 # /run/stacd/boot.json (written by stacd --once) reaches the stacd service
 # there, which adopts the controllers without a connect or a disconnect.
-# Here: make sure no stacd is still writing to /dev/nvme-fabrics (2.6 rule 5:
+# Here: make sure no stacd is still writing to /dev/nvme-fabrics (docs/design.md §B2.6 rule 5:
 # never switch root in the middle of a connect), and log which controllers
 # carry the new root.
 # shellcheck disable=SC1091 # dracut's library, in the image only

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Fault b) `echo 1 > delete_controller` on a controller stacd manages: it is
-# connected again after the fast retry (3 s +-10 %, spec 4.8) — within 4.3 s.
+# connected again after the fast retry (3 s +-10 %, docs/design.md §4.8) — within 4.3 s.
 # The same on a controller stacd does not own (made by hand, not wanted):
 # it stays deleted, and while it existed stacd left it alone.
 # shellcheck source=../../ci/vm/guest/testbed.sh

@@ -1,6 +1,6 @@
 #!/bin/sh
-# f) NCC with connect-attempts-on-ncc=2 on an unreachable entry (stacd-spec.md
-# 4.7): a discovery log page entry whose EFLAGS has NCC ("not connected to
+# f) NCC with connect-attempts-on-ncc=2 on an unreachable entry (docs/design.md
+# §4.7): a discovery log page entry whose EFLAGS has NCC ("not connected to
 # CDC", bit 2) is tried exactly twice and then left alone — no retry timer —
 # while a reachable entry beside it connects; when NCC clears, a new series
 # starts at once. The entries come from the stafd stand-in on D-Bus, as

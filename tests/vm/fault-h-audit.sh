@@ -1,6 +1,6 @@
 #!/bin/sh
-# h) disconnect-scope = all-connections-matching-disconnect-trtypes (spec
-# 3.6): at start, a tcp controller made by hand that nothing wants is
+# h) disconnect-scope = all-connections-matching-disconnect-trtypes (docs/design.md
+# §3.6): at start, a tcp controller made by hand that nothing wants is
 # disconnected and a wanted one made by hand is adopted; one made while
 # stacd runs is disconnected as soon as the kernel has set it up; after a
 # SIGHUP into only-stas-connections, hand-made controllers are left alone.

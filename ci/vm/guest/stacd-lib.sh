@@ -37,7 +37,7 @@ ms_since() {
 }
 
 # stacd_id PORT NQN: the display form stacd logs for 127.0.0.1:PORT, NQN
-# (nvme-stas's "(transport, traddr, trsvcid, subsysnqn)", spec section 3.1)
+# (nvme-stas's "(transport, traddr, trsvcid, subsysnqn)", docs/design.md §3.1)
 stacd_id() {
 	echo "(tcp, $ADDR, $1, $2)"
 }
@@ -602,7 +602,7 @@ STAFD_PAGES=/tmp/stafd-pages.json
 DBUS_POLICY=/usr/share/dbus-1/system.d/org.nvmexpress.stac.conf
 
 # stafd_pages [PORT NQN EFLAGS]...: write stafd's get_all_log_pages JSON
-# (stacd-spec.md 3.3) atomically to $STAFD_PAGES, one I/O controller entry
+# (docs/design.md §3.3) atomically to $STAFD_PAGES, one I/O controller entry
 # (subtype nvme, 127.0.0.1:PORT) per triple; EFLAGS 4 is NCC
 stafd_pages() {
 	local sep=

@@ -2,7 +2,7 @@
 # shellcheck disable=SC2154 # moddir is set by dracut
 # 49nvmet-test - TEST ONLY: start the kernel's NVMe/TCP target (nvmet) inside
 # the initramfs, before 50stacd connects, so that one QEMU VM can boot from
-# an NVMe/TCP root without a second machine (boot.md 6.5, Tier 1). The
+# an NVMe/TCP root without a second machine (docs/design.md §B6.5, Tier 1). The
 # namespace is the file root.img on the virtio disk whose serial is
 # "nvmet-carrier"; it is served on 127.0.0.1:4420. Never put this module in
 # a real image: it exports a disk to anyone who can reach the port.
