@@ -31,7 +31,7 @@ use crate::cmdline::{self, Cmdline, Target};
 use crate::config::host::{EarlyHost, HostIdentity, HostSource};
 use crate::config::{ConnParams, ControllerEntry, StacdConf};
 use crate::desired::{self, hostid_for, Desired, Origin, Wanted};
-use crate::identity::{IdFields, Identity, Transport, DISCOVERY_NQN, DISCOVERY_PORT};
+use crate::identity::{HostId, IdFields, Identity, Transport, DISCOVERY_NQN, DISCOVERY_PORT};
 use crate::nbft::{self, Nbft};
 use crate::netif::IfAddrs;
 use crate::params::ConnectParams;
@@ -131,12 +131,25 @@ impl BootInputs {
     /// Read the command line and the NBFT tables under `root`, as far as
     /// `sources` allow. Never fails: problems become warnings.
     pub fn load(root: &Root, sources: Sources) -> BootInputs {
+        let cmdline = sources.cmdline.then(|| cmdline::load(root));
+        Self::from_inputs(sources, cmdline, || {
+            nbft::read_all(&root.path(rel::ACPI_TABLES))
+        })
+    }
+
+    /// [`BootInputs::load`] from what was read: the parsed command line
+    /// (when it is a source) and the tables, read only if they are used.
+    pub fn from_inputs(
+        sources: Sources,
+        cmdline: Option<Cmdline>,
+        tables: impl FnOnce() -> Vec<(PathBuf, Result<Nbft, nbft::NbftError>)>,
+    ) -> BootInputs {
         let mut b = BootInputs {
             sources: Some(sources),
             ..Default::default()
         };
-        if sources.cmdline {
-            b.cmdline = cmdline::load(root);
+        if let Some(c) = cmdline.filter(|_| sources.cmdline) {
+            b.cmdline = c;
             b.warnings.extend(
                 b.cmdline
                     .warnings
@@ -151,8 +164,7 @@ impl BootInputs {
             }
         }
         if sources.nbft && (!sources.cmdline || b.cmdline.nbft_allowed()) {
-            let dir = root.path(rel::ACPI_TABLES);
-            let tables = nbft::read_all(&dir);
+            let tables = tables();
             if !tables.is_empty() {
                 let names: Vec<String> = tables
                     .iter()
@@ -229,13 +241,13 @@ impl BootInputs {
 
     /// The host NQN and ID for a path of table `t`: the command line's if
     /// it names one, else the table's.
-    fn nbft_host(&self, host: &HostIdentity, t: &Nbft) -> (String, Option<String>) {
+    fn nbft_host(&self, host: &HostIdentity, t: &Nbft) -> (String, Option<HostId>) {
         match (&t.host, host.source) {
             (Some(h), s) if s != HostSource::Cmdline => {
                 let id = if h.nqn == host.nqn.as_str() {
-                    host.id.clone().or_else(|| uuid_text(&h.id))
+                    host.id.or_else(|| HostId::from_bytes(&h.id))
                 } else {
-                    uuid_text(&h.id)
+                    HostId::from_bytes(&h.id)
                 };
                 (h.nqn.clone(), id)
             }
@@ -264,6 +276,19 @@ impl BootInputs {
         net: &IfAddrs,
         notes: &mut Vec<String>,
     ) -> Vec<Wanted> {
+        self.wanted_with(conf, host, net, &desired::system_resolver, notes)
+    }
+
+    /// [`BootInputs::wanted`] with host names of `rd.stacd.controller`
+    /// resolved by `resolve` (a fuzz target must not ask DNS).
+    pub fn wanted_with(
+        &self,
+        conf: &StacdConf,
+        host: &HostIdentity,
+        net: &IfAddrs,
+        resolve: desired::Resolver<'_>,
+        notes: &mut Vec<String>,
+    ) -> Vec<Wanted> {
         let mut out = Vec::new();
         let conn = self.boot_conn(conf);
         if self.cmdline_on() {
@@ -280,7 +305,7 @@ impl BootInputs {
             c.params = conn.clone();
             c.excludes.clear();
             let mut d = Desired::default();
-            desired::from_config(&c, host, &desired::system_resolver, &mut d);
+            desired::from_config(&c, host, resolve, &mut d);
             for n in d.notes {
                 notes.push(format!("kernel command line: rd.stacd.controller: {n}"));
             }
@@ -336,7 +361,7 @@ impl BootInputs {
                                 id,
                                 params: ConnectParams {
                                     conn: c,
-                                    hostid: hostid.clone(),
+                                    hostid,
                                     ..Default::default()
                                 },
                                 origin: Origin::Nbft,
@@ -558,8 +583,8 @@ mod tests {
 
     fn host(source: HostSource, nqn: &str) -> HostIdentity {
         HostIdentity {
-            nqn: heapless::String::try_from(nqn).unwrap(),
-            id: Some("7f0f6c1e-2b7e-4e3a-9c43-5a6d1b2c3d4e".into()),
+            nqn: crate::identity::Value::new("nqn", nqn).unwrap(),
+            id: HostId::parse("7f0f6c1e-2b7e-4e3a-9c43-5a6d1b2c3d4e"),
             key: None,
             symname: None,
             source,

@@ -384,9 +384,16 @@ fn run_once(s: Setup, a: &Args) -> u8 {
     engine.set_probe(Some(crate::kernel::probe::PROBE_WAIT));
     // rd.stacd.* apply only when the command line is a source.
     let boot_args = Some(&s.boot.cmdline.stacd).filter(|_| s.sources.cmdline);
+    let max = crate::engine::MAX_WAIT;
+    if a.timeout.is_some_and(|t| t > max.as_secs()) {
+        log::warn!(
+            "--timeout: more than {} s (a year); capped to that",
+            max.as_secs()
+        );
+    }
     let budget = a
         .timeout
-        .map(Duration::from_secs)
+        .map(|t| Duration::from_secs(t).min(max))
         .or(boot_args.and_then(|b| b.budget))
         .unwrap_or(Duration::from_secs(DEFAULT_TIMEOUT));
     let per_attempt = boot_args

@@ -275,21 +275,46 @@ fn connect(arg: &str, v: &str, warnings: &mut Vec<String>) -> Option<Target> {
     finish(t, warnings)
 }
 
-fn seconds(arg: &str, v: Option<&str>, warnings: &mut Vec<String>) -> Option<Duration> {
-    match v.and_then(|v| v.parse::<u64>().ok()) {
-        Some(s) if s > 0 => Some(Duration::from_secs(s)),
+/// A number of seconds, at least `min`; more than
+/// [`crate::engine::MAX_WAIT`] (however many digits) is capped to it, with
+/// a warning.
+fn seconds(arg: &str, v: Option<&str>, min: u64, warnings: &mut Vec<String>) -> Option<Duration> {
+    let max = crate::engine::MAX_WAIT;
+    let digits = v.filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
+    match digits.map(|v| v.parse::<u64>().unwrap_or(u64::MAX)) {
+        Some(s) if s > max.as_secs() => {
+            warnings.push(format!(
+                "{arg}: more than {} s (a year); capped to that",
+                max.as_secs()
+            ));
+            Some(max)
+        }
+        Some(s) if s >= min => Some(Duration::from_secs(s)),
         _ => {
-            warnings.push(format!("{arg}: expected a number of seconds > 0; ignored"));
+            let want = if min > 0 { " > 0" } else { "" };
+            warnings.push(format!(
+                "{arg}: expected a number of seconds{want}; ignored"
+            ));
             None
         }
     }
 }
 
-fn integer(arg: &str, v: Option<&str>, min: i64, warnings: &mut Vec<String>) -> Option<i64> {
-    match v.and_then(|v| v.parse::<i64>().ok()) {
-        Some(n) if n >= min => Some(n),
-        _ => {
-            warnings.push(format!("{arg}: expected an integer >= {min}; ignored"));
+/// A connect option's number in the kernel's range ([`crate::params::range`]
+/// of the stacd.conf key `key`).
+fn integer(arg: &str, v: Option<&str>, key: &str, warnings: &mut Vec<String>) -> Option<i64> {
+    let n = v.and_then(|v| v.parse::<i64>().ok());
+    match n.map(|n| crate::params::in_range(key, n)) {
+        Some(Ok(n)) => Some(n),
+        Some(Err(want)) => {
+            warnings.push(format!("{arg}: {want}; ignored"));
+            None
+        }
+        None => {
+            let want = crate::params::in_range(key, i64::MIN)
+                .err()
+                .unwrap_or_default();
+            warnings.push(format!("{arg}: {want}; ignored"));
             None
         }
     }
@@ -301,21 +326,17 @@ fn stacd(out: &mut Cmdline, arg: &str, key: &str, v: Option<&str>) {
     let s = &mut out.stacd;
     match key {
         "ctrl_loss_tmo" => {
-            s.params.ctrl_loss_tmo = integer(arg, v, -1, w).or(s.params.ctrl_loss_tmo)
+            s.params.ctrl_loss_tmo = integer(arg, v, "ctrl-loss-tmo", w).or(s.params.ctrl_loss_tmo)
         }
         "reconnect_delay" => {
-            s.params.reconnect_delay = integer(arg, v, 1, w).or(s.params.reconnect_delay)
+            s.params.reconnect_delay =
+                integer(arg, v, "reconnect-delay", w).or(s.params.reconnect_delay)
         }
-        "kato" => s.params.kato = integer(arg, v, 0, w).or(s.params.kato),
-        "timeout" => s.timeout = seconds(arg, v, w).or(s.timeout),
-        "budget" => s.budget = seconds(arg, v, w).or(s.budget),
-        "grace" => {
-            // 0 is a valid grace period.
-            match v.and_then(|v| v.parse::<u64>().ok()) {
-                Some(g) => s.grace = Some(Duration::from_secs(g)),
-                None => w.push(format!("{arg}: expected a number of seconds; ignored")),
-            }
-        }
+        "kato" => s.params.kato = integer(arg, v, "kato", w).or(s.params.kato),
+        "timeout" => s.timeout = seconds(arg, v, 1, w).or(s.timeout),
+        "budget" => s.budget = seconds(arg, v, 1, w).or(s.budget),
+        // 0 is a valid grace period.
+        "grace" => s.grace = seconds(arg, v, 0, w).or(s.grace),
         "wait" => match v {
             Some("root") => s.wait = Some(Wait::Root),
             Some("all") => s.wait = Some(Wait::All),
@@ -325,8 +346,11 @@ fn stacd(out: &mut Cmdline, arg: &str, key: &str, v: Option<&str>) {
         "debug" => s.debug = boolean(v),
         "controller" => {
             let text = v.unwrap_or("").replace(',', ";");
-            let lc = text.to_ascii_lowercase();
-            if lc.contains("dhchap") || lc.contains("secret") {
+            let secret = text.split(';').any(|t| {
+                let (k, v) = t.split_once('=').unwrap_or((t, ""));
+                crate::secret::shown_value(k, v) != v || crate::secret::looks_like_key(k)
+            });
+            if secret {
                 w.push(format!(
                     "{}: secrets do not belong on the kernel command line (it is world-readable); ignored",
                     crate::secret::REDACTED
@@ -354,11 +378,14 @@ pub fn parse(text: &str) -> Cmdline {
 pub fn parse_tokens(args: Vec<String>) -> Cmdline {
     let mut out = Cmdline::default();
     let mut fc_auto_seen = false;
-    for arg in args {
-        let (key, value) = match arg.split_once('=') {
+    for raw in args {
+        let (key, value) = match raw.split_once('=') {
             Some((k, v)) => (k, Some(v)),
-            None => (arg.as_str(), None),
+            None => (raw.as_str(), None),
         };
+        // Messages name the parameter as written, its value hidden when
+        // it is (or is filed as) a secret: the log is read more widely.
+        let arg = crate::secret::shown_param(&raw);
         // dracut: `getarg rd.nvmf.hostnqn -d nvmf.hostnqn=`: deprecated aliases.
         let key = match key {
             "nvmf.hostnqn" | "nvmf.hostid" | "nvmf.discover" => {
@@ -442,9 +469,10 @@ pub fn load(root: &Root) -> Cmdline {
     files.push(root.path(rel::ETC_CMDLINE));
     files.push(root.path(rel::CMDLINE));
     for path in files {
-        match std::fs::read(&path) {
-            Ok(b) => args.extend(tokens(&String::from_utf8_lossy(&b))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        // Regular files of at most 1 MiB (/proc/cmdline is 4 KiB at most).
+        match crate::files::read_bounded(&path, 1 << 20, true) {
+            Ok(Some(f)) => args.extend(tokens(&String::from_utf8_lossy(&f.bytes))),
+            Ok(None) => {}
             Err(e) => warnings.push(format!("cannot read {}: {e}", path.display())),
         }
     }
@@ -653,6 +681,28 @@ mod tests {
         assert_eq!(
             (c.stacd.timeout, c.stacd.wait, c.stacd.grace),
             (None, None, None)
+        );
+    }
+
+    // Issue 12 case 3: huge durations are capped, never an overflow.
+    // Secrets echoed in warnings are hidden whatever their spelling.
+    #[test]
+    fn durations_capped_and_secrets_hidden() {
+        let c = parse(
+            "rd.stacd.budget=18446744073709551615 rd.stacd.grace=99999999999999999999999 \
+             rd.stacd.timeout=31536000 rd.stacd.dhchap_key=DHHC-1:00:S1: rd.nvmf.hostkey=S2 \
+             rd.stacd.controller=transport=tcp,traddr=1.1.1.1,nqn=nqn.x,Dhchap_Secret=S3",
+        );
+        let year = crate::engine::MAX_WAIT;
+        assert_eq!((c.stacd.budget, c.stacd.grace), (Some(year), Some(year)));
+        assert_eq!(c.stacd.timeout, Some(year));
+        assert!(c.stacd.controllers.is_empty());
+        let w = c.warnings.join("\n");
+        assert_eq!(c.warnings.len(), 5, "{w}");
+        assert!(w.contains("capped"), "{w}");
+        assert!(
+            !w.contains("S1") && !w.contains("S2") && !w.contains("S3"),
+            "{w}"
         );
     }
 

@@ -4,7 +4,9 @@
 //! wakes up when nothing changes (DESIGN.md rule 6).
 //!
 //! Signals (stacd-spec.md §4.11, §4.14, DESIGN.md): SIGHUP reloads
-//! stacd.conf — a broken file keeps the running configuration; SIGTERM and
+//! stacd.conf — a broken file keeps the running configuration, and so does
+//! a missing one (an editor's rename or a package upgrade far more often
+//! than an intent to drop every controller; docs/migrating.md); SIGTERM and
 //! SIGINT end the daemon leaving every connection up. signal-hook sets a
 //! flag and writes a byte to the wake pipe; the loop reads the flags.
 //!
@@ -295,11 +297,17 @@ impl Daemon {
 
     /// Re-read stacd.conf. New parameters apply to new connections only;
     /// added controllers connect, removed ones follow the disconnect policy.
+    /// A file that is gone keeps the running configuration (at start a
+    /// missing file still means defaults).
     pub fn reload(&mut self) {
         notify::reloading();
         log::info!("reloading {}", self.conf_path.display());
-        match config::load_stacd_conf(&self.conf_path) {
-            Ok((conf, warnings)) => {
+        match config::load_existing(&self.conf_path) {
+            Ok(None) => log::warn!(
+                "reload: {} does not exist (removed, or being replaced); keeping the running configuration",
+                self.conf_path.display()
+            ),
+            Ok(Some((conf, warnings))) => {
                 for w in &warnings {
                     log::warn!("{w}");
                 }
@@ -423,7 +431,7 @@ impl Daemon {
             let timeout = next.map(|t| {
                 let d = t.saturating_duration_since(Instant::now());
                 Timespec {
-                    tv_sec: d.as_secs() as _,
+                    tv_sec: d.as_secs().min(i32::MAX as u64) as _,
                     // Round up so the deadline has passed when poll returns.
                     tv_nsec: (d.subsec_nanos() + 999_999).min(999_999_999) as _,
                 }

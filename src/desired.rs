@@ -11,9 +11,9 @@
 
 use crate::config::host::HostIdentity;
 use crate::config::{ControllerEntry, IpFamily, StacdConf};
-use crate::identity::{IdFields, Identity};
+use crate::identity::{HostId, IdFields, Identity};
 use crate::params::{ConnectParams, DEFAULT_CTRL_LOSS_TMO};
-use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -107,12 +107,11 @@ pub fn parse_ip(s: &str) -> Option<IpAddr> {
 /// different hostnqn", EINVAL; Debian 13's 6.12, not Debian 12's 6.1)
 /// refuse both the host's ID with a foreign NQN and the default host's ID
 /// with our NQN.
-pub fn hostid_for(host: &HostIdentity, host_nqn: &str) -> Option<String> {
+pub fn hostid_for(host: &HostIdentity, host_nqn: &str) -> Option<HostId> {
     if host_nqn == host.nqn.as_str() && host.id.is_some() {
-        return host.id.clone();
+        return host.id;
     }
-    let (_, uuid) = host_nqn.rsplit_once(":uuid:")?;
-    (uuid.len() == 36 && uuid.bytes().filter(|&b| b == b'-').count() == 4).then(|| uuid.to_string())
+    HostId::parse(host_nqn.rsplit_once(":uuid:")?.1)
 }
 
 fn family_ok(ip: &IpAddr, fam: IpFamily) -> bool {
@@ -123,20 +122,90 @@ fn family_ok(ip: &IpAddr, fam: IpFamily) -> bool {
     }
 }
 
-fn excluded(conf: &StacdConf, id: &Identity, extras: &[(String, String)]) -> Option<usize> {
-    let mut cand: Vec<(&str, &str)> = id.as_pairs().to_vec();
-    cand.extend(extras.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    conf.excludes
-        .iter()
-        .find(|p| p.matches(&cand))
-        .map(|p| p.line)
+/// The exclusion patterns of one configuration, each filed under its
+/// rarest `key=value` pair (a pattern matches only a candidate that has
+/// every one of its pairs): a candidate is checked against the patterns
+/// filed under its own pairs only, so many controllers and many patterns
+/// stay near linear. Identical patterns are filed once (the first).
+#[derive(Debug, Default)]
+struct Excludes {
+    /// How many patterns of the configuration this was built from.
+    built: Option<usize>,
+    /// The last pattern filed under each `key=value` pair; `next[i]` is
+    /// the one filed before pattern `i` under the same pair.
+    head: HashMap<String, usize>,
+    next: Vec<usize>,
+}
+
+/// The end of a chain of [`Excludes::next`].
+const NONE: usize = usize::MAX;
+
+/// A pair as one text: keys never contain `=` (the tokenizer splits on
+/// the first one), so this is unambiguous.
+fn pair_text(k: &str, v: &str) -> String {
+    format!("{k}={v}")
+}
+
+impl Excludes {
+    fn build(&mut self, conf: &StacdConf) {
+        if self.built == Some(conf.excludes.len()) {
+            return;
+        }
+        let mut freq: HashMap<String, usize> = HashMap::new();
+        for p in &conf.excludes {
+            for (k, v) in &p.keys {
+                *freq.entry(pair_text(k, v)).or_default() += 1;
+            }
+        }
+        let mut once: HashMap<String, usize> = HashMap::new();
+        self.head.clear();
+        self.next = vec![NONE; conf.excludes.len()];
+        for (i, p) in conf.excludes.iter().enumerate() {
+            let pairs: Vec<String> = p.keys.iter().map(|(k, v)| pair_text(k, v)).collect();
+            if once.insert(pairs.join(";"), i).is_some() {
+                continue;
+            }
+            let rarest = pairs.into_iter().min_by_key(|t| freq.get(t).copied());
+            if let Some(prev) = rarest.and_then(|t| self.head.insert(t, i)) {
+                self.next[i] = prev;
+            }
+        }
+        self.built = Some(conf.excludes.len());
+    }
+
+    /// The line of the first pattern of `conf` that excludes `id`.
+    fn first(
+        &mut self,
+        conf: &StacdConf,
+        id: &Identity,
+        extras: &[(String, String)],
+    ) -> Option<usize> {
+        if conf.excludes.is_empty() {
+            return None;
+        }
+        self.build(conf);
+        let mut cand: Vec<(&str, &str)> = id.as_pairs().to_vec();
+        cand.extend(extras.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let mut best = NONE;
+        for (k, v) in &cand {
+            let mut i = self.head.get(&pair_text(k, v)).copied().unwrap_or(NONE);
+            while i != NONE {
+                if i < best && conf.excludes[i].matches(&cand) {
+                    best = i;
+                }
+                i = self.next[i];
+            }
+        }
+        conf.excludes.get(best).map(|p| p.line)
+    }
 }
 
 /// Builds the desired set in order, dropping duplicates (first wins).
 #[derive(Debug, Default)]
 pub struct Desired {
     pub wanted: Vec<Wanted>,
-    seen: BTreeSet<Identity>,
+    seen: HashMap<Identity, usize>,
+    excludes: Excludes,
     /// Why entries were dropped, one sentence each.
     pub notes: Vec<String>,
     /// Entries the user excluded on purpose (`exclude=`).
@@ -146,7 +215,7 @@ pub struct Desired {
 impl Desired {
     /// Add `w` unless excluded, of a disabled family, or a duplicate.
     pub fn push(&mut self, conf: &StacdConf, w: Wanted) {
-        if let Some(line) = excluded(conf, &w.id, &w.extras) {
+        if let Some(line) = self.excludes.first(conf, &w.id, &w.extras) {
             self.excluded.push(format!(
                 "{} ({}) excluded by exclude= at {}:{line}",
                 w.id,
@@ -174,14 +243,15 @@ impl Desired {
                 Some(_) => {}
             }
         }
-        if self.seen.insert(w.id.clone()) {
-            self.wanted.push(w);
-        } else if w.boot {
+        match self.seen.get(&w.id) {
+            None => {
+                self.seen.insert(w.id.clone(), self.wanted.len());
+                self.wanted.push(w);
+            }
             // The first occurrence wins, but a boot path stays a boot path
             // (never disconnected by policy) whichever source named it first.
-            if let Some(k) = self.wanted.iter_mut().find(|k| k.id == w.id) {
-                k.boot = true;
-            }
+            Some(&i) if w.boot => self.wanted[i].boot = true,
+            Some(_) => {}
         }
     }
 }
@@ -197,6 +267,7 @@ fn from_entry(
     host: &HostIdentity,
     e: &ControllerEntry,
     resolve: Resolver<'_>,
+    excludes: &mut Excludes,
 ) -> Result<Wanted, Dropped> {
     let invalid = |m: String| Dropped::Invalid(m);
     let host_nqn = e.host_nqn.as_deref().unwrap_or(&host.nqn);
@@ -213,7 +284,7 @@ fn from_entry(
     let id = Identity::new(&fields).map_err(|err| invalid(err.to_string()))?;
     // First exclusion pass: the configured form (a host name may be
     // excluded by name, §2.5).
-    if let Some(line) = excluded(conf, &id, &e.extras) {
+    if let Some(line) = excludes.first(conf, &id, &e.extras) {
         return Err(Dropped::Excluded(format!(
             "{id} (config line {}) excluded by exclude= at {}:{line}",
             e.line,
@@ -297,7 +368,7 @@ pub fn from_config(
     out: &mut Desired,
 ) {
     for e in &conf.controllers {
-        match from_entry(conf, host, e, resolve) {
+        match from_entry(conf, host, e, resolve, &mut out.excludes) {
             Ok(w) => out.push(conf, w),
             Err(Dropped::Excluded(m)) => out.excluded.push(m),
             Err(Dropped::Invalid(why)) => out.notes.push(format!(
@@ -321,9 +392,9 @@ mod tests {
 
     fn host() -> HostIdentity {
         HostIdentity {
-            nqn: heapless::String::try_from(NQN).unwrap(),
-            id: Some("01234567-89ab-cdef-0123-456789abcdef".into()),
-            key: Some(Secret::new("DHHC-1:00:hostkey:")),
+            nqn: crate::identity::Value::new("nqn", NQN).unwrap(),
+            id: HostId::parse("01234567-89ab-cdef-0123-456789abcdef"),
+            key: Secret::new("DHHC-1:00:hostkey:").ok(),
             symname: None,
             source: HostSource::EtcNvme,
         }
@@ -364,7 +435,7 @@ mod tests {
         conf.params.kato = Some(30);
         let mut e = entry(5, "tcp", "1.1.1.1", "x");
         e.overrides.kato = Some(71);
-        e.dhchap_secret = Some(Secret::new("DHHC-1:01:ctrl:"));
+        e.dhchap_secret = Secret::new("DHHC-1:01:ctrl:").ok();
         conf.controllers = vec![
             e,
             entry(6, "tcp", "2.2.2.2", "y"),
@@ -388,9 +459,75 @@ mod tests {
             "DHHC-1:00:hostkey:"
         );
         assert_eq!(
-            w.params.hostid.as_deref(),
+            w.params.hostid.map(|h| h.to_string()).as_deref(),
             Some("01234567-89ab-cdef-0123-456789abcdef")
         );
+    }
+
+    // Issue 12 case 5: one path in three spellings was three connects.
+    // Case 7: trsvcid=abc or -1 was taken without a word.
+    #[test]
+    fn one_path_one_controller_and_ports_checked() {
+        let mut conf = StacdConf::defaults(Path::new("/c"));
+        conf.controllers = vec![
+            entry(1, "tcp", "2001:0db8:0000::0001", "x"),
+            entry(2, "tcp", "2001:db8::1", "x"),
+            entry(3, "tcp", "2001:DB8::1", "x"),
+            entry(4, "tcp", "::ffff:10.0.0.1", "x"),
+            entry(5, "tcp", "10.0.0.1", "x"),
+        ];
+        for (line, port) in [(6, "abc"), (7, "-1")] {
+            let mut e = entry(line, "tcp", "10.0.0.2", "x");
+            e.trsvcid = port.into();
+            conf.controllers.push(e);
+        }
+        let d = build(&conf);
+        let ids: Vec<String> = d.wanted.iter().map(|w| w.id.to_string()).collect();
+        assert_eq!(
+            ids,
+            ["(tcp, 2001:db8::1, 4420, x)", "(tcp, 10.0.0.1, 4420, x)"]
+        );
+        assert_eq!(d.notes.len(), 2, "{:?}", d.notes);
+        assert!(
+            d.notes[0]
+                .starts_with("/c:6: controller ignored: trsvcid \"abc\" is not a port number"),
+            "{:?}",
+            d.notes
+        );
+        assert!(
+            d.notes[1].starts_with("/c:7: controller ignored: trsvcid \"-1\""),
+            "{:?}",
+            d.notes
+        );
+    }
+
+    /// The index gives what a scan of every pattern gives.
+    #[test]
+    #[rustfmt::skip]
+    fn exclusion_index_matches_a_scan() {
+        let mut conf = StacdConf::defaults(Path::new("/c"));
+        let p = |line, keys: &[(&str, &str)]| Pattern {
+            line,
+            keys: keys.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        };
+        conf.excludes = vec![
+            p(1, &[("transport", "tcp"), ("subsysnqn", "a")]),
+            p(2, &[("transport", "tcp")]),
+            p(3, &[("traddr", "1.1.1.1"), ("transport", "tcp")]),
+            p(4, &[("transport", "tcp"), ("subsysnqn", "a")]),
+            p(5, &[("zone", "red")]),
+            p(6, &[("transport", "rdma"), ("subsysnqn", "b"), ("zone", "red")]),
+        ];
+        let mut ex = Excludes::default();
+        for (t, a, n, extras) in [("tcp", "1.1.1.1", "a", vec![]), ("tcp", "2.2.2.2", "b", vec![]),
+                                  ("rdma", "1.1.1.1", "b", vec![("zone".to_string(), "red".to_string())]),
+                                  ("rdma", "1.1.1.1", "c", vec![])] {
+            let id = Identity::new(&IdFields { transport: t, traddr: a, subsysnqn: n, host_nqn: NQN, ..Default::default() }).unwrap();
+            let mut cand: Vec<(&str, &str)> = id.as_pairs().to_vec();
+            cand.extend(extras.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let scan = conf.excludes.iter().find(|p| p.matches(&cand)).map(|p| p.line);
+            assert_eq!(ex.first(&conf, &id, &extras), scan, "{id} {extras:?}");
+        }
     }
 
     #[test]
@@ -464,7 +601,7 @@ mod tests {
         let d = build(&conf);
         assert_eq!(d.wanted[0].id.host_iface.as_str(), "");
         assert_eq!(
-            d.wanted[0].params.hostid.as_deref(),
+            d.wanted[0].params.hostid.map(|h| h.to_string()).as_deref(),
             Some("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
         );
         assert_eq!(hostid_for(&host(), "nqn.other"), None);
@@ -474,18 +611,19 @@ mod tests {
     fn own_nqn_without_id_sends_the_uuid_it_carries() {
         let mut h = host();
         let own = "nqn.2014-08.org.nvmexpress:uuid:01234567-0123-0123-0123-0123456789ab";
-        h.nqn = heapless::String::try_from(own).unwrap();
+        h.nqn = crate::identity::Value::new("nqn", own).unwrap();
         h.id = None;
+        let text = |id: Option<HostId>| id.map(|i| i.to_string());
         assert_eq!(
-            hostid_for(&h, own).as_deref(),
+            text(hostid_for(&h, own)).as_deref(),
             Some("01234567-0123-0123-0123-0123456789ab")
         );
-        h.id = Some("11111111-2222-3333-4444-555555555555".into());
+        h.id = HostId::parse("11111111-2222-3333-4444-555555555555");
         assert_eq!(
-            hostid_for(&h, own).as_deref(),
+            text(hostid_for(&h, own)).as_deref(),
             Some("11111111-2222-3333-4444-555555555555")
         );
-        h.nqn = heapless::String::try_from("nqn.2014-08.com.example:host1").unwrap();
+        h.nqn = crate::identity::Value::new("nqn", "nqn.2014-08.com.example:host1").unwrap();
         h.id = None;
         assert_eq!(hostid_for(&h, "nqn.2014-08.com.example:host1"), None);
     }

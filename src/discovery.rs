@@ -85,7 +85,7 @@ pub fn to_wanted(t: &DcTarget, page: &LogPage, notes: &mut Vec<String>) -> Vec<W
                 id,
                 params: ConnectParams {
                     conn: t.io.clone(),
-                    hostid: t.params.hostid.clone(),
+                    hostid: t.params.hostid,
                     dhchap_secret: None,
                     dhchap_ctrl_secret: None,
                 },
@@ -596,7 +596,7 @@ mod tests {
             })
             .unwrap(),
             params: ConnectParams {
-                hostid: Some("h".into()),
+                hostid: crate::identity::HostId::parse("11111111-2222-3333-4444-555555555555"),
                 ..Default::default()
             },
             io: ConnParams {
@@ -643,9 +643,9 @@ mod tests {
             ]
         );
         assert!(w.iter().all(|w| w.boot && w.origin == Origin::Discovery));
-        assert!(w
-            .iter()
-            .all(|w| w.id.host_nqn.as_str() == HOST && w.params.hostid.as_deref() == Some("h")));
+        assert!(w.iter().all(
+            |w| w.id.host_nqn.as_str() == HOST && w.params.hostid == target(true).params.hostid
+        ));
         assert_eq!(w[0].params.conn.kato, Some(9));
         assert_eq!((w[0].ncc, w[1].ncc), (false, true));
         assert_eq!(notes.len(), 3, "{notes:?}");

@@ -71,6 +71,17 @@ impl Retry {
     };
 }
 
+/// The longest wait any input can ask for (`--timeout`, `rd.stacd.budget`,
+/// `rd.stacd.grace`, `rd.stacd.timeout`): a year. Longer values are capped
+/// here with a warning where they are read, so no deadline computed from
+/// input can overflow (std's `Instant + Duration` panics on overflow).
+pub const MAX_WAIT: Duration = Duration::from_secs(365 * 86_400);
+
+/// `t + d` with `d` capped at [`MAX_WAIT`]: never a panic, whatever `d`.
+pub fn later(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d.min(MAX_WAIT)).unwrap_or(t)
+}
+
 /// How long after the first kernel event of a burst the rescan happens:
 /// every event of the burst is covered by that one scan, and a removal is
 /// still seen well inside the fast retry.
@@ -813,7 +824,7 @@ impl Engine {
             }
         }
         log::debug!("{id} Connecting with {}", opts.shown());
-        let deadline = now + self.retry.deadline;
+        let deadline = later(now, self.retry.deadline);
         let (kernel, tx, waker, id2) = (
             self.kernel.clone(),
             self.tx.clone(),
@@ -1052,5 +1063,22 @@ mod tests {
         ] {
             assert_eq!(Secs1(Duration::from_millis(ms)).to_string(), want, "{ms}");
         }
+    }
+
+    // Issue 12 case 3: `Instant + Duration` panics on overflow.
+    #[test]
+    fn deadlines_from_input_never_overflow() {
+        let now = Instant::now();
+        for d in [
+            Duration::MAX,
+            Duration::from_secs(u64::MAX),
+            Duration::from_secs(i64::MAX as u64),
+        ] {
+            assert_eq!(later(now, d), now + MAX_WAIT);
+        }
+        assert_eq!(
+            later(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
     }
 }

@@ -18,11 +18,10 @@
 use crate::config::ConnParams;
 use crate::desired::{Origin, Wanted};
 use crate::engine::Status;
-use crate::identity::{IdFields, Identity};
+use crate::identity::{HostId, IdFields, Identity};
 use crate::json::{self, Fields};
 use crate::params::ConnectParams;
 use nanoserde::SerJson;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Bumped on any incompatible change of [`BootRecord`].
@@ -129,7 +128,7 @@ pub fn record(wanted: &[Wanted], status: &[Status]) -> BootRecord {
                 host_traddr: id.host_traddr.to_string(),
                 host_iface: id.host_iface.to_string(),
                 host_nqn: id.host_nqn.to_string(),
-                hostid: w.params.hostid.clone().unwrap_or_default(),
+                hostid: w.params.hostid.map(|h| h.to_string()).unwrap_or_default(),
                 options: options_text(w),
                 ctrl_loss_tmo: c.ctrl_loss_tmo,
                 reconnect_delay: c.reconnect_delay,
@@ -159,53 +158,72 @@ pub fn record(wanted: &[Wanted], status: &[Status]) -> BootRecord {
     }
 }
 
-/// Every entry as a wanted boot path; entries that no longer form a valid
-/// identity are skipped (counted in the second value).
+/// Every entry as a wanted boot path. The record is read back from a
+/// file, so it is checked like any other input: an entry that does not
+/// form a valid identity, whose host ID is not a UUID or whose numbers are
+/// out of the kernel's range is skipped (counted in the second value).
 pub fn to_wanted(r: &BootRecord) -> (Vec<Wanted>, usize) {
     let mut out = Vec::new();
     let mut skipped = 0;
     for c in &r.connections {
-        let id = Identity::new(&IdFields {
-            transport: &c.transport,
-            traddr: &c.traddr,
-            trsvcid: &c.trsvcid,
-            subsysnqn: &c.subsysnqn,
-            host_traddr: &c.host_traddr,
-            host_iface: &c.host_iface,
-            host_nqn: &c.host_nqn,
-        });
-        let Ok(id) = id else {
-            skipped += 1;
-            continue;
-        };
-        out.push(Wanted {
-            id,
-            params: ConnectParams {
-                conn: ConnParams {
-                    ctrl_loss_tmo: c.ctrl_loss_tmo,
-                    reconnect_delay: c.reconnect_delay,
-                    kato: c.kato,
-                    nr_io_queues: c.nr_io_queues,
-                    queue_size: c.queue_size,
-                    hdr_digest: c.hdr_digest,
-                    data_digest: c.data_digest,
-                    ..Default::default()
-                },
-                hostid: Some(c.hostid.clone()).filter(|h| !h.is_empty()),
-                dhchap_secret: None,
-                dhchap_ctrl_secret: None,
-            },
-            origin: Origin::Boot,
-            boot: true,
-            extras: Vec::new(),
-            ncc: false,
-        });
+        match entry(c) {
+            Some(w) => out.push(w),
+            None => skipped += 1,
+        }
     }
     (out, skipped)
 }
 
+fn entry(c: &BootConn) -> Option<Wanted> {
+    let id = Identity::new(&IdFields {
+        transport: &c.transport,
+        traddr: &c.traddr,
+        trsvcid: &c.trsvcid,
+        subsysnqn: &c.subsysnqn,
+        host_traddr: &c.host_traddr,
+        host_iface: &c.host_iface,
+        host_nqn: &c.host_nqn,
+    })
+    .ok()?;
+    let hostid = match c.hostid.as_str() {
+        "" => None,
+        h => Some(HostId::parse(h)?),
+    };
+    let num = |key: &str, v: Option<i64>| match v {
+        Some(n) => crate::params::in_range(key, n).ok().map(Some),
+        None => Some(None),
+    };
+    Some(Wanted {
+        id,
+        params: ConnectParams {
+            conn: ConnParams {
+                ctrl_loss_tmo: num("ctrl-loss-tmo", c.ctrl_loss_tmo)?,
+                reconnect_delay: num("reconnect-delay", c.reconnect_delay)?,
+                kato: num("kato", c.kato)?,
+                nr_io_queues: num("nr-io-queues", c.nr_io_queues)?,
+                queue_size: num("queue-size", c.queue_size)?,
+                hdr_digest: c.hdr_digest,
+                data_digest: c.data_digest,
+                ..Default::default()
+            },
+            hostid,
+            dhchap_secret: None,
+            dhchap_ctrl_secret: None,
+        },
+        origin: Origin::Boot,
+        boot: true,
+        extras: Vec::new(),
+        ncc: false,
+    })
+}
+
 pub fn encode(r: &BootRecord) -> String {
     r.serialize_json()
+}
+
+/// [`decode`] of a file's bytes, which must be UTF-8.
+pub fn decode_bytes(bytes: &[u8]) -> Result<BootRecord, String> {
+    decode(std::str::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())?)
 }
 
 pub fn decode(text: &str) -> Result<BootRecord, String> {
@@ -263,40 +281,28 @@ pub fn path(run_dir: &Path) -> PathBuf {
     run_dir.join(FILE)
 }
 
-/// Write atomically into `run_dir`.
+/// The largest hand-off record read (a boot has a few dozen paths).
+pub const MAX_BYTES: u64 = 16 << 20;
+
+/// Write atomically into `run_dir`, never through a link
+/// ([`crate::files::write_atomic`]).
 pub fn save(run_dir: &Path, r: &BootRecord) -> std::io::Result<()> {
-    std::fs::create_dir_all(run_dir)?;
-    let tmp = run_dir.join(format!(".{FILE}.{}", std::process::id()));
-    let res = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(encode(r).as_bytes())?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path(run_dir))?;
-        std::fs::File::open(run_dir)?.sync_all()
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res
+    let mut text = encode(r);
+    text.push('\n');
+    crate::files::write_atomic(run_dir, FILE, text.as_bytes())
 }
 
-/// Read the record of `run_dir`: none → `None`; undecodable → `None` with
-/// a warning (nothing is disconnected because of it).
+/// Read the record of `run_dir`: none → `None`; undecodable (also: not
+/// UTF-8, larger than [`MAX_BYTES`], not a regular file, a link) → `None`
+/// with a warning (nothing is disconnected because of it).
 pub fn load(run_dir: &Path) -> Option<BootRecord> {
     let p = path(run_dir);
-    let text = match std::fs::read_to_string(&p) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => {
-            log::warn!(
-                "cannot read {}: {e}; boot connections not handed over",
-                p.display()
-            );
-            return None;
-        }
+    let decoded = match crate::files::read_bounded(&p, MAX_BYTES, false) {
+        Ok(Some(f)) => decode_bytes(&f.bytes),
+        Ok(None) => return None,
+        Err(e) => Err(e.to_string()),
     };
-    match decode(&text) {
+    match decoded {
         Ok(r) => Some(r),
         Err(e) => {
             log::warn!(
@@ -331,8 +337,8 @@ mod tests {
                     hdr_digest: Some(true),
                     ..Default::default()
                 },
-                hostid: Some("11111111-2222-3333-4444-555555555555".into()),
-                dhchap_secret: Some(crate::secret::Secret::new("DHHC-1:00:s3cr3t:")),
+                hostid: HostId::parse("11111111-2222-3333-4444-555555555555"),
+                dhchap_secret: crate::secret::Secret::new("DHHC-1:00:s3cr3t:").ok(),
                 dhchap_ctrl_secret: None,
             },
             origin,
@@ -408,9 +414,28 @@ mod tests {
         assert_eq!(ws[0].params.dhchap_secret, None);
         assert_eq!(ws[0].default_ctrl_loss_tmo(), -1);
         assert_eq!(
-            ws[0].params.hostid.as_deref(),
+            ws[0].params.hostid.map(|h| h.to_string()).as_deref(),
             Some("11111111-2222-3333-4444-555555555555")
         );
+    }
+
+    // Issue 12 case 2: a host ID read back from boot.json reached the
+    // connect string (`,hostnqn=...,duplicate_connect\nnr_io_queues=1`).
+    #[test]
+    fn entries_read_back_are_checked() {
+        let r = record(&[w("10.0.0.1", Origin::Nbft, true)], &[]);
+        let mut bad = r.clone();
+        bad.connections[0].hostid =
+            "11111111-2222-3333-4444-555555555555,hostnqn=nqn.evil,duplicate_connect\nnr_io_queues=1".into();
+        let mut kato = r.clone();
+        kato.connections[0].kato = Some(-5);
+        let mut nqn = r.clone();
+        nqn.connections[0].subsysnqn = "nqn.x\nforged".into();
+        for b in [bad, kato, nqn] {
+            let (ws, skipped) = to_wanted(&decode(&encode(&b)).unwrap());
+            assert_eq!((ws.len(), skipped), (0, 1));
+        }
+        assert_eq!(to_wanted(&r).0.len(), 1);
     }
 
     #[test]

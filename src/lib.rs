@@ -43,6 +43,7 @@ pub mod desired;
 pub mod discovery;
 pub mod engine;
 pub mod exit;
+pub mod files;
 pub mod handoff;
 pub mod identity;
 pub mod json;

@@ -106,6 +106,24 @@ fn kmsg_prio(level: Level) -> u8 {
         }
 }
 
+/// One message, one line: control characters (a newline or escape
+/// sequence from a file, the NBFT, a log page, D-Bus) are escaped, so no
+/// input can forge or hide a log line, whichever message carries it.
+pub fn one_line(msg: String) -> String {
+    if !msg.contains(|c: char| c.is_control() && c != '\t') {
+        return msg;
+    }
+    let mut o = String::with_capacity(msg.len() + 8);
+    for c in msg.chars() {
+        if c.is_control() && c != '\t' {
+            o.extend(c.escape_default());
+        } else {
+            o.push(c);
+        }
+    }
+    o
+}
+
 impl Log for Logger {
     fn enabled(&self, m: &Metadata<'_>) -> bool {
         m.level() <= log::max_level()
@@ -115,7 +133,7 @@ impl Log for Logger {
         if !self.enabled(r.metadata()) {
             return;
         }
-        let msg = r.args().to_string();
+        let msg = one_line(r.args().to_string());
         let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
         match &mut *sink {
             Sink::Stderr => {
@@ -125,7 +143,11 @@ impl Log for Logger {
                     Level::Info => "",
                     Level::Debug | Level::Trace => "debug: ",
                 };
-                let _ = writeln!(std::io::stderr().lock(), "{}: {tag}{msg}", self.ident);
+                // One write per line (stderr is unbuffered: writeln! would
+                // write each piece, five system calls a line, and let
+                // another thread's line in between).
+                let line = format!("{}: {tag}{msg}\n", self.ident);
+                let _ = std::io::stderr().write_all(line.as_bytes());
             }
             Sink::Syslog { path, conn } => {
                 // Send; on failure reopen once (the syslog daemon may have
@@ -139,7 +161,8 @@ impl Log for Logger {
                         .as_mut()
                         .is_some_and(|c| send(c, r.level(), &msg).is_ok());
                     if !resent {
-                        let _ = writeln!(std::io::stderr().lock(), "{}: {msg}", self.ident);
+                        let line = format!("{}: {msg}\n", self.ident);
+                        let _ = std::io::stderr().write_all(line.as_bytes());
                     }
                 }
             }
@@ -210,6 +233,15 @@ pub fn level_name() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_line_per_message() {
+        assert_eq!(one_line("a b\tc".into()), "a b\tc");
+        assert_eq!(
+            one_line("x\nstacd[1]: forged\r\u{1b}[2J\0".into()),
+            "x\\nstacd[1]: forged\\r\\u{1b}[2J\\u{0}"
+        );
+    }
 
     #[test]
     fn kmsg_priorities() {

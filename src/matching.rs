@@ -177,13 +177,13 @@ mod tests {
         v
     }
 
-    fn s<const N: usize>(v: &str) -> heapless::String<N> {
+    fn s<const N: usize>(v: &str) -> crate::identity::Value<N> {
         bounded("test", v).expect("within kernel limits")
     }
 
     /// A tcp identity as §10.5 builds it: trsvcid 8009, subsysnqn `hello`.
     fn want(traddr: &str, host_traddr: &str, host_iface: &str) -> Identity {
-        Identity {
+        Identity::from_parts(crate::identity::IdParts {
             transport: Transport::Tcp,
             traddr: s(traddr),
             trsvcid: s("8009"),
@@ -191,7 +191,7 @@ mod tests {
             host_traddr: s(host_traddr),
             host_iface: s(host_iface),
             host_nqn: s(HOST),
-        }
+        })
     }
 
     /// Device D of §10.5 (`src` empty: Dl, a legacy kernel).
@@ -230,11 +230,11 @@ mod tests {
                 let mut blah = d.clone();
                 blah.transport = "blah".into();
                 let mut rdma = want(t, &src, i);
-                rdma.transport = Transport::Rdma;
+                rdma.edit().transport = Transport::Rdma;
                 let mut port = want(t, &src, i);
-                port.trsvcid = s("8010");
+                port.edit().trsvcid = s("8010");
                 let mut bob = want(t, &src, i);
-                bob.subsysnqn = s("bob");
+                bob.edit().subsysnqn = s("bob");
                 let cases: [(u32, Identity, bool); 12] = [
                     (1, want(t, &src, i), true),
                     (2, rdma, false),
@@ -343,14 +343,14 @@ mod tests {
             ..Default::default()
         };
         let mut fc = want("abc", "AAA::BBBB", "");
-        fc.transport = Transport::Fc;
-        fc.trsvcid = s("");
+        fc.edit().transport = Transport::Fc;
+        fc.edit().trsvcid = s("");
         assert!(matches(&fc, &fc_dev, &net()));
-        fc.host_traddr = s("aaa::bbbb");
+        fc.edit().host_traddr = s("aaa::bbbb");
         assert!(matches(&fc, &fc_dev, &net()));
-        fc.host_traddr = s("BBBB::AAA");
+        fc.edit().host_traddr = s("BBBB::AAA");
         assert!(!matches(&fc, &fc_dev, &net()));
-        fc.host_traddr = s("");
+        fc.edit().host_traddr = s("");
         assert!(!matches(&fc, &fc_dev, &net()));
 
         let rdma_dev = KernelCtrl {
@@ -362,12 +362,12 @@ mod tests {
             ..Default::default()
         };
         let mut rdma = want("2.3.4.5", "5.4.3.2", "");
-        rdma.transport = Transport::Rdma;
-        rdma.trsvcid = s("4444");
+        rdma.edit().transport = Transport::Rdma;
+        rdma.edit().trsvcid = s("4444");
         assert!(matches(&rdma, &rdma_dev, &net()));
-        rdma.host_traddr = s("5.5.6.6");
+        rdma.edit().host_traddr = s("5.5.6.6");
         assert!(!matches(&rdma, &rdma_dev, &net()));
-        rdma.host_traddr = s("");
+        rdma.edit().host_traddr = s("");
         assert!(matches(&rdma, &rdma_dev, &net()));
 
         let loop_dev = KernelCtrl {
@@ -377,10 +377,10 @@ mod tests {
             ..Default::default()
         };
         let mut lp = want("", "", "");
-        lp.transport = Transport::Loop;
-        lp.trsvcid = s("");
+        lp.edit().transport = Transport::Loop;
+        lp.edit().trsvcid = s("");
         assert!(matches(&lp, &loop_dev, &net()));
-        lp.trsvcid = s("4420");
+        lp.edit().trsvcid = s("4420");
         assert!(!matches(&lp, &loop_dev, &net()));
     }
 
@@ -424,7 +424,7 @@ mod tests {
 
         // The discovery NQN in the identity matches any subsystem NQN.
         let mut disc = want("1.2.3.4", "", "");
-        disc.subsysnqn = s(DISCOVERY_NQN);
+        disc.edit().subsysnqn = s(DISCOVERY_NQN);
         assert!(matches(&disc, &dev("1.2.3.4", "", "", ""), &net()));
         let mut d2 = dev("1.2.3.4", "", "", "");
         d2.subsysnqn = DISCOVERY_NQN.into();

@@ -1700,9 +1700,13 @@ pub fn read_all(dir: &Path) -> Vec<(PathBuf, Result<Nbft, NbftError>)> {
     paths
         .into_iter()
         .map(|p| {
-            let decoded = std::fs::read(&p)
-                .map_err(NbftError::from)
-                .and_then(|b| parse(&b));
+            // A regular file of at most 16 MiB (an ACPI table's length
+            // is 32 bits, real NBFTs are a few KiB).
+            let decoded = match crate::files::read_bounded(&p, 16 << 20, true) {
+                Ok(Some(f)) => parse(&f.bytes),
+                Ok(None) => Err(NbftError::from(io::Error::from(io::ErrorKind::NotFound))),
+                Err(e) => Err(NbftError::from(io::Error::other(e.to_string()))),
+            };
             (p, decoded)
         })
         .collect()

@@ -16,7 +16,7 @@
 use crate::cmdline::Wait;
 use crate::desired::Wanted;
 use crate::discovery::Discoverer;
-use crate::engine::{Engine, How, Status};
+use crate::engine::{later, Engine, How, Status};
 use crate::exit;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -97,7 +97,7 @@ pub fn run_boot(
     policy: Policy,
     out: &mut dyn Write,
 ) -> u8 {
-    let deadline = Instant::now() + budget;
+    let deadline = later(Instant::now(), budget);
     let mut first_live: Option<Instant> = None;
     loop {
         let now = Instant::now();
@@ -126,7 +126,7 @@ pub fn run_boot(
             Wait::None => round_done,
             Wait::Root => {
                 (all_live && disc_read)
-                    || (round_done && first_live.is_some_and(|t| now >= t + policy.grace))
+                    || (round_done && first_live.is_some_and(|t| now >= later(t, policy.grace)))
             }
         };
         if done || now >= deadline {
@@ -140,7 +140,7 @@ pub fn run_boot(
             until = until.min(t);
         }
         if let Some(t) = first_live.filter(|_| policy.wait == Wait::Root) {
-            until = until.min((t + policy.grace).max(now));
+            until = until.min(later(t, policy.grace).max(now));
         }
         if waiting_kernel || disc_busy {
             until = until.min(now + SETTLE_POLL);

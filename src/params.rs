@@ -7,9 +7,14 @@
 //! kernel does not list in its option table (the first read of
 //! `/dev/nvme-fabrics`, kernel >= 5.17) is left out, with a warning, rather
 //! than failing every connect with EINVAL.
+//!
+//! The string is built only from checked values: the identity's
+//! [`crate::identity::Value`]s, a [`HostId`], [`Secret`]s and numbers in
+//! the kernel's range ([`range`]), each checked where it entered the
+//! program; `fuzz/fuzz_targets/optstring.rs` checks the result.
 
 use crate::config::ConnParams;
-use crate::identity::{Identity, Transport};
+use crate::identity::{HostId, Identity, Transport};
 use crate::secret::{Secret, REDACTED};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -18,6 +23,33 @@ use std::fmt::Write as _;
 /// (`NVMF_DEF_CTRL_LOSS_TMO`, libnvme `src/nvme/fabrics.h`); nvme-stas parity.
 pub const DEFAULT_CTRL_LOSS_TMO: i64 = 600;
 
+/// The values the kernel accepts for a numeric connect option, by its
+/// stacd.conf name: `match_int` reads an `int`, and `nvmf_parse_options`
+/// (kernel `drivers/nvme/host/fabrics.c`) refuses a queue count or a
+/// reconnect delay below 1 and a negative keep-alive; `queue_size` is
+/// `NVMF_MIN_QUEUE_SIZE`..`NVMF_MAX_QUEUE_SIZE`; a `ctrl_loss_tmo` below
+/// -1 is never sent (libnvme `add_int_or_minus_one_argument`). `None`: not
+/// a numeric option.
+pub fn range(key: &str) -> Option<(i64, i64)> {
+    const INT_MAX: i64 = i32::MAX as i64;
+    Some(match key {
+        "kato" => (0, INT_MAX),
+        "ctrl-loss-tmo" => (-1, INT_MAX),
+        "queue-size" => (16, 1024),
+        "reconnect-delay" | "nr-io-queues" | "nr-write-queues" | "nr-poll-queues" => (1, INT_MAX),
+        _ => return None,
+    })
+}
+
+/// `v` if it is in `key`'s [`range`]; the error says what is.
+pub fn in_range(key: &str, v: i64) -> Result<i64, String> {
+    match range(key) {
+        Some((lo, hi)) if (lo..=hi).contains(&v) => Ok(v),
+        Some((lo, hi)) => Err(format!("expected an integer from {lo} to {hi}")),
+        None => Err("not a numeric option".into()),
+    }
+}
+
 /// Everything a connect needs beyond the identity.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConnectParams {
@@ -25,7 +57,7 @@ pub struct ConnectParams {
     pub conn: ConnParams,
     /// Host ID sent with the identity's host NQN; `None` lets the kernel use
     /// its default.
-    pub hostid: Option<String>,
+    pub hostid: Option<HostId>,
     pub dhchap_secret: Option<Secret>,
     pub dhchap_ctrl_secret: Option<Secret>,
 }
@@ -106,7 +138,8 @@ impl KernelOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptionString {
     text: String,
-    /// Same string with secret values replaced by `<redacted>`.
+    /// Same string with secret values (and any value that looks like key
+    /// material) replaced by `<redacted>`.
     shown: String,
     /// Tokens the kernel does not support, left out.
     pub omitted: Vec<&'static str>,
@@ -135,6 +168,9 @@ impl Builder<'_> {
             self.out.omitted.push(name);
             return;
         }
+        // A value that looks like key material is hidden wherever it is
+        // (secret.rs): a host NQN spelled like a key must not show one.
+        let secret = secret || value.is_some_and(crate::secret::looks_like_key);
         for (s, hide) in [(&mut self.out.text, false), (&mut self.out.shown, secret)] {
             if !s.is_empty() {
                 s.push(',');
@@ -186,8 +222,8 @@ pub fn option_string(
         b.push("trsvcid", Some(&id.trsvcid), false);
     }
     b.push("hostnqn", Some(&id.host_nqn), false);
-    if let Some(h) = p.hostid.as_deref().filter(|h| !h.is_empty()) {
-        b.push("hostid", Some(h), false);
+    if let Some(h) = p.hostid {
+        b.push("hostid", Some(&h.to_string()), false);
     }
     if let Some(s) = &p.dhchap_secret {
         b.push("dhchap_secret", Some(s.expose()), true);
@@ -245,7 +281,7 @@ mod tests {
 
     fn params() -> ConnectParams {
         ConnectParams {
-            hostid: Some("01234567-89ab-cdef-0123-456789abcdef".into()),
+            hostid: HostId::parse("01234567-89ab-cdef-0123-456789abcdef"),
             ..Default::default()
         }
     }
@@ -326,8 +362,8 @@ mod tests {
     #[test]
     fn unsupported_options_are_left_out_and_secrets_hidden() {
         let mut p = params();
-        p.dhchap_secret = Some(Secret::new("DHHC-1:01:s3cr3tK3y=:"));
-        p.dhchap_ctrl_secret = Some(Secret::new("DHHC-1:01:def=:"));
+        p.dhchap_secret = Secret::new("DHHC-1:01:s3cr3tK3y=:").ok();
+        p.dhchap_ctrl_secret = Secret::new("DHHC-1:01:def=:").ok();
         let k = KernelOptions::parse(
             "instance=-1,cntlid=-1,transport=%s,traddr=%s,trsvcid=%s,nqn=%s,hostnqn=%s,hostid=%pU,ctrl_loss_tmo=%d,dhchap_secret=%s\n",
         );

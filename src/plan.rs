@@ -545,7 +545,7 @@ mod tests {
         let a = id("10.0.0.1", "nqn.a");
         // Two wanted identities that both match one device: only one takes it.
         let mut a2 = a.clone();
-        a2.host_iface = heapless::String::try_from("eth0").unwrap();
+        a2.edit().host_iface = crate::identity::Value::new("i", "eth0").unwrap();
         let mut foreign = dev(2, "10.0.0.1", "nqn.a", "live");
         foreign.hostnqn = "nqn.someone-else".into();
         let scan = [
@@ -832,7 +832,7 @@ mod tests {
     fn new_spelling_takes_the_device_over() {
         let old = {
             let mut i = id("10.0.0.1", "nqn.a");
-            i.host_iface = heapless::String::try_from("eth0").unwrap();
+            i.edit().host_iface = crate::identity::Value::new("i", "eth0").unwrap();
             i
         };
         let new = id("10.0.0.1", "nqn.a");

@@ -73,9 +73,16 @@ pub fn parse_pages(text: &str) -> Result<(Vec<DcPages>, Vec<String>), String> {
             Some(Json::Arr(es)) => {
                 for (j, e) in es.iter().enumerate() {
                     match e {
-                        Json::Obj(m) => p
-                            .entries
-                            .push(m.iter().map(|(k, v)| (k.clone(), text_of(v))).collect()),
+                        // Shown on D-Bus: a member that is (or is filed as) a
+                        // secret is kept as `<redacted>`.
+                        Json::Obj(m) => p.entries.push(
+                            m.iter()
+                                .map(|(k, v)| {
+                                    let t = text_of(v);
+                                    (k.clone(), crate::secret::shown_value(k, &t).to_string())
+                                })
+                                .collect(),
+                        ),
                         _ => warnings.push(format!(
                             "stafd: log page entry {j} of element {i} is not an object; skipped"
                         )),
@@ -130,6 +137,8 @@ pub struct Derived {
 /// with every other source ([`crate::daemon::Inputs::desired`]).
 pub fn to_wanted(pages: &[DcPages], conf: &StacdConf, host: &HostIdentity) -> Derived {
     let mut wanted: Vec<Wanted> = Vec::new();
+    // Where each identity is in `wanted`: many entries stay linear.
+    let mut at: std::collections::HashMap<Identity, usize> = std::collections::HashMap::new();
     let mut dlpes = BTreeMap::new();
     let mut warnings = Vec::new();
     let mut malformed = false;
@@ -196,16 +205,19 @@ pub fn to_wanted(pages: &[DcPages], conf: &StacdConf, host: &HostIdentity) -> De
             dlpes.insert(id.clone(), e.clone());
             // A controller several discovery controllers list is one
             // controller; the last entry seen gives its NCC (§3.3).
-            match wanted.iter_mut().find(|w| w.id == id) {
-                Some(w) => w.ncc = ncc,
-                None => wanted.push(Wanted {
-                    params: params(conf, host, &id),
-                    id,
-                    origin: Origin::Stafd,
-                    boot: false,
-                    extras: Vec::new(),
-                    ncc,
-                }),
+            match at.get(&id) {
+                Some(&i) => wanted[i].ncc = ncc,
+                None => {
+                    at.insert(id.clone(), wanted.len());
+                    wanted.push(Wanted {
+                        params: params(conf, host, &id),
+                        id,
+                        origin: Origin::Stafd,
+                        boot: false,
+                        extras: Vec::new(),
+                        ncc,
+                    });
+                }
             }
         }
     }
@@ -234,8 +246,8 @@ mod tests {
 
     fn host() -> HostIdentity {
         HostIdentity {
-            nqn: heapless::String::try_from(NQN).unwrap(),
-            id: Some("01234567-0123-0123-0123-0123456789ab".into()),
+            nqn: crate::identity::Value::new("nqn", NQN).unwrap(),
+            id: crate::identity::HostId::parse("01234567-0123-0123-0123-0123456789ab"),
             key: None,
             symname: None,
             source: HostSource::EtcNvme,
@@ -265,6 +277,24 @@ mod tests {
       {"log-pages": []},
       {"discovery-controller": {}, "log-pages": 7}
     ]"#;
+
+    // Issue 12: what stafd publishes is shown on D-Bus; a member filed as
+    // a secret is not.
+    #[test]
+    fn secret_members_of_a_log_page_entry_are_hidden() {
+        let (p, _) = parse_pages(
+            r#"[{"discovery-controller": {}, "log-pages": [{"subtype": "nvme", "dhchap_key": "x", "tsas": "DHHC-1:00:y:"}]}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            p[0].entries[0],
+            [
+                ("subtype".to_string(), "nvme".to_string()),
+                ("dhchap_key".into(), crate::secret::REDACTED.into()),
+                ("tsas".into(), crate::secret::REDACTED.into()),
+            ]
+        );
+    }
 
     #[test]
     fn log_pages_become_wanted_controllers() {
@@ -298,7 +328,7 @@ mod tests {
         );
         // A foreign host NQN gets the UUID it carries as host ID.
         assert_eq!(
-            w[3].params.hostid.as_deref(),
+            w[3].params.hostid.map(|h| h.to_string()).as_deref(),
             Some("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
         );
         assert_eq!(get(&dlpes[&w[0].id], "tsas"), Some("{'sectype': 'none'}"));

@@ -4,18 +4,23 @@
 //! nvme-stas keeps its "last known config" as a Python pickle (stacd-spec.md
 //! §4.12); DESIGN.md replaces it with JSON (written by nanoserde, read
 //! through src/json.rs) in the same runtime
-//! directory, written atomically (temporary file, fsync, rename) so a crash
-//! or a full disk never leaves a half-written file. A file that cannot be
-//! decoded, or was written by another schema version, is set aside (renamed
-//! `state.json.bad`) with a warning and not trusted: nothing is disconnected
-//! because of it, and the next scan adopts what is wanted.
+//! directory, written atomically and without following links
+//! ([`crate::files::write_atomic`]) so a crash or a full disk never leaves a
+//! half-written file. A file that cannot be decoded (not UTF-8, not JSON,
+//! larger than [`MAX_BYTES`], not a regular file), or was written by
+//! another schema version, is set aside (renamed `state.json.bad`) with a
+//! warning and not trusted: nothing is disconnected because of it, and the
+//! next scan adopts what is wanted. Entries are checked like any input: an
+//! invalid identity or a device name that is not `nvmeN` is skipped.
 
 use crate::identity::{IdFields, Identity};
 use crate::json::{self, Fields};
 use nanoserde::SerJson;
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
+
+/// The largest state file read (100,000 controllers take about 35 MB).
+pub const MAX_BYTES: u64 = 64 << 20;
 
 /// Bumped on any incompatible change of [`StateFile`].
 pub const VERSION: u32 = 1;
@@ -103,6 +108,16 @@ pub fn encode(owned: &OwnedMap) -> String {
     .serialize_json()
 }
 
+/// [`decode`] of a file's bytes: white space only is an empty map; bytes
+/// that are not UTF-8 are an error (the file is set aside).
+pub fn decode_bytes(bytes: &[u8]) -> Result<(OwnedMap, usize), String> {
+    match std::str::from_utf8(bytes) {
+        Ok(t) if t.trim().is_empty() => Ok((OwnedMap::new(), 0)),
+        Ok(t) => decode(t),
+        Err(_) => Err("not UTF-8 text".to_string()),
+    }
+}
+
 /// Decode a state file; entries that no longer form a valid identity are
 /// skipped (counted in the second value).
 pub fn decode(text: &str) -> Result<(OwnedMap, usize), String> {
@@ -116,7 +131,9 @@ pub fn decode(text: &str) -> Result<(OwnedMap, usize), String> {
     let mut out = OwnedMap::new();
     let mut skipped = 0;
     for e in f.controllers {
-        match e.identity() {
+        // The device name becomes a path under /sys/class/nvme.
+        let device_ok = crate::kernel::sysfs::instance_of(&e.device).is_some();
+        match e.identity().filter(|_| device_ok) {
             Some(id) => {
                 out.insert(
                     id,
@@ -180,22 +197,23 @@ impl Store {
         self.dir.join(FILE)
     }
 
-    /// Read the file. Missing or empty → empty map. Undecodable → the file
-    /// is renamed `state.json.bad`, a warning is logged, empty map.
+    /// Read the file. Missing or empty → empty map. Undecodable (also: not
+    /// UTF-8, too large, not a regular file) → the file is renamed
+    /// `state.json.bad`, a warning is logged, empty map. Other read errors
+    /// (permissions) → a warning, empty map, the file left alone.
     pub fn load(&self) -> OwnedMap {
+        use crate::files::ReadError;
         let path = self.path();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return OwnedMap::new(),
-            Err(e) => {
+        let decoded = match crate::files::read_bounded(&path, MAX_BYTES, false) {
+            Ok(None) => return OwnedMap::new(),
+            Ok(Some(f)) => decode_bytes(&f.bytes),
+            Err(ReadError::Io(e)) => {
                 log::warn!("cannot read {}: {e}; starting without it", path.display());
                 return OwnedMap::new();
             }
+            Err(e) => Err(e.to_string()),
         };
-        if text.trim().is_empty() {
-            return OwnedMap::new();
-        }
-        match decode(&text) {
+        match decoded {
             Ok((map, skipped)) => {
                 if skipped > 0 {
                     log::warn!("{}: {skipped} invalid entries ignored", path.display());
@@ -215,23 +233,13 @@ impl Store {
         }
     }
 
-    /// Write atomically: a temporary file in the same directory, fsync,
-    /// rename over the old one, fsync the directory.
+    /// Write atomically ([`crate::files::write_atomic`]): a new temporary
+    /// file in the same directory (never an existing name, never through a
+    /// link), fsync, rename over the old one, fsync the directory.
     pub fn save(&self, owned: &OwnedMap) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
-        let tmp = self.dir.join(format!(".{FILE}.{}", std::process::id()));
-        let res = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(encode(owned).as_bytes())?;
-            f.write_all(b"\n")?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, self.path())?;
-            std::fs::File::open(&self.dir)?.sync_all()
-        })();
-        if res.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        res
+        let mut text = encode(owned);
+        text.push('\n');
+        crate::files::write_atomic(&self.dir, FILE, text.as_bytes())
     }
 }
 
@@ -320,6 +328,64 @@ mod tests {
         std::fs::write(s.path(), "").unwrap();
         assert!(s.load().is_empty());
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    // Issue 12 cases 4 and 7: what is not a state file is set aside, never
+    // overwritten blindly, never waited on; the write never follows a link.
+    #[test]
+    fn odd_files_are_set_aside_and_links_never_followed() {
+        let d = tmpdir("odd");
+        std::fs::create_dir_all(&d).unwrap();
+        let s = Store::new(&d);
+        let bad = d.join("state.json.bad");
+        let fifo = |p: &Path| {
+            let m = rustix::fs::Mode::from_raw_mode(0o600);
+            rustix::fs::mknodat(rustix::fs::CWD, p, rustix::fs::FileType::Fifo, m, 0).unwrap()
+        };
+        let huge = vec![b' '; MAX_BYTES as usize + 1];
+        for (what, make) in [
+            (
+                "not UTF-8",
+                &(|p: &Path| std::fs::write(p, b"{\xff\xfe}").unwrap()) as &dyn Fn(&Path),
+            ),
+            ("a FIFO", &fifo),
+            ("too large", &|p: &Path| std::fs::write(p, &huge).unwrap()),
+            ("a link", &|p: &Path| {
+                std::os::unix::fs::symlink("/etc/hostname", p).unwrap()
+            }),
+        ] {
+            let _ = std::fs::remove_file(&bad);
+            make(&s.path());
+            assert!(s.load().is_empty(), "{what}");
+            assert!(std::fs::symlink_metadata(&bad).is_ok(), "{what}: set aside");
+            assert!(std::fs::symlink_metadata(s.path()).is_err(), "{what}");
+        }
+        // A link planted at the temporary name: the save writes its own file.
+        let target = d.join("target");
+        std::fs::write(&target, "precious").unwrap();
+        let tmp = d.join(format!(".{FILE}.{}.0", std::process::id()));
+        std::os::unix::fs::symlink(&target, &tmp).unwrap();
+        let mut m = OwnedMap::new();
+        let o = Owned {
+            device: "nvme3".into(),
+            cntlid: 1,
+            origin: "config".into(),
+            boot: false,
+        };
+        m.insert(id("1.1.1.1"), o);
+        s.save(&m).unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
+        assert_eq!(s.load(), m);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn entries_with_a_bad_device_are_skipped() {
+        let t = r#"{"version":1,"controllers":[
+            {"transport":"tcp","traddr":"1.1.1.1","trsvcid":"4420","subsysnqn":"nqn.x","host-traddr":"","host-iface":"","host-nqn":"nqn.h","device":"../../../etc"},
+            {"transport":"tcp","traddr":"1.1.1.2","trsvcid":"4420","subsysnqn":"nqn.x,hostnqn=nqn.evil","host-traddr":"","host-iface":"","host-nqn":"nqn.h","device":"nvme1"}]}"#;
+        let (m, skipped) = decode(t).unwrap();
+        assert_eq!((m.len(), skipped), (0, 2));
     }
 
     #[test]

@@ -319,6 +319,52 @@ fn daemon_reload_and_stop() {
     assert_eq!(d.engine.owned().len(), 2);
 }
 
+// Issue 12 case 8: stacd.conf deleted, then SIGHUP, meant "all defaults"
+// and disconnected every controller stacd owned. A file that is gone on
+// reload keeps the running configuration; when it comes back, it is read.
+#[test]
+fn daemon_reload_without_the_file_keeps_the_running_configuration() {
+    let fr = FakeRoot::new("reload-gone");
+    fr.write_conf(&format!("[Controllers]\n{}", ctrl_line(4420, SUB1)));
+    let root = fr.root();
+    let k = Arc::new(Recorder::new(&root));
+    let (conf, _) = config::load_stacd_conf(&fr.conf_path()).unwrap();
+    let (host, _) = host::load_host(&root, &root.path(rel::SYS_CONF)).unwrap();
+    let kd: Arc<dyn Fabrics> = k.clone();
+    let e = Engine::new(&root, kd, Store::new(&root.run_dir()), FAST);
+    let mut d = Daemon::new(root, fr.conf_path(), host, conf, false, e).unwrap();
+    let ctl = d.control();
+    let t = std::thread::spawn(move || {
+        let code = d.run();
+        (code, d)
+    });
+    let wait_for = |n: usize| {
+        let end = Instant::now() + Duration::from_secs(5);
+        while fr.ctrls().len() != n {
+            assert!(Instant::now() < end, "waiting for {n}: {:?}", fr.ctrls());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait_for(1);
+    std::fs::remove_file(fr.conf_path()).unwrap();
+    ctl.request_reload();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(k.deletes().is_empty(), "nothing disconnected");
+    assert_eq!(fr.ctrls().len(), 1);
+    // The file back, with one more controller: a normal reload.
+    fr.write_conf(&format!(
+        "[Controllers]\n{}{}",
+        ctrl_line(4420, SUB1),
+        ctrl_line(4420, SUB2)
+    ));
+    ctl.request_reload();
+    wait_for(2);
+    ctl.request_stop();
+    let (_, d) = t.join().unwrap();
+    assert!(k.deletes().is_empty());
+    assert_eq!(d.engine.wanted().len(), 2);
+}
+
 #[test]
 fn restart_announces_restored_controllers_once() {
     // Announcing adoption needs a logger; check the effect instead: a

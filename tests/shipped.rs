@@ -304,6 +304,9 @@ fn sys_conf_doc_documents_every_key_and_its_defaults_hold() {
         "DHHC-1:00:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0:\n",
     );
     let root = Root::new(&s.0);
+    // A key readable by others is warned about (ssh's rule): not here.
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+    std::fs::set_permissions(root.path(rel::HOSTKEY), mode).expect("chmod");
     let sys = root.path(rel::SYS_CONF);
     let (plain, w) = host::load_host(&root, &sys).expect("identity");
     assert!(w.is_empty(), "{w:?}");

@@ -14,7 +14,7 @@ fn host() -> HostIdentity {
     HostIdentity {
         nqn: stacd::config::host::validate_nqn("nqn.2014-08.org.nvmexpress:uuid:fuzz")
             .unwrap_or_default(),
-        id: Some("01234567-89ab-cdef-0123-456789abcdef".into()),
+        id: stacd::identity::HostId::parse("01234567-89ab-cdef-0123-456789abcdef"),
         key: None,
         symname: None,
         source: HostSource::EtcNvme,

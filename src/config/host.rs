@@ -6,15 +6,20 @@
 //! inputs (kernel command line, NBFT) come first when present: the one
 //! precedence is command line > NBFT > sys.conf > /etc/nvme (DESIGN.md).
 //! Read once at start; the NQN is validated (starts with `nqn.`, at most 223
-//! bytes) and a missing or invalid NQN is a fatal error.
+//! bytes) and a missing or invalid NQN is a fatal error. The ID must be a
+//! UUID and the key a DH-HMAC-CHAP key (the only forms the kernel takes);
+//! anything else is ignored with a warning, and the next source is tried.
+//! A file a key came from that group or others may read is warned about,
+//! as ssh does for its keys. Files are read as [`crate::files`] reads them:
+//! regular files only, bounded.
 
 use super::ini::{self, Ini};
 use super::Warning;
-use crate::identity::Nqn;
+use crate::files::Reader;
+use crate::identity::{HostId, Nqn};
 use crate::root::{rel, Root};
 use crate::secret::Secret;
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Where the host NQN came from (shown by `process_info` and in errors).
@@ -29,7 +34,7 @@ pub enum HostSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostIdentity {
     pub nqn: Nqn,
-    pub id: Option<String>,
+    pub id: Option<HostId>,
     pub key: Option<Secret>,
     pub symname: Option<String>,
     pub source: HostSource,
@@ -95,11 +100,21 @@ enum Miss {
     Warn(Warning),
 }
 
-/// A value and where it came from (for messages), or why there is none.
-type Lookup = Result<(String, String), Miss>;
+/// A value found: where it came from (for messages), the file it was read
+/// from and that file's permission bits (0 for the boot inputs).
+#[derive(Debug, Clone)]
+struct Found {
+    value: String,
+    from: String,
+    file: PathBuf,
+    mode: u32,
+}
+
+/// A value, or why there is none.
+type Lookup = Result<Found, Miss>;
 
 /// The value of `l`, pushing its warning if it has none.
-fn take(l: Lookup, warnings: &mut Vec<Warning>) -> Option<(String, String)> {
+fn take(l: Lookup, warnings: &mut Vec<Warning>) -> Option<Found> {
     match l {
         Ok(v) => Some(v),
         Err(Miss::Warn(w)) => {
@@ -111,16 +126,28 @@ fn take(l: Lookup, warnings: &mut Vec<Warning>) -> Option<(String, String)> {
 }
 
 /// The first whitespace-delimited token of the first line of `path` (§2.6),
-/// reading at most 4 KiB (a `file://` could name a device). `Ok(None)`: empty.
-fn first_token(path: &Path) -> std::io::Result<Option<String>> {
-    let mut buf = Vec::new();
-    std::fs::File::open(path)?
-        .take(4096)
-        .read_to_end(&mut buf)?;
-    let first = buf.split(|b| *b == b'\n').next().unwrap_or_default();
+/// and the file's permission bits. The file must be a regular one of at
+/// most 4 KiB (a `file://` could name a device or a FIFO). `Ok(None)`:
+/// empty.
+fn first_token(read: Reader<'_>, path: &Path) -> std::io::Result<Option<(String, u32)>> {
+    let f = match read(path, 4096) {
+        Ok(Some(f)) => f,
+        Ok(None) => return Err(std::io::Error::from_raw_os_error(2)),
+        Err(crate::files::ReadError::Io(e)) => return Err(e),
+        Err(e) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                e.to_string(),
+            ))
+        }
+    };
+    let first = f.bytes.split(|b| *b == b'\n').next().unwrap_or_default();
     let bad = |_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text");
     let text = std::str::from_utf8(first).map_err(bad)?;
-    Ok(text.split_whitespace().next().map(str::to_string))
+    Ok(text
+        .split_whitespace()
+        .next()
+        .map(|t| (t.to_string(), f.mode)))
 }
 
 /// An OS error without Rust's " (os error N)" suffix.
@@ -141,8 +168,13 @@ fn warning(file: &Path, line: usize, key: &str, msg: String) -> Warning {
 }
 
 /// `[Host] key` of sys.conf (last occurrence wins): a verbatim value or
-/// `file://PATH`, PATH resolved under `root`.
-fn sys_value(root: &Root, sys_conf: &Path, ini: &Ini, key: &str) -> Lookup {
+/// `file://PATH`, PATH resolved under `root`. `mode`: sys.conf's.
+fn sys_value(
+    read: Reader<'_>,
+    (root, sys_conf, mode): (&Root, &Path, u32),
+    ini: &Ini,
+    key: &str,
+) -> Lookup {
     let name = format!("[Host] {key}");
     let entries = ini.entries.iter().rev();
     let Some(e) = entries
@@ -156,9 +188,19 @@ fn sys_value(root: &Root, sys_conf: &Path, ini: &Ini, key: &str) -> Lookup {
         None => warn("no value; ignored".into()),
         Some("") => warn("empty value; ignored".into()),
         Some(v) => match v.strip_prefix("file://").map(|p| root.path(p)) {
-            None => Ok((v.to_string(), format!("{}:{}", sys_conf.display(), e.line))),
-            Some(path) => match first_token(&path) {
-                Ok(Some(t)) => Ok((t, path.display().to_string())),
+            None => Ok(Found {
+                value: v.to_string(),
+                from: format!("{}:{}", sys_conf.display(), e.line),
+                file: sys_conf.to_path_buf(),
+                mode,
+            }),
+            Some(path) => match first_token(read, &path) {
+                Ok(Some((value, mode))) => Ok(Found {
+                    value,
+                    from: path.display().to_string(),
+                    file: path,
+                    mode,
+                }),
                 Ok(None) => warn(format!("{} is empty; ignored", path.display())),
                 Err(err) => warn(format!(
                     "cannot read {}: {}; ignored",
@@ -171,10 +213,15 @@ fn sys_value(root: &Root, sys_conf: &Path, ini: &Ini, key: &str) -> Lookup {
 }
 
 /// One of the /etc/nvme files; a missing or empty one is quietly absent.
-fn etc_value(path: &Path, what: &str) -> Lookup {
+fn etc_value(read: Reader<'_>, path: &Path, what: &str) -> Lookup {
     let d = path.display();
-    match first_token(path) {
-        Ok(Some(t)) => Ok((t, d.to_string())),
+    match first_token(read, path) {
+        Ok(Some((value, mode))) => Ok(Found {
+            value,
+            from: d.to_string(),
+            file: path.to_path_buf(),
+            mode,
+        }),
         Ok(None) => Err(Miss::Quiet(format!("{d}: empty"))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             Err(Miss::Quiet(format!("{d}: {}", os_msg(&e))))
@@ -184,13 +231,6 @@ fn etc_value(path: &Path, what: &str) -> Lookup {
             Err(Miss::Warn(warning(path, 0, what, msg)))
         }
     }
-}
-
-/// `8-4-4-4-12` hexadecimal digits.
-fn is_uuid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
-        && s.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit())
 }
 
 /// The host identity with the one precedence of DESIGN.md: `early` in the
@@ -203,10 +243,21 @@ pub fn resolve_host(
     sys_conf: &Path,
     early: &[EarlyHost],
 ) -> Result<(HostIdentity, Vec<Warning>), HostError> {
+    resolve_host_with(&crate::files::read_file, root, sys_conf, early)
+}
+
+/// [`resolve_host`] reading its files through `read` (the fuzz target
+/// gives it the files' texts from memory).
+pub fn resolve_host_with(
+    read: Reader<'_>,
+    root: &Root,
+    sys_conf: &Path,
+    early: &[EarlyHost],
+) -> Result<(HostIdentity, Vec<Warning>), HostError> {
     let sys_err = |e: super::ConfigError| HostError::SysConf(e.to_string());
-    let ini = match super::read_text(sys_conf).map_err(sys_err)? {
-        Some(t) => ini::parse(&t, sys_conf).map_err(sys_err)?,
-        None => Ini::default(),
+    let (ini, sys_mode) = match super::read_text_with(read, sys_conf).map_err(sys_err)? {
+        Some((t, mode)) => (ini::parse(&t, sys_conf).map_err(sys_err)?, mode),
+        None => (Ini::default(), 0),
     };
     let mut sink = super::Sink {
         file: sys_conf,
@@ -228,16 +279,22 @@ pub fn resolve_host(
             _ => ("kernel command line", root.path(rel::CMDLINE)),
         };
         let get = |v: &Option<String>, what: &str| match v.as_deref().map(str::trim) {
-            Some(v) if !v.is_empty() => Ok((v.to_string(), name.to_string())),
+            Some(v) if !v.is_empty() => Ok(Found {
+                value: v.to_string(),
+                from: name.to_string(),
+                file: file.clone(),
+                mode: 0,
+            }),
             _ => Err(Miss::Quiet(format!("{name}: no host {what}"))),
         };
-        sources.push((h.source, file, get(&h.nqn, "NQN"), get(&h.id, "ID")));
+        let (nqn, id) = (get(&h.nqn, "NQN"), get(&h.id, "ID"));
+        sources.push((h.source, file, nqn, id));
     }
-    let sys = |k| sys_value(root, sys_conf, &ini, k);
+    let sys = |k| sys_value(read, (root, sys_conf, sys_mode), &ini, k);
     let id_file = root.path(rel::HOSTID);
     let etc = (
-        etc_value(&root.path(rel::HOSTNQN), "host NQN"),
-        etc_value(&id_file, "host ID"),
+        etc_value(read, &root.path(rel::HOSTNQN), "host NQN"),
+        etc_value(read, &id_file, "host ID"),
     );
     sources.push((
         HostSource::SysConf,
@@ -249,7 +306,16 @@ pub fn resolve_host(
 
     let mut found = sources.iter().enumerate();
     let found = found.find_map(|(i, s)| Some((i, s.0, s.2.as_ref().ok()?.clone())));
-    let Some((k, source, (nqn, nqn_from))) = found else {
+    let Some((
+        k,
+        source,
+        Found {
+            value: nqn,
+            from: nqn_from,
+            ..
+        },
+    )) = found
+    else {
         let why = |m: &Miss| match m {
             Miss::Quiet(s) => s.clone(),
             Miss::Warn(w) => w.to_string(),
@@ -278,32 +344,47 @@ pub fn resolve_host(
         if id.is_some() {
             continue;
         }
-        let Some((v, from)) = take(id_l, &mut warnings) else {
+        let Some(f) = take(id_l, &mut warnings) else {
             continue;
         };
-        // DESIGN.md: the ID is not validated beyond being one token; the
-        // kernel (fabrics.c, `hostid=` → uuid_parse) wants a UUID.
-        if v.contains(|c: char| c.is_whitespace() || c == ',') {
-            let msg = format!("value from {from} is not a single word; ignored");
-            warnings.push(warning(&file, 0, "host ID", msg));
-            continue;
+        // The kernel parses `hostid=` with uuid_parse (fabrics.c): anything
+        // else (a `,`, a NUL, a second word) would fail every connect or
+        // add options of its own; the next source is tried.
+        match HostId::parse(&f.value) {
+            Some(h) => id = Some(h),
+            None => {
+                let v = crate::identity::quoted(&f.value);
+                let msg = format!("{v} from {} is not a UUID; ignored", f.from);
+                warnings.push(warning(&file, 0, "host ID", msg));
+            }
         }
-        if !is_uuid(&v) {
-            let msg = format!("{v:?} from {from} is not a UUID; the kernel may reject it");
-            warnings.push(warning(&file, 0, "host ID", msg));
-        }
-        id = Some(v);
     }
 
-    let key = take(sys("key"), &mut warnings)
-        .or_else(|| {
-            take(
-                etc_value(&root.path(rel::HOSTKEY), "host key"),
-                &mut warnings,
-            )
-        })
-        .map(|(v, _)| Secret::new(v));
-    let symname = take(sys("symname"), &mut warnings).map(|(v, _)| v);
+    // The key: sys.conf's, else /etc/nvme/hostkey; one that is not a
+    // DH-HMAC-CHAP key is ignored (the kernel takes no other form).
+    let mut key = None;
+    for l in [
+        sys("key"),
+        etc_value(read, &root.path(rel::HOSTKEY), "host key"),
+    ] {
+        let Some(f) = take(l, &mut warnings) else {
+            continue;
+        };
+        match Secret::new(&f.value) {
+            Ok(k) => {
+                if let Some(msg) = crate::files::key_file_warning(f.mode) {
+                    warnings.push(warning(&f.file, 0, "permissions", msg));
+                }
+                key = Some(k);
+                break;
+            }
+            Err(why) => {
+                let msg = format!("the key from {} is {why}; ignored", f.from);
+                warnings.push(warning(&f.file, 0, "host key", msg));
+            }
+        }
+    }
+    let symname = take(sys("symname"), &mut warnings).map(|f| f.value);
     let host = HostIdentity {
         nqn,
         id,
@@ -325,8 +406,8 @@ mod tests {
     const KEY: &str = "DHHC-1:03:qwertyuioplkjhgfdsazxcvbnm0123456789QWERTYUIOPLKJHGFDSAZXCVBNM010101010101010101010101010101:";
     const SYS: &str = rel::SYS_CONF;
 
-    /// Resolve with `files` (relative path, content) under a fresh root;
-    /// warnings are returned as text with the root removed.
+    /// Resolve with `files` (relative path, content, mode 0600) under a
+    /// fresh root; warnings are returned as text with the root removed.
     fn run(
         name: &str,
         files: &[(&str, &str)],
@@ -334,7 +415,9 @@ mod tests {
     ) -> Result<(HostIdentity, Vec<String>), HostError> {
         let dir = TempDir::new(name);
         for (p, text) in files {
-            dir.write(p, text.as_bytes());
+            let p = dir.write(p, text.as_bytes());
+            let mode = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+            std::fs::set_permissions(p, mode).expect("chmod");
         }
         let root = Root::new(&dir.0);
         let (h, w) = resolve_host(&root, &root.path(SYS), early)?;
@@ -372,7 +455,7 @@ mod tests {
         let sys = format!("[Host]\nnqn={NQN}\nid={ID}\nkey={KEY}\nsymname=Bart-Simpson\n");
         let (h, w) = run("host-s1", &[(SYS, &sys)], &[]).expect("resolves");
         assert_eq!(
-            (&h.nqn[..], h.id.as_deref(), h.source),
+            (&h.nqn[..], h.id.map(|h| h.to_string()).as_deref(), h.source),
             (NQN, Some(ID), SysConf)
         );
         assert_eq!(h.key.as_ref().map(Secret::expose), Some(KEY));
@@ -453,7 +536,12 @@ mod tests {
         ];
         let (h, w) = run("host-s5", &files, &[]).expect("resolves");
         assert_eq!(
-            (&h.nqn[..], h.id.as_deref(), h.source, h.symname),
+            (
+                &h.nqn[..],
+                h.id.map(|h| h.to_string()).as_deref(),
+                h.source,
+                h.symname
+            ),
             (NQN, Some(ID), EtcNvme, None)
         );
         assert_eq!(
@@ -498,7 +586,7 @@ mod tests {
         ];
         for (i, (e, nqn, src, id, nw)) in cases.iter().enumerate() {
             let (h, w) = run(&format!("host-prec{i}"), &files, e).expect("resolves");
-            assert_eq!((&h.nqn[..], h.source, h.id.as_deref(), w.len()), (*nqn, *src, *id, *nw), "case {i}: {w:?}");
+            assert_eq!((&h.nqn[..], h.source, h.id.map(|h| h.to_string()).as_deref(), w.len()), (*nqn, *src, *id, *nw), "case {i}: {w:?}");
         }
         let e = run("host-prec-bad", &files, &[early(Cmdline, Some("host1"), Some(ID))]).err();
         assert!(matches!(e, Some(HostError::BadNqn { ref from, .. }) if from == "kernel command line"), "{e:?}");
@@ -510,14 +598,44 @@ mod tests {
         let sys = "[Host]\nnqn=nqn.x\nid = a b\nkey=file:///k\ncolour=red\n[Other]\n";
         let files = [(SYS, sys), (rel::HOSTID, "not-a-uuid"), ("k", ""), (rel::HOSTKEY, KEY)];
         let (h, w) = run("host-id", &files, &[]).expect("resolves");
-        assert_eq!((h.id.as_deref(), h.key.as_ref().map(Secret::expose)), (Some("not-a-uuid"), Some(KEY)));
+        assert_eq!((h.id, h.key.as_ref().map(Secret::expose)), (None, Some(KEY)));
         assert_eq!(w, [
             "/etc/stas/sys.conf:6: [Other]: unknown section; ignored",
             "/etc/stas/sys.conf:5: [Host] colour: unknown key; ignored",
-            "/etc/stas/sys.conf: host ID: value from /etc/stas/sys.conf:3 is not a single word; ignored",
-            "/etc/nvme/hostid: host ID: \"not-a-uuid\" from /etc/nvme/hostid is not a UUID; the kernel may reject it",
+            "/etc/stas/sys.conf: host ID: \"a b\" from /etc/stas/sys.conf:3 is not a UUID; ignored",
+            "/etc/nvme/hostid: host ID: \"not-a-uuid\" from /etc/nvme/hostid is not a UUID; ignored",
             "/etc/stas/sys.conf:4: [Host] key: /k is empty; ignored",
         ]);
+    }
+
+    // Issue 12 cases 1 and 2: a `,` in a key, a NUL or a `,` in an ID would
+    // reach the connect string; a key others may read is warned about.
+    #[test]
+    #[rustfmt::skip]
+    fn keys_and_ids_of_the_kernel_form_only() {
+        let evil = "DHHC-1:00:S,hostnqn=nqn.evil:x,duplicate_connect";
+        let sys = format!("[Host]\nnqn={NQN}\nid={ID}\0junk\nkey={evil}\n");
+        let files = [(SYS, &*sys), (rel::HOSTID, &*format!("{ID},hostnqn=nqn.evil\n")), (rel::HOSTKEY, "DHHC-1:00:x,y:\n")];
+        let (h, w) = run("host-evil", &files, &[]).expect("resolves");
+        assert_eq!((h.id, h.key), (None, None), "{w:?}");
+        assert_eq!(w.len(), 4, "{w:?}");
+        assert!(w[2..].iter().all(|m| !m.contains("evil") && !m.contains("x,y")), "{w:?}");
+        assert!(w[0].contains("is not a UUID; ignored") && w[0].contains("\\0junk"), "{w:?}");
+        assert!(w[2].ends_with("/etc/stas/sys.conf: host key: the key from /etc/stas/sys.conf:4 is not a DH-HMAC-CHAP key (expected DHHC-1:<00-03>:<base64>:, as nvme gen-dhchap-key writes); ignored"), "{w:?}");
+        // The kernel command line and the NBFT are checked the same way.
+        let (h, w) = run("host-evil2", &[(SYS, &format!("[Host]\nnqn={NQN}\n"))], &[early(Cmdline, None, Some(&format!("{ID},x")))]).expect("resolves");
+        assert_eq!((h.id, w.len()), (None, 1), "{w:?}");
+        // ssh's rule: a key file group or others may read is warned about.
+        let dir = TempDir::new("host-mode");
+        dir.write(rel::HOSTNQN, NQN.as_bytes());
+        let key = dir.write(rel::HOSTKEY, KEY.as_bytes());
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).expect("chmod");
+        let root = Root::new(&dir.0);
+        let (h, w) = resolve_host(&root, &root.path(SYS), &[]).expect("resolves");
+        assert!(h.key.is_some());
+        let w: Vec<String> = w.iter().map(ToString::to_string).collect();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].ends_with("/etc/nvme/hostkey: permissions: 0644 let group or others read the DH-HMAC-CHAP key in it; chmod 600 it"), "{w:?}");
     }
 
     #[test]

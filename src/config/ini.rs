@@ -51,6 +51,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Ini, ConfigError> {
         msg: msg.into(),
     };
     let mut ini = Ini::default();
+    // The section names seen: a file of many sections stays linear.
+    let mut seen = std::collections::HashSet::new();
     let mut section: Option<String> = None;
     // Indentation of the line that started the current key, and whether that
     // key has a value (a valueless key cannot be continued: Python 3.13's
@@ -89,7 +91,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Ini, ConfigError> {
             .strip_prefix('[')
             .and_then(|r| r.rfind(']').map(|j| &r[..j]));
         if let Some(h) = header.filter(|h| !h.is_empty()) {
-            if !ini.sections.iter().any(|(s, _)| s == h) {
+            if seen.insert(h) {
                 ini.sections.push((h.to_string(), n));
             }
             section = Some(h.to_string());

@@ -189,9 +189,13 @@ pub struct Pattern {
 
 impl Pattern {
     /// True when every key of the pattern is in `candidate` with the same
-    /// string value (literal, case-sensitive comparison, §2.5).
+    /// string value (literal, case-sensitive comparison, §2.5). The keys
+    /// are distinct (the tokenizer keeps the last of each), so a pattern of
+    /// more keys than the candidate has pairs cannot match: a long pattern
+    /// costs no more than the candidate is long.
     pub fn matches(&self, candidate: &[(&str, &str)]) -> bool {
         !self.keys.is_empty()
+            && self.keys.len() <= candidate.len()
             && self
                 .keys
                 .iter()
@@ -316,9 +320,6 @@ pub const CONTROLLER_KEYS: &[&str] = &[
     "queue-size", "reconnect-delay", "ctrl-loss-tmo", "disable-sqflow",
 ];
 
-/// A value check: the typed value, or what was expected.
-type Check<T> = fn(&str) -> Result<T, &'static str>;
-
 /// An integer as Python's `int()` reads it (§2.3): optional sign, ASCII
 /// digits, single `_` between digits; no hex, no empty string. Beyond i64 is
 /// invalid (Python has no limit; no option makes sense that large).
@@ -344,11 +345,6 @@ fn boolean(s: &str) -> Result<bool, &'static str> {
     }
 }
 
-fn queue_size(s: &str) -> Result<i64, &'static str> {
-    const WANT: &str = "expected an integer from 16 to 1024";
-    int(s).ok().filter(|v| (16..=1024).contains(v)).ok_or(WANT)
-}
-
 fn ip_family(s: &str) -> Result<IpFamily, &'static str> {
     match s {
         "ipv4" => Ok(IpFamily::V4),
@@ -370,10 +366,13 @@ fn disconnect_scope(s: &str) -> Result<DisconnectScope, &'static str> {
     )
 }
 
-/// A connection parameter of `[Global]` / a `controller=` override (§2.3, §2.4).
+/// A connection parameter of `[Global]` / a `controller=` override (§2.3,
+/// §2.4). Numbers are checked against the kernel's range
+/// ([`crate::params::range`]): one it would refuse is a warning here, not an
+/// EINVAL at every connect, and one it would ignore is not dropped silently.
 enum Slot<'a> {
     Bool(&'a mut Option<bool>),
-    Int(&'a mut Option<i64>, Check<i64>),
+    Int(&'a mut Option<i64>, &'static str),
 }
 
 fn slot<'a>(p: &'a mut ConnParams, key: &str) -> Option<Slot<'a>> {
@@ -381,23 +380,31 @@ fn slot<'a>(p: &'a mut ConnParams, key: &str) -> Option<Slot<'a>> {
         "hdr-digest" => Slot::Bool(&mut p.hdr_digest),
         "data-digest" => Slot::Bool(&mut p.data_digest),
         "disable-sqflow" => Slot::Bool(&mut p.disable_sqflow),
-        "kato" => Slot::Int(&mut p.kato, int),
-        "nr-io-queues" => Slot::Int(&mut p.nr_io_queues, int),
-        "nr-write-queues" => Slot::Int(&mut p.nr_write_queues, int),
-        "nr-poll-queues" => Slot::Int(&mut p.nr_poll_queues, int),
-        "queue-size" => Slot::Int(&mut p.queue_size, queue_size),
-        "reconnect-delay" => Slot::Int(&mut p.reconnect_delay, int),
-        "ctrl-loss-tmo" => Slot::Int(&mut p.ctrl_loss_tmo, int),
+        "kato" => Slot::Int(&mut p.kato, "kato"),
+        "nr-io-queues" => Slot::Int(&mut p.nr_io_queues, "nr-io-queues"),
+        "nr-write-queues" => Slot::Int(&mut p.nr_write_queues, "nr-write-queues"),
+        "nr-poll-queues" => Slot::Int(&mut p.nr_poll_queues, "nr-poll-queues"),
+        "queue-size" => Slot::Int(&mut p.queue_size, "queue-size"),
+        "reconnect-delay" => Slot::Int(&mut p.reconnect_delay, "reconnect-delay"),
+        "ctrl-loss-tmo" => Slot::Int(&mut p.ctrl_loss_tmo, "ctrl-loss-tmo"),
         _ => return None,
     })
 }
 
 impl Slot<'_> {
     /// Store `raw` if it is valid.
-    fn set(&mut self, raw: &str) -> Result<(), &'static str> {
+    fn set(&mut self, raw: &str) -> Result<(), String> {
         match self {
-            Slot::Bool(v) => boolean(raw).map(|b| **v = Some(b)),
-            Slot::Int(v, check) => check(raw).map(|i| **v = Some(i)),
+            Slot::Bool(v) => boolean(raw).map(|b| **v = Some(b)).map_err(String::from),
+            Slot::Int(v, key) => {
+                let n = int(raw)
+                    .ok()
+                    .and_then(|n| crate::params::in_range(key, n).ok());
+                let want = crate::params::in_range(key, i64::MIN)
+                    .err()
+                    .unwrap_or_default();
+                n.map(|n| **v = Some(n)).ok_or(want)
+            }
         }
     }
 
@@ -426,11 +433,20 @@ fn legacy_hint(key: &str) -> Option<&'static str> {
 /// `s` quoted for a message, unless it looks like a DH-HMAC-CHAP key
 /// (`DHHC-1:...`) or names a secret: a mistyped secret must not reach the log.
 fn shown(s: &str) -> String {
-    let lc = s.to_ascii_lowercase();
-    if lc.contains("secret") || lc.contains("dhhc-") {
+    if s.to_ascii_lowercase().contains("secret") || crate::secret::looks_like_key(s) {
         crate::secret::REDACTED.to_string()
     } else {
-        format!("{s:?}")
+        crate::identity::quoted(s)
+    }
+}
+
+/// A key of a `controller=` value for a message: its name, unless the
+/// name is key material pasted in the wrong place.
+fn shown_key(k: &str) -> String {
+    if crate::secret::looks_like_key(k) || k.contains(char::is_whitespace) {
+        crate::secret::REDACTED.to_string()
+    } else {
+        crate::identity::quoted(k)
     }
 }
 
@@ -491,15 +507,15 @@ impl Sink<'_> {
 
     /// The value of `e`, checked; `None` (and a warning naming `default`)
     /// when it is missing or invalid.
-    fn value<T>(
+    fn value<T, E: fmt::Display>(
         &mut self,
         e: &ini::Entry,
-        check: impl FnOnce(&str) -> Result<T, &'static str>,
+        check: impl FnOnce(&str) -> Result<T, E>,
         default: &str,
     ) -> Option<T> {
         let r = match &e.value {
             None => Err("no value".to_string()),
-            Some(v) => check(v).map_err(|why| format!("invalid value {v:?} ({why})")),
+            Some(v) => check(v).map_err(|why| format!("invalid value {} ({why})", shown(v))),
         };
         r.map_err(|m| self.warn(e, format!("{m}; using the default ({default})")))
             .ok()
@@ -515,18 +531,23 @@ impl Sink<'_> {
             return None;
         };
         let mut out: Vec<(String, String)> = Vec::new();
+        // Where each key is in `out`: a line of many keys stays linear.
+        let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for tok in text.split(';').map(str::trim).filter(|t| !t.is_empty()) {
             let Some((k, v)) = tok.split_once('=').filter(|(k, _)| !k.trim().is_empty()) else {
                 self.warn(e, format!("{} is not key=value; ignored", shown(tok)));
                 continue;
             };
-            let (k, v) = (k.trim().to_string(), v.trim().to_string());
-            match out.iter_mut().find(|(ok, _)| *ok == k) {
-                Some(slot) => slot.1 = v,
-                None => out.push((k, v)),
+            let (k, v) = (k.trim(), v.trim().to_string());
+            match at.get(k) {
+                Some(&i) => out[i].1 = v,
+                None => {
+                    at.insert(k.to_string(), out.len());
+                    out.push((k.to_string(), v));
+                }
             }
         }
-        if out.iter().any(|(k, _)| k == "nqn") {
+        if at.contains_key("nqn") {
             out.retain(|(k, _)| k != "subsysnqn");
             for t in out.iter_mut().filter(|(k, _)| k == "nqn") {
                 t.0 = "subsysnqn".into();
@@ -545,8 +566,22 @@ impl Sink<'_> {
             line: e.line,
             ..Default::default()
         };
-        let secret = |v: String| (!v.is_empty()).then(|| crate::secret::Secret::new(v));
+        let mut bad_key = false;
         for (k, v) in tokens {
+            let mut secret = |s: &mut Option<crate::secret::Secret>, v: &str| {
+                if v.is_empty() {
+                    return;
+                }
+                match crate::secret::Secret::new(v) {
+                    Ok(k) => *s = Some(k),
+                    Err(why) => {
+                        // Never connect without the key that was asked for.
+                        let msg = format!("{}: {why}; controller ignored", shown_key(&k));
+                        self.warn(e, msg);
+                        bad_key = true;
+                    }
+                }
+            };
             match k.as_str() {
                 "transport" => c.transport = v,
                 "traddr" => c.traddr = v,
@@ -555,24 +590,43 @@ impl Sink<'_> {
                 "host-traddr" => c.host_traddr = v,
                 "host-iface" => c.host_iface = v,
                 "host-nqn" => c.host_nqn = Some(v).filter(|v| !v.is_empty()),
-                "dhchap-secret" => c.dhchap_secret = secret(v),
-                "dhchap-ctrl-secret" => c.dhchap_ctrl_secret = secret(v),
+                "dhchap-secret" => secret(&mut c.dhchap_secret, &v),
+                "dhchap-ctrl-secret" => secret(&mut c.dhchap_ctrl_secret, &v),
                 _ => match slot(&mut c.overrides, &k) {
                     // DESIGN.md / Appendix A: an invalid override falls back to
                     // [Global] (the original keeps the raw string or forces false).
                     Some(mut s) => {
                         if let Err(why) = s.set(&v) {
                             let msg = format!(
-                                "{k}: invalid value {v:?} ({why}); using the [Global] value"
+                                "{k}: invalid value {} ({why}); using the [Global] value",
+                                shown(&v)
                             );
                             self.warn(e, msg);
                         }
                     }
-                    None => c.extras.push((k, v)),
+                    None => {
+                        // Kept (shown on D-Bus, usable in exclude=) as the
+                        // original does, but never silently: a misspelled
+                        // key does nothing, and a secret under one is
+                        // never shown.
+                        let hidden = crate::secret::shown_value(&k, &v) != v;
+                        let msg = if hidden {
+                            "unknown key, and its value looks secret: not used, never shown (the keys are dhchap-secret and dhchap-ctrl-secret)"
+                        } else {
+                            "unknown key: not sent to the kernel (kept for exclude= and D-Bus)"
+                        };
+                        self.warn(e, format!("{}: {msg}", shown_key(&k)));
+                        let v = if hidden {
+                            crate::secret::REDACTED.to_string()
+                        } else {
+                            v
+                        };
+                        c.extras.push((k, v));
+                    }
                 },
             }
         }
-        Some(c)
+        (!bad_key).then_some(c)
     }
 
     fn exclude(&mut self, e: &ini::Entry) -> Option<Pattern> {
@@ -695,27 +749,47 @@ fn trtypes(w: &mut Sink<'_>, e: &ini::Entry) -> Vec<Transport> {
     out
 }
 
-/// The text of `path`; `None` when it does not exist. Invalid UTF-8 is a
-/// syntax error at the line where it starts.
-pub(crate) fn read_text(path: &Path) -> Result<Option<String>, ConfigError> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => {
+/// The largest configuration file read (stacd.conf with 100,000
+/// controllers is about 10 MB).
+pub const MAX_CONF_BYTES: u64 = 64 << 20;
+
+/// The text of `path` and its permission bits; `None` when it does not
+/// exist. Anything but a regular file of at most [`MAX_CONF_BYTES`] is an
+/// error; invalid UTF-8 is a syntax error at the line where it starts.
+pub(crate) fn read_text(path: &Path) -> Result<Option<(String, u32)>, ConfigError> {
+    read_text_with(&crate::files::read_file, path)
+}
+
+/// [`read_text`] through `read`.
+pub(crate) fn read_text_with(
+    read: crate::files::Reader<'_>,
+    path: &Path,
+) -> Result<Option<(String, u32)>, ConfigError> {
+    let f = match read(path, MAX_CONF_BYTES) {
+        Ok(Some(f)) => f,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            let err = match e {
+                crate::files::ReadError::Io(e) => e,
+                e => std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+            };
             return Err(ConfigError::Io {
                 path: path.into(),
                 err,
-            })
+            });
         }
     };
-    String::from_utf8(bytes).map(Some).map_err(|e| {
-        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        ConfigError::Syntax {
-            path: path.to_path_buf(),
-            line: good.iter().filter(|b| **b == b'\n').count() + 1,
-            msg: "not valid UTF-8 text".into(),
-        }
-    })
+    let mode = f.mode;
+    String::from_utf8(f.bytes)
+        .map(|t| Some((t, mode)))
+        .map_err(|e| {
+            let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            ConfigError::Syntax {
+                path: path.to_path_buf(),
+                line: good.iter().filter(|b| **b == b'\n').count() + 1,
+                msg: "not valid UTF-8 text".into(),
+            }
+        })
 }
 
 /// One `controller=`-style value (§2.4) outside a file, e.g. from the
@@ -741,17 +815,40 @@ pub fn parse_controller_value(
 
 /// Read and parse stacd.conf; a missing file gives the defaults.
 pub fn load_stacd_conf(path: &Path) -> Result<(StacdConf, Vec<Warning>), ConfigError> {
-    match read_text(path)? {
-        Some(text) => parse_stacd_conf(&text, path),
-        None => Ok((StacdConf::defaults(path), Vec::new())),
+    Ok(load_existing(path)?.unwrap_or_else(|| (StacdConf::defaults(path), Vec::new())))
+}
+
+/// Read and parse stacd.conf; `None` when it does not exist (a reload
+/// keeps the running configuration then, docs/migrating.md). A file that
+/// holds DH-HMAC-CHAP keys and that group or others may read is warned
+/// about, as ssh does for its keys.
+pub fn load_existing(path: &Path) -> Result<Option<(StacdConf, Vec<Warning>)>, ConfigError> {
+    let Some((text, mode)) = read_text(path)? else {
+        return Ok(None);
+    };
+    let (c, mut w) = parse_stacd_conf(&text, path)?;
+    let keyed = |e: &ControllerEntry| e.dhchap_secret.is_some() || e.dhchap_ctrl_secret.is_some();
+    let has_keys =
+        c.controllers.iter().any(keyed) || c.standalone.discovery_controllers.iter().any(keyed);
+    if let Some(msg) = has_keys
+        .then(|| crate::files::key_file_warning(mode))
+        .flatten()
+    {
+        w.push(Warning {
+            file: path.to_path_buf(),
+            line: 0,
+            key: "permissions".into(),
+            msg,
+        });
     }
+    Ok(Some((c, w)))
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::identity::{IdFields, Identity};
-    use crate::secret::Secret;
+    use crate::secret::{Secret, REDACTED};
 
     /// A scratch directory under the system temp dir, removed on drop.
     pub(crate) struct TempDir(pub PathBuf);
@@ -804,7 +901,7 @@ pub(crate) mod tests {
             [I/O controller connection management]\ndisconnect-scope = joe\n\
             disconnect-trtypes = bob\nconnect-attempts-on-ncc = 1\n\n[Controllers]\n\
             controller=transport=tcp;traddr=100.100.100.100;host-iface=enp0s8\n\
-            controller=transport=tcp;traddr=100.100.100.200;host-iface=enp0s7;dhchap-ctrl-secret=super-secret;hdr-digest=true;data-digest=true;nr-io-queues=8;nr-write-queues=6;nr-poll-queues=4;queue-size=400;kato=71;reconnect-delay=13;ctrl-loss-tmo=666;disable-sqflow=true\n\
+            controller=transport=tcp;traddr=100.100.100.200;host-iface=enp0s7;dhchap-ctrl-secret=DHHC-1:00:c3VwZXI=:;hdr-digest=true;data-digest=true;nr-io-queues=8;nr-write-queues=6;nr-poll-queues=4;queue-size=400;kato=71;reconnect-delay=13;ctrl-loss-tmo=666;disable-sqflow=true\n\
             exclude=transport=tcp;traddr=10.10.10.10\n");
         let mut want = defaults();
         want.tron = true;
@@ -815,7 +912,7 @@ pub(crate) mod tests {
             line, transport: "tcp".into(), traddr: traddr.into(), host_iface: iface.into(), ..Default::default()
         };
         want.controllers = vec![tcp(12, "100.100.100.100", "enp0s8"), ControllerEntry {
-            dhchap_ctrl_secret: Some(Secret::new("super-secret")),
+            dhchap_ctrl_secret: Secret::new("DHHC-1:00:c3VwZXI=:").ok(),
             overrides: ConnParams {
                 hdr_digest: Some(true), data_digest: Some(true), kato: Some(71), nr_io_queues: Some(8),
                 nr_write_queues: Some(6), nr_poll_queues: Some(4), queue_size: Some(400),
@@ -963,10 +1060,12 @@ pub(crate) mod tests {
         assert_eq!(c.controllers[2].dhchap_secret.as_ref().map(Secret::expose), Some("DHHC-1:01:abc=:"));
         assert_eq!(c.controllers[3].overrides, ConnParams { nr_io_queues: Some(4), ..Default::default() });
         assert_eq!(c.controllers[3].line, 5);
-        assert_eq!(w.len(), 6, "{w:?}");
-        assert_eq!(w[0], format!("{F}:5: [Controllers] controller: kato: invalid value \"abc\" (expected an integer); using the [Global] value"));
-        assert_eq!(w[4], format!("{F}:7: [Controllers] controller: no value; ignored"));
-        assert_eq!(w[5], format!("{F}:8: [Controllers] controller: no key=value pair; ignored"));
+        assert_eq!(w.len(), 7, "{w:?}");
+        // Issue 12: an unknown key is kept, never silently.
+        assert_eq!(w[0], format!("{F}:3: [Controllers] controller: \"zone\": unknown key: not sent to the kernel (kept for exclude= and D-Bus)"));
+        assert_eq!(w[1], format!("{F}:5: [Controllers] controller: kato: invalid value \"abc\" (expected an integer from 0 to 2147483647); using the [Global] value"));
+        assert_eq!(w[5], format!("{F}:7: [Controllers] controller: no value; ignored"));
+        assert_eq!(w[6], format!("{F}:8: [Controllers] controller: no key=value pair; ignored"));
     }
 
     // §10.14 items 8–9. Item 8: the original logs unknown names as ERRORs and
@@ -1024,6 +1123,7 @@ pub(crate) mod tests {
             let v = match slot(&mut p, k) {
                 Some(Slot::Bool(_)) => "true",
                 Some(Slot::Int(..)) => "16",
+                None if k.contains("secret") => "DHHC-1:00:a2V5:",
                 None => "nqn.x",
             };
             let (c, w) = parse(&format!(
@@ -1055,7 +1155,9 @@ pub(crate) mod tests {
             assert_eq!(boolean(s).ok(), want, "{s:?}");
         }
         for (s, want) in [("16", Some(16)), ("1024", Some(1024)), ("15", None), ("1025", None)] {
-            assert_eq!(queue_size(s).ok(), want, "{s:?}");
+            let mut p = ConnParams::default();
+            let _ = slot(&mut p, "queue-size").expect("a slot").set(s);
+            assert_eq!(p.queue_size, want, "{s:?}");
         }
         let (c, _) = parse("[Global]\nhdr-digest=TRUE\ndata-digest=maybe\ndisable-sqflow=x\nctrl-loss-tmo=-1\n");
         assert_eq!((c.params.hdr_digest, c.params.data_digest), (Some(true), Some(false)));
@@ -1091,6 +1193,92 @@ pub(crate) mod tests {
         ]);
     }
 
+    // Issue 12 case 6: a secret under a misspelled key was kept as an
+    // extra, silently, and shown in clear on D-Bus.
+    #[test]
+    #[rustfmt::skip]
+    fn misspelled_secrets_warn_and_never_show() {
+        let (c, w) = parse("[Controllers]\ncontroller=transport=tcp;traddr=1.1.1.1;nqn=x;dhchap_secret=DHHC-1:00:S1:;DHCHAP-SECRET=S2;zone=DHHC-1:00:S3:;Zone=red\n");
+        assert_eq!(c.controllers[0].extras, pairs(&[("dhchap_secret", REDACTED), ("DHCHAP-SECRET", REDACTED), ("zone", REDACTED), ("Zone", "red")]));
+        assert_eq!(c.controllers[0].dhchap_secret, None);
+        assert_eq!(w.len(), 4, "{w:?}");
+        assert!(w[0].starts_with(&format!("{F}:2: [Controllers] controller: \"dhchap_secret\": unknown key, and its value looks secret")), "{w:?}");
+        assert!(w[3].ends_with("\"Zone\": unknown key: not sent to the kernel (kept for exclude= and D-Bus)"), "{w:?}");
+        assert!(w.iter().all(|m| !m.contains("S1") && !m.contains("S2") && !m.contains("S3")), "{w:?}");
+        // A key pasted as a key name is not shown either.
+        let (_, w) = parse("[Controllers]\ncontroller=transport=tcp;DHHC-1:00:S4=:\n");
+        assert!(w.iter().all(|m| !m.contains("S4")), "{w:?}");
+    }
+
+    // Issue 12 cases 1 and 7: a key the kernel cannot take drops its
+    // controller; a number the kernel would refuse or ignore is warned.
+    #[test]
+    #[rustfmt::skip]
+    fn keys_and_numbers_of_the_kernel_form() {
+        let (c, w) = parse("[Controllers]\ncontroller=transport=tcp;traddr=1.1.1.1;nqn=x;dhchap-secret=DHHC-1:00:S,hostnqn=nqn.evil:x,duplicate_connect\n");
+        assert!(c.controllers.is_empty());
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].ends_with("\"dhchap-secret\": not a DH-HMAC-CHAP key (expected DHHC-1:<00-03>:<base64>:, as nvme gen-dhchap-key writes); controller ignored") && !w[0].contains("evil"), "{w:?}");
+        for (k, v) in [("kato", "-5"), ("kato", "2147483648"), ("reconnect-delay", "0"), ("ctrl-loss-tmo", "-2"),
+                       ("nr-io-queues", "0"), ("nr-write-queues", "-1"), ("nr-poll-queues", "99999999999"), ("queue-size", "2000")] {
+            let (c, w) = parse(&format!("[Global]\n{k}={v}\n[Controllers]\ncontroller=transport=tcp;traddr=1.1.1.1;nqn=x;{k}={v}\n"));
+            assert_eq!((c.params, c.controllers[0].overrides.clone()), (defaults().params, ConnParams::default()), "{k}={v}");
+            assert_eq!(w.len(), 2, "{k}={v}: {w:?}");
+            assert!(w[0].contains(&format!("[Global] {k}: invalid value \"{v}\" (expected an integer from ")), "{w:?}");
+        }
+        let (c, w) = parse("[Global]\nkato=0\nctrl-loss-tmo=-1\nreconnect-delay=2147483647\n");
+        assert_eq!((c.params.kato, c.params.ctrl_loss_tmo, c.params.reconnect_delay, w.len()), (Some(0), Some(-1), Some(i32::MAX.into()), 0));
+    }
+
+    // Issue 12 case 7: 100k keys on one line took 20 s (quadratic). Not a
+    // speed test: a margin of 20 over the linear parse (well under 1 s in
+    // release) guards against the quadratic one coming back.
+    #[test]
+    fn many_keys_on_one_line_parse_in_linear_time() {
+        let keys: String = (0..100_000).map(|i| format!("k{i}=v;")).collect();
+        let t = std::time::Instant::now();
+        let (c, w) = parse(&format!("[Controllers]\ncontroller=transport=tcp;{keys}\n"));
+        assert_eq!((c.controllers[0].extras.len(), w.len()), (100_000, 100_000));
+        let text: String = (0..100_000).map(|i| format!("[S{i}]\n")).collect();
+        let (_, w) = parse(&text);
+        assert_eq!(w.len(), 100_000);
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+
+    // ssh's rule for key files: stacd.conf holding a key is warned about
+    // when group or others may read it.
+    #[test]
+    fn a_readable_file_with_keys_is_warned_about() {
+        let dir = TempDir::new("conf-mode");
+        let p = dir.write("stacd.conf", b"[Controllers]\ncontroller=transport=tcp;traddr=1.1.1.1;nqn=x;dhchap-secret=DHHC-1:00:a2V5:\n");
+        let chmod = |m| {
+            std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(m))
+                .expect("chmod")
+        };
+        chmod(0o644);
+        let (_, w) = load_stacd_conf(&p).expect("loads");
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].to_string().ends_with("stacd.conf: permissions: 0644 let group or others read the DH-HMAC-CHAP key in it; chmod 600 it"), "{}", w[0]);
+        chmod(0o600);
+        assert!(load_stacd_conf(&p).expect("loads").1.is_empty());
+        // A FIFO is refused, not waited on.
+        let f = dir.0.join("fifo.conf");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &f,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .expect("mkfifo");
+        let e = load_stacd_conf(&f).unwrap_err().to_string();
+        assert!(e.ends_with("not a regular file (a FIFO); refused"), "{e}");
+    }
+
     #[test]
     fn secrets_never_appear_in_warnings() {
         let (c, w) = parse(
@@ -1100,7 +1288,9 @@ pub(crate) mod tests {
              controller=transport=tcp;dhchap-ctrl-secret=SECRET5;queue-size=1\n[Host]\nkey=SECRET6\n\
              [Global]\nDHHC-1:00:SECRET7:\n",
         );
-        assert_eq!(w.len(), 10, "{w:?}");
+        // SECRET5 is not a DH-HMAC-CHAP key: its controller is dropped.
+        assert_eq!(w.len(), 11, "{w:?}");
+        assert_eq!(c.controllers.len(), 1);
         let last =
             ":11: [Global] <redacted>: unknown key (only '=' separates key and value); ignored";
         assert!(w.iter().any(|m| m.ends_with(last)), "{w:?}");

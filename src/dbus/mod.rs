@@ -619,16 +619,16 @@ pub fn publish(d: &mut Daemon) {
         return;
     }
     let snaps = d.engine.snapshot();
+    // Entries are in file order, so by line: a binary search per
+    // controller, not a scan of the file.
+    let entries = &d.conf.controllers;
     let mut seen = BTreeSet::new();
     let mut ctrls = Vec::with_capacity(snaps.len());
     for snap in snaps {
         let extras = match snap.wanted.origin {
-            Origin::Config { line } => d
-                .conf
-                .controllers
-                .iter()
-                .find(|e| e.line == line)
-                .map_or_else(|| snap.wanted.extras.clone(), conf_extras),
+            Origin::Config { line } => entries
+                .binary_search_by_key(&line, |e| e.line)
+                .map_or_else(|_| snap.wanted.extras.clone(), |i| conf_extras(&entries[i])),
             _ => snap.wanted.extras.clone(),
         };
         let dlpe = match snap.wanted.origin {
@@ -666,7 +666,7 @@ pub fn publish(d: &mut Daemon) {
     let v = View {
         ctrls,
         hostnqn: d.host.nqn.to_string(),
-        hostid: d.host.id.clone().unwrap_or_default(),
+        hostid: d.host.id.map(|h| h.to_string()).unwrap_or_default(),
         hostkey: d.host.key.is_some(),
         symname: d.host.symname.clone(),
         state_file: d.engine.state_path().display().to_string(),
@@ -687,7 +687,7 @@ mod tests {
     fn config_extras_redact_secrets() {
         let mut e = ControllerEntry {
             extras: vec![("zone".into(), "blue".into())],
-            dhchap_ctrl_secret: Some(Secret::new("DHHC-1:00:abc:")),
+            dhchap_ctrl_secret: Secret::new("DHHC-1:00:abc:").ok(),
             ..Default::default()
         };
         e.overrides.kato = Some(71);

@@ -139,9 +139,13 @@ impl CtrlView {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        // The keys so far (a map like the tokenizer's: one instance of the
+        // code): many extras stay linear.
+        let mut have: std::collections::HashMap<String, usize> =
+            m.iter().map(|(k, _)| (k.clone(), 0)).collect();
         for (k, v) in &self.extras {
-            if !m.iter().any(|(mk, _)| mk == k) && k != "host-nqn" && k != "device" {
-                m.push((k.clone(), v.clone()));
+            if k != "host-nqn" && k != "device" && have.insert(k.clone(), 0).is_none() {
+                m.push((k.clone(), crate::secret::shown_value(k, v).to_string()));
             }
         }
         m.push(("host-nqn".into(), pairs[6].1.to_string()));
@@ -418,6 +422,31 @@ mod tests {
             ]),
             "{'trtype': 'tcp', 'eflags': '4'}"
         );
+    }
+
+    // Issue 12 case 6: list_controllers(true) returned a secret under a
+    // misspelled key in clear to any local user.
+    #[test]
+    fn extras_that_look_secret_are_never_shown() {
+        let mut v = view();
+        v.ctrls[0].extras = vec![
+            ("dhchap_secret".into(), "DHHC-1:00:S1:".into()),
+            ("DHCHAP-SECRET".into(), "S2".into()),
+            ("zone".into(), "DHHC-1:00:S3:".into()),
+            ("rack".into(), "7".into()),
+        ];
+        for detailed in [false, true] {
+            let l = list_controllers(&v, detailed, Instant::now());
+            let all = format!("{:?}", l[0]);
+            assert!(
+                !all.contains("S1") && !all.contains("S2") && !all.contains("S3"),
+                "{all}"
+            );
+            assert_eq!(
+                (l[0]["dhchap_secret"].as_str(), l[0]["rack"].as_str()),
+                (REDACTED, "7")
+            );
+        }
     }
 
     #[test]
