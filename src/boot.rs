@@ -245,13 +245,14 @@ impl BootInputs {
         match (&t.host, host.source) {
             (Some(h), s) if s != HostSource::Cmdline => {
                 let id = if h.nqn == host.nqn.as_str() {
-                    host.id
+                    host.id.or_else(|| HostId::from_bytes(&h.id))
                 } else {
                     HostId::from_bytes(&h.id)
                 };
                 (h.nqn.clone(), id)
             }
-            _ => (host.nqn.to_string(), host.id),
+            // an NQN without an ID: desired::hostid_for says why not none
+            _ => (host.nqn.to_string(), hostid_for(host, host.nqn.as_str())),
         }
     }
 

@@ -186,12 +186,15 @@ pub fn parse_ip(s: &str) -> Option<IpAddr> {
 }
 
 /// The host ID to send with `host_nqn`: the host's own ID with its own NQN;
-/// for another NQN the UUID it carries (`...:uuid:<uuid>`), else none (the
-/// kernel then derives one) — sending the host's ID with a foreign NQN makes
-/// newer kernels refuse the connect (kernel `fabrics.c`, `nvmf_host_add`,
-/// "same hostid but different hostnqn").
+/// for another NQN, or for its own when the host has no ID, the UUID the
+/// NQN carries (`...:uuid:<uuid>`, as nvme-cli derives it), else none (the
+/// kernel then fills in its default host's ID). Kernels that keep host NQN
+/// and ID one-to-one (kernel `fabrics.c`, `nvmf_host_add`: "same hostid but
+/// different hostnqn", EINVAL; Debian 13's 6.12, not Debian 12's 6.1)
+/// refuse both the host's ID with a foreign NQN and the default host's ID
+/// with our NQN.
 pub fn hostid_for(host: &HostIdentity, host_nqn: &str) -> Option<HostId> {
-    if host_nqn == host.nqn.as_str() {
+    if host_nqn == host.nqn.as_str() && host.id.is_some() {
         return host.id;
     }
     HostId::parse(host_nqn.rsplit_once(":uuid:")?.1)
@@ -750,5 +753,26 @@ mod tests {
         assert_eq!(again.unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
         rx.recv_timeout(Duration::from_secs(10))
             .expect("resolved again after forget");
+    }
+
+    #[test]
+    fn own_nqn_without_id_sends_the_uuid_it_carries() {
+        let mut h = host();
+        let own = "nqn.2014-08.org.nvmexpress:uuid:01234567-0123-0123-0123-0123456789ab";
+        h.nqn = crate::identity::Value::new("nqn", own).unwrap();
+        h.id = None;
+        let text = |id: Option<HostId>| id.map(|i| i.to_string());
+        assert_eq!(
+            text(hostid_for(&h, own)).as_deref(),
+            Some("01234567-0123-0123-0123-0123456789ab")
+        );
+        h.id = HostId::parse("11111111-2222-3333-4444-555555555555");
+        assert_eq!(
+            text(hostid_for(&h, own)).as_deref(),
+            Some("11111111-2222-3333-4444-555555555555")
+        );
+        h.nqn = crate::identity::Value::new("nqn", "nqn.2014-08.com.example:host1").unwrap();
+        h.id = None;
+        assert_eq!(hostid_for(&h, "nqn.2014-08.com.example:host1"), None);
     }
 }

@@ -131,6 +131,11 @@ install() {
     inst_hook initqueue/online 60 "$moddir/stacd-online.sh"
     inst_hook pre-pivot 90 "$moddir/stacd-pre-pivot.sh"
     inst_hook emergency 50 "$moddir/stacd-emergency.sh"
+    # With systemd in the image and rd.shell=0, dracut-emergency.service
+    # sources the shutdown-emergency hooks instead of the emergency ones
+    # (98dracut-systemd/dracut-emergency.sh): the same report there (the
+    # script prints it once)
+    inst_hook shutdown-emergency 50 "$moddir/stacd-emergency.sh"
     # defaults for the boot, before the real command line (which wins:
     # dracut and stacd read /etc/cmdline.d/*.conf first): continue once
     # root's path is up plus a grace period, not only when every path is

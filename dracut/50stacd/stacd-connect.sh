@@ -56,6 +56,10 @@ start() {
     echo "$_runs" > "$run/boot.runs"
     uptime_s > "$run/boot.started"
     info "stacd: connect attempt $_runs ($mode${iface:+ $iface})"
+    # with systemd in the image dracut's info goes to the journal only: the
+    # kernel log keeps the attempt's start, as it keeps its end (below)
+    [ ! -d /run/systemd/system ] ||
+        echo "<30>dracut: stacd: connect attempt $_runs ($mode${iface:+ $iface})" > /dev/kmsg
     (
         /usr/sbin/stacd --once --boot-net --syslog > "$report.new" 2>> "$run/boot.log" < /dev/null
         _rc=$?

@@ -33,4 +33,18 @@ install() {
     # run yet, so the target is up before 50stacd's first attempt unless
     # nvmet_test.delay= asks otherwise
     inst_hook pre-trigger 10 "$moddir/nvmet-test-hook.sh"
+    # the host identity files, when the build put them into the sysroot
+    # (ci/boot/run does for dracut's own nvmf module, which writes
+    # rd.nvmf.hostnqn= into /etc/nvme/hostnqn but installs the files only
+    # in host-only images)
+    inst_multiple -o /etc/nvme/hostnqn /etc/nvme/hostid
+    # with systemd-networkd: the blackhole interface is a managed link
+    # (nvmet-test.network says why)
+    if dracut_module_included systemd-networkd; then
+        inst_simple "$moddir/nvmet-test.network" /etc/systemd/network/10-nvmet-test.network
+    fi
+    # with systemd: show what the journal has of 50stacd's emergency report
+    inst_multiple -o journalctl
+    inst_hook emergency 90 "$moddir/nvmet-test-journal.sh"
+    inst_hook shutdown-emergency 90 "$moddir/nvmet-test-journal.sh"
 }
