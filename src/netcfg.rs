@@ -12,21 +12,22 @@
 //! they stay across switch_root.
 
 use crate::nbft::Hfi;
+// The netlink and rtnetlink numbers both modules use are netif's.
+use crate::netif::{
+    AF_INET, AF_INET6, IFA_ADDRESS, IFA_LOCAL, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND,
+    IFLA_LINK, IFLA_LINKINFO, IFLA_VLAN_ID, NLMSG_HDRLEN, NLM_F_REQUEST, RTM_NEWADDR, RTM_NEWLINK,
+};
 use rustix::net::{self, netlink, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 use std::io;
 use std::net::IpAddr;
 use std::time::Duration;
 
 // linux/netlink.h
-const NLMSG_HDRLEN: usize = 16;
-const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_ACK: u16 = 0x4;
 const NLM_F_EXCL: u16 = 0x200;
 const NLM_F_CREATE: u16 = 0x400;
 const NLM_F_REPLACE: u16 = 0x100;
 // linux/rtnetlink.h
-const RTM_NEWLINK: u16 = 16;
-const RTM_NEWADDR: u16 = 20;
 const RTM_NEWROUTE: u16 = 24;
 const RT_TABLE_MAIN: u8 = 254;
 const RTPROT_BOOT: u8 = 3;
@@ -37,22 +38,12 @@ const RTA_OIF: u16 = 4;
 const RTA_GATEWAY: u16 = 5;
 const RTA_PRIORITY: u16 = 6;
 // linux/if_link.h
-const IFLA_IFNAME: u16 = 3;
-const IFLA_LINK: u16 = 5;
-const IFLA_LINKINFO: u16 = 18;
-const IFLA_INFO_KIND: u16 = 1;
-const IFLA_INFO_DATA: u16 = 2;
-const IFLA_VLAN_ID: u16 = 1;
 const NLA_F_NESTED: u16 = 0x8000;
 // linux/if_addr.h
-const IFA_ADDRESS: u16 = 1;
-const IFA_LOCAL: u16 = 2;
 const IFA_BROADCAST: u16 = 4;
 const IFA_FLAGS: u16 = 8;
 const IFA_F_NODAD: u32 = 0x02;
 // linux/socket.h
-const AF_INET: u8 = 2;
-const AF_INET6: u8 = 10;
 /// IFNAMSIZ - 1 (linux/if.h).
 const IFNAME_MAX: usize = 15;
 

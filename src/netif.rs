@@ -18,30 +18,30 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 // linux/netlink.h
-const NLMSG_HDRLEN: usize = 16;
-const NLM_F_REQUEST: u16 = 0x1;
+pub(crate) const NLMSG_HDRLEN: usize = 16;
+pub(crate) const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_DUMP: u16 = 0x300; // NLM_F_ROOT | NLM_F_MATCH
 const NLMSG_NOOP: u16 = 1;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const NLMSG_OVERRUN: u16 = 4;
 // linux/rtnetlink.h
-const RTM_NEWLINK: u16 = 16;
+pub(crate) const RTM_NEWLINK: u16 = 16;
 const RTM_GETLINK: u16 = 18;
-const RTM_NEWADDR: u16 = 20;
+pub(crate) const RTM_NEWADDR: u16 = 20;
 const RTM_GETADDR: u16 = 22;
 // sizeof(struct ifinfomsg), sizeof(struct ifaddrmsg)
 const IFINFOMSG_LEN: usize = 16;
 const IFADDRMSG_LEN: usize = 8;
 // linux/if_link.h, linux/if_addr.h
 const IFLA_ADDRESS: u16 = 1;
-const IFLA_IFNAME: u16 = 3;
-const IFLA_LINK: u16 = 5;
-const IFLA_LINKINFO: u16 = 18;
-const IFLA_INFO_KIND: u16 = 1;
-const IFLA_INFO_DATA: u16 = 2;
+pub(crate) const IFLA_IFNAME: u16 = 3;
+pub(crate) const IFLA_LINK: u16 = 5;
+pub(crate) const IFLA_LINKINFO: u16 = 18;
+pub(crate) const IFLA_INFO_KIND: u16 = 1;
+pub(crate) const IFLA_INFO_DATA: u16 = 2;
 // linux/if_link.h, enum IFLA_VLAN_*
-const IFLA_VLAN_ID: u16 = 1;
+pub(crate) const IFLA_VLAN_ID: u16 = 1;
 // linux/if.h, net_device_flags
 pub const IFF_UP: u32 = 0x1;
 pub const IFF_LOWER_UP: u32 = 0x1_0000;
@@ -51,11 +51,11 @@ const RTMGRP_IPV4_IFADDR: u32 = 0x10;
 const RTMGRP_IPV6_IFADDR: u32 = 0x100;
 const RTM_DELLINK: u16 = 17;
 const RTM_DELADDR: u16 = 21;
-const IFA_ADDRESS: u16 = 1;
-const IFA_LOCAL: u16 = 2;
+pub(crate) const IFA_ADDRESS: u16 = 1;
+pub(crate) const IFA_LOCAL: u16 = 2;
 // linux/socket.h
-const AF_INET: u8 = 2;
-const AF_INET6: u8 = 10;
+pub(crate) const AF_INET: u8 = 2;
+pub(crate) const AF_INET6: u8 = 10;
 // linux/if_arp.h: the link types whose IFLA_ADDRESS is a MAC (§5.4).
 const ARPHRD_ETHER: u16 = 1;
 const ARPHRD_LOOPBACK: u16 = 772;
