@@ -7,7 +7,7 @@
 //! itself can turn the NBFT off (`rd.nvmf.nonbft`) or everything
 //! (`rd.nonvmf`, `rd.stacd=0`).
 //!
-//! Host identity (DESIGN.md, one precedence for connect and match): kernel
+//! Host identity (docs/design.md D4, one precedence for connect and match): kernel
 //! command line (`rd.nvmf.hostnqn`/`hostid`) > NBFT host descriptor >
 //! sys.conf > /etc/nvme; see [`BootInputs::early_hosts`] and
 //! [`crate::config::host::resolve_host`]. With `rd.nvmf.hostnqn` no
@@ -16,7 +16,7 @@
 //! the command line names one; nvme-cli 2.x does the same. Unlike nvme-stas,
 //! the NQN is used whether or not the table marks it "configured".
 //!
-//! NBFT → wanted (boot.md §2.1, §2.2): every valid SSNS on every HFI listed
+//! NBFT → wanted (docs/design.md §B2.1, §B2.2): every valid SSNS on every HFI listed
 //! for it (primary first): transport, traddr, trsvcid, subsystem NQN, the
 //! digests the table requires, host-iface = the interface with the HFI's
 //! MAC when it exists. Like nvme-cli, SSNS that name the discovery NQN or

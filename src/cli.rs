@@ -2,7 +2,7 @@
 //!
 //! argh alone rejects `-h`, `--conf-file=FILE`, `-fFILE` and combined
 //! switches (`-sv`), and exits 1 on errors where argparse (the original)
-//! exits 2 (../spec/crates.md §4). [`normalise`] rewrites argv first so every
+//! exits 2 (docs/design.md §C4). [`normalise`] rewrites argv first so every
 //! spelling of the man page works, and errors exit 2 with a one-line reason.
 
 use crate::boot::{self, BootInputs, DcTarget, Sources};
@@ -258,7 +258,7 @@ fn write_idl(file: &str) -> Result<u8, Fatal> {
     )))
 }
 
-/// `stacctl` (a link to this binary, stacd-spec.md §7).
+/// `stacctl` (a link to this binary, docs/design.md §7).
 #[cfg(feature = "dbus")]
 fn stacctl(args: &[String]) -> u8 {
     crate::dbus::ctl::main(args)

@@ -1,7 +1,7 @@
 //! The kernel command line (`/proc/cmdline`): which boot connections it asks
 //! for. A pure parser ([`parse`]) over the text, and a loader ([`load`]).
 //!
-//! Accepted (../spec/boot.md §1.3, §6.3):
+//! Accepted (docs/design.md §B1.3, §B6.3):
 //! * dracut's nvmf module (`95nvmf`, `74nvmf`), same spelling and meaning:
 //!   `rd.nonvmf`, `rd.nvmf.nonbft`, `rd.nvmf.nostatic` (booleans as dracut's
 //!   `getargbool`: present, or any value but `0`/`no`/`off`),
@@ -373,7 +373,7 @@ fn stacd(out: &mut Cmdline, arg: &str, key: &str, v: Option<&str>) {
             s.controllers.extend(entry);
         }
         "nbft.net" => s.nbft_net = boolean(v),
-        // The dracut module's own switches (boot.md §6.3).
+        // The dracut module's own switches (docs/design.md §B6.3).
         "ifname" | "paths" => {}
         _ => w.push(format!("{arg}: unknown rd.stacd parameter; ignored")),
     }
@@ -537,7 +537,7 @@ mod tests {
         assert_eq!(shell_fields(""), Vec::<&str>::new());
     }
 
-    // boot.md §1.3 / 95nvmf's own examples, each field count, empty fields.
+    // docs/design.md §B1.3 / 95nvmf's own examples, each field count, empty fields.
     #[test]
     fn discover_forms() {
         use Transport::*;

@@ -1,9 +1,9 @@
 //! The daemon: one thread of control, a `poll(2)` loop over the wake pipe
 //! (signals and finished connects write to it) and the kernel uevent
 //! socket, with the timeout set to the engine's next deadline — nothing
-//! wakes up when nothing changes (DESIGN.md rule 6).
+//! wakes up when nothing changes (docs/design.md §A2 rule 6).
 //!
-//! Signals (stacd-spec.md §4.11, §4.14, DESIGN.md): SIGHUP reloads
+//! Signals (docs/design.md §4.11, §4.14, D13, D17): SIGHUP reloads
 //! stacd.conf — a broken file keeps the running configuration, and so does
 //! a missing one (an editor's rename or a package upgrade far more often
 //! than an intent to drop every controller; docs/migrating.md); SIGTERM and
@@ -36,7 +36,7 @@ use std::time::Instant;
 /// A request to the loop that carries data (D-Bus handlers and threads).
 #[derive(Debug)]
 pub enum Command {
-    /// The D-Bus `tron` property was written (stacd-spec.md §6.2).
+    /// The D-Bus `tron` property was written (docs/design.md §6.2).
     Tron(bool),
     /// A D-Bus thread reports (bus attached or lost, stafd's answers).
     #[cfg(feature = "dbus")]
@@ -99,7 +99,7 @@ pub struct Daemon {
     pub conf_path: PathBuf,
     pub host: HostIdentity,
     pub conf: StacdConf,
-    /// `--tron` given: stays on across reloads (DESIGN.md).
+    /// `--tron` given: stays on across reloads (docs/design.md D15).
     pub cli_tron: bool,
     pub engine: Engine,
     pub inputs: Inputs,
@@ -153,7 +153,7 @@ pub fn desired(conf: &StacdConf, host: &HostIdentity) -> Vec<Wanted> {
 
 /// Every source of wanted controllers besides stacd.conf, as last known.
 /// Each source keeps its own list; a silent source keeps its last answer
-/// (DESIGN.md: never disconnect because a source is silent).
+/// (docs/design.md D3: never disconnect because a source is silent).
 #[derive(Debug, Default)]
 pub struct Inputs {
     /// Boot paths: kernel command line, NBFT, the hand-off record.
@@ -262,7 +262,7 @@ impl Daemon {
         self.boot_dcs = boot_dcs;
         self.discovery = Some(disc);
         // What our discovery found before a restart stays wanted until the
-        // discovery controllers answer again (DESIGN.md: never disconnect
+        // discovery controllers answer again (docs/design.md D3: never disconnect
         // because a source is silent).
         self.held_discovered = desired::from_owned(
             self.engine.owned(),
@@ -326,7 +326,7 @@ impl Daemon {
 
     /// Until every discovery controller we follow has answered once, its
     /// I/O controllers are unknown: the audit must not take them for
-    /// unwanted ones (DESIGN.md: never disconnect because a source is
+    /// unwanted ones (docs/design.md D3: never disconnect because a source is
     /// silent).
     fn hold_audit_for_discovery(&mut self) {
         let waiting = self.discovery.as_ref().is_some_and(|d| !d.all_read());

@@ -1,7 +1,7 @@
 //! The desired set: every I/O controller the inputs ask for, as an identity
 //! with its connect parameters and its origin.
 //!
-//! Rules (stacd-spec.md §3.5 steps 1–8, with DESIGN.md's decisions): the
+//! Rules (docs/design.md §3.5 steps 1–8, with the decisions of part D): the
 //! identity's host NQN is the one used to connect and to match; exclusion
 //! patterns are applied to the configured form and again after host names
 //! were resolved; tcp/rdma addresses must be IP addresses of an enabled
@@ -75,7 +75,7 @@ pub struct Wanted {
 
 impl Wanted {
     /// `ctrl_loss_tmo` sent when none is configured: forever for boot paths
-    /// (DESIGN.md), libnvme's 600 s otherwise.
+    /// (docs/design.md D18), libnvme's 600 s otherwise.
     pub fn default_ctrl_loss_tmo(&self) -> i64 {
         if self.boot {
             -1
@@ -417,7 +417,7 @@ fn from_entry(
         params: ConnectParams {
             conn: e.overrides.or(&conf.params),
             hostid: hostid_for(host, &id.host_nqn),
-            // DESIGN.md: the per-controller key first, the host key as default.
+            // docs/design.md D7: the per-controller key first, the host key as default.
             dhchap_secret: e.dhchap_secret.clone().or_else(|| host.key.clone()),
             dhchap_ctrl_secret: e.dhchap_ctrl_secret.clone(),
         },
@@ -433,7 +433,7 @@ fn from_entry(
 /// the ownership record with `origin`, with `[Global]` parameters. A source
 /// that has not answered yet (stafd, our discovery, after a restart) keeps
 /// them wanted until it does, so a restart never disconnects them
-/// (DESIGN.md: never disconnect because a source is silent).
+/// (docs/design.md D3: never disconnect because a source is silent).
 pub fn from_owned(
     owned: &crate::state::OwnedMap,
     origin: Origin,

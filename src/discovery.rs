@@ -8,7 +8,7 @@
 //! turn the `subtype == nvme` entries into wanted I/O controllers
 //! ([`to_wanted`]: the entry's transport, traddr, trsvcid, subnqn with the
 //! discovery controller's host-traddr, host-iface and host NQN, as stacd does
-//! with stafd's pages, stacd-spec.md §3.3). The caller merges them through
+//! with stafd's pages, docs/design.md §3.3). The caller merges them through
 //! `daemon::Inputs::discovered`, where exclusions and ip-family apply.
 //!
 //! Connects and reads run on worker threads (a connect blocks in the
@@ -63,7 +63,7 @@ pub fn to_wanted(t: &DcTarget, page: &LogPage, notes: &mut Vec<String>) -> Vec<W
             ));
             continue;
         };
-        // stafd drops these (stacd-spec.md §3.3): no address to connect to.
+        // stafd drops these (docs/design.md §3.3): no address to connect to.
         if matches!(e.traddr.as_str(), "" | "0.0.0.0" | "::") && transport != "loop" {
             notes.push(format!(
                 "{} lists {} without an address; skipped",

@@ -9,7 +9,7 @@
 //! When several connects start together, each TCP target is probed first
 //! so that a silent address does not hold up live ones in the kernel
 //! ([`crate::kernel::probe`]).
-//! Retry timing (stacd-spec.md §4.7): after the first failure of a series
+//! Retry timing (docs/design.md §4.7): after the first failure of a series
 //! the fast retry (3 s), after later ones 60 s, each with ±10 % jitter so a
 //! fleet of hosts does not hammer a target in step; after a managed
 //! controller vanishes, the fast retry (§4.8). An identity whose discovery
@@ -166,7 +166,7 @@ fn needs_ifaces(wanted: &[Wanted]) -> bool {
     })
 }
 
-/// A small xorshift for retry jitter (no randomness crate on the design card).
+/// A small xorshift for retry jitter (no randomness crate on the design card, docs/design.md §C0).
 fn jitter(seed: &mut u64, d: Duration) -> Duration {
     *seed ^= *seed << 13;
     *seed ^= *seed >> 7;
@@ -362,7 +362,7 @@ impl Engine {
 
     /// Hold the audit (§3.6) while a source of wanted controllers has not
     /// answered yet — stafd at start-up, say — so that its controllers are
-    /// not taken for unwanted ones (DESIGN.md: never disconnect because a
+    /// not taken for unwanted ones (docs/design.md D3: never disconnect because a
     /// source is silent; the original's §11.1 #1).
     pub fn hold_audit(&mut self, hold: bool) {
         if self.audit_held != hold {
@@ -1045,7 +1045,7 @@ impl Engine {
     }
 
     /// Every wanted controller with its runtime state, in desired-set
-    /// order: what the D-Bus replies show (stacd-spec.md §6.2). A copy, so
+    /// order: what the D-Bus replies show (docs/design.md §6.2). A copy, so
     /// the loop can publish it to other threads.
     pub fn snapshot(&self) -> Vec<CtrlSnapshot> {
         self.wanted

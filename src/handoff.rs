@@ -1,6 +1,6 @@
 //! The boot hand-off record `/run/stacd/boot.json`: what `stacd --once`
 //! connected (or tried to) for boot, for the daemon on the real root
-//! (../spec/boot.md §2.6). `/run` survives switch_root (§2.3).
+//! (docs/design.md §B2.6). `/run` survives switch_root (§B2.3).
 //!
 //! One entry per boot connection: where it came from (`source`: nbft,
 //! cmdline, discovery), its full identity including the host NQN and ID,

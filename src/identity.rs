@@ -2,7 +2,7 @@
 //! and the one validating type every value of the kernel's option string
 //! passes through where it enters the program.
 //!
-//! Seven fields, as nvme-stas's transport identifier (stacd-spec.md §3.1):
+//! Seven fields, as nvme-stas's transport identifier (docs/design.md §3.1):
 //! transport, traddr, trsvcid, subsysnqn, host-traddr, host-iface, host-nqn.
 //! Connect parameters (kato, queues, secrets...) live beside it in
 //! [`crate::params`], never in it.
@@ -190,7 +190,7 @@ impl Transport {
 
     /// The port used when an I/O controller entry gives none. nvme-stas uses
     /// 8009 for tcp (§2.4, a documented bug, §11.1 #4); we use the IANA
-    /// I/O port 4420 (DESIGN.md decisions). fc and loop have no port.
+    /// I/O port 4420 (docs/design.md D9). fc and loop have no port.
     pub fn default_io_port(self) -> &'static str {
         if self.is_ip() {
             IO_PORT
@@ -280,7 +280,7 @@ pub fn bounded<const N: usize>(field: &'static str, s: &str) -> Result<Value<N>,
 /// case, longest run of zeros compressed), an IPv4-mapped IPv6 address as
 /// its IPv4 address — `::ffff:a.b.c.d` is IPv4 on the wire (kernel
 /// `net/ipv6/tcp_ipv6.c`, `tcp_v6_connect` hands it to `tcp_v4_connect`),
-/// and nvme-stas matches it as IPv4 (stacd-spec.md §4.4). A zone
+/// and nvme-stas matches it as IPv4 (docs/design.md §4.4). A zone
 /// (`fe80::1%eth0`) is kept for a link-local address, the only kind the
 /// kernel reads it for (`net/core/utils.c`, `inet6_pton`), and dropped
 /// elsewhere. `None`: not an IP address literal.
@@ -528,7 +528,7 @@ mod tests {
         })
     }
 
-    // stacd-spec.md §10.2 (the original's test-transport_id.py) and §3.1.
+    // docs/design.md §10.2 (the original's test-transport_id.py) and §3.1.
     #[test]
     fn fields_read_back_and_display() {
         let t = Identity::new(&IdFields {
@@ -553,7 +553,7 @@ mod tests {
 
     #[test]
     fn default_ports_and_display_forms() {
-        // DESIGN.md: tcp I/O controllers default to 4420, not 8009.
+        // docs/design.md D9: tcp I/O controllers default to 4420, not 8009.
         assert_eq!(
             id("tcp", "1.1.1.1", "", "x").unwrap().to_string(),
             "(tcp, 1.1.1.1, 4420, x)"

@@ -14,7 +14,7 @@
 //! the derived readers were ~45 KB of the binary. This reader returns an
 //! error for any malformed input, bounds nesting, keeps object members in
 //! document order (the replies' key order is part of the API,
-//! stacd-spec.md §6.2) and keeps numbers as their text.
+//! docs/design.md §6.2) and keeps numbers as their text.
 
 use std::fmt::Write as _;
 

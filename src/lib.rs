@@ -1,5 +1,5 @@
 //! stacd: the NVMe-over-Fabrics I/O controller connector of nvme-stas, as one
-//! small static binary. See DESIGN notes in docs/ and the module docs below;
+//! small static binary. See docs/design.md and the module docs below;
 //! data flows one way: inputs → desired set → kernel scan → plan → apply.
 
 /// `println!` that never panics: Rust ignores SIGPIPE, so `println!` on a

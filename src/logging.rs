@@ -3,9 +3,9 @@
 //! or stderr when neither can be opened.
 //!
 //! The `syslog` crate never reconnects: after the syslog daemon restarts,
-//! every later message is lost (../spec/crates.md §5). This wrapper reopens
+//! every later message is lost (docs/design.md §C5). This wrapper reopens
 //! the socket once when a send fails and sends again. The level is DEBUG
-//! when trace is on, INFO otherwise (stacd-spec.md §9); it can change at
+//! when trace is on, INFO otherwise (docs/design.md §9); it can change at
 //! run time (`--tron`, the config's `tron`, D-Bus).
 
 use crate::root::{rel, Root};

@@ -48,7 +48,7 @@ pub const TRTYPE_FC: u8 = 2;
 pub const TRTYPE_TCP: u8 = 3;
 pub const TRTYPE_LOOP: u8 = 254;
 
-/// EFLAGS bit 2: Not Connected to CDC (stacd-spec.md §3.3).
+/// EFLAGS bit 2: Not Connected to CDC (docs/design.md §3.3).
 pub const EFLAGS_NCC: u16 = 1 << 2;
 
 /// The page header.

@@ -1,5 +1,5 @@
 //! Does a kernel controller serve a wanted identity? nvme-stas's adoption
-//! rules (stacd-spec.md §4.4), as a pure function over an identity, a
+//! rules (docs/design.md §4.4), as a pure function over an identity, a
 //! [`crate::kernel::sysfs::KernelCtrl`] and the interface table.
 //!
 //! Identities compare literally ([`Identity`]'s `Eq`); this module is the
@@ -18,7 +18,7 @@ pub fn matches(want: &Identity, dev: &KernelCtrl, net: &IfAddrs) -> bool {
     if dev.transport != want.transport.as_str() || dev.trsvcid != want.trsvcid.as_str() {
         return false;
     }
-    // DESIGN.md (host NQN): the identity's host NQN is the one we connect
+    // docs/design.md D4 (host NQN): the identity's host NQN is the one we connect
     // with, so it is compared with the kernel's `hostnqn` attribute. A kernel
     // without that attribute (empty) cannot tell us: it matches any.
     if !dev.hostnqn.is_empty() && dev.hostnqn != want.host_nqn.as_str() {
@@ -214,7 +214,7 @@ mod tests {
         }
     }
 
-    // stacd-spec.md §10.5, table #1–#12, for every interface I and address S.
+    // docs/design.md §10.5, table #1–#12, for every interface I and address S.
     #[test]
     fn table_against_d_and_dl() {
         for (v6, t, t_rev) in [

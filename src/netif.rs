@@ -1,5 +1,5 @@
 //! The host's network interfaces and their addresses, read with rtnetlink
-//! (stacd-spec.md §5.4): per interface its name, index, MAC, link flags,
+//! (docs/design.md §5.4): per interface its name, index, MAC, link flags,
 //! VLAN (parent and ID) and its IPv4 and IPv6 addresses in kernel order (the
 //! first one is the primary source address). Used to match a tcp
 //! controller's host-iface/host-traddr against the kernel's `src_addr`
@@ -794,7 +794,7 @@ mod tests {
         ])
     }
 
-    // stacd-spec.md §10.4 (the original's test-iputil.py) and §5.4.
+    // docs/design.md §10.4 (the original's test-iputil.py) and §5.4.
     #[test]
     fn lookups() {
         let n = fake();

@@ -1,7 +1,7 @@
 //! Connect parameters and the option string written to `/dev/nvme-fabrics`.
 //!
 //! The string's tokens, their order and inclusion rules are libnvme's
-//! (`src/nvme/fabrics.c`, `build_options`), restated in stacd-spec.md §4.6;
+//! (`src/nvme/fabrics.c`, `build_options`), restated in docs/design.md §4.6;
 //! the kernel parses them in `drivers/nvme/host/fabrics.c`
 //! (`nvmf_parse_options`, token table `opt_tokens`). A token the running
 //! kernel does not list in its option table (the first read of
@@ -286,7 +286,7 @@ mod tests {
         }
     }
 
-    // stacd-spec.md §10.14 item 12.
+    // docs/design.md §10.14 item 12.
     #[test]
     fn defaults_send_ctrl_loss_tmo_600() {
         let s = option_string(

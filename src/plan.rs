@@ -2,8 +2,8 @@
 //! of the desired set, a scan of `/sys/class/nvme`, the controllers we own
 //! and which identities are busy (connect in flight or retry timer running).
 //!
-//! Rules, in order (stacd-spec.md §3.5 steps 8–10, §4.3, §4.4, §4.10 with
-//! DESIGN.md's decisions):
+//! Rules, in order (docs/design.md §3.5 steps 8–10, §4.3, §4.4, §4.10 with
+//! the decisions of part D):
 //! 1. a controller we own, still wanted (or a boot path), whose device is
 //!    still there (same name, cntlid, subsystem and address, or still
 //!    matching) is kept — it claims its device first;
@@ -20,7 +20,7 @@
 //!    (§4.11 step 5); else it is disconnected only if the disconnect scope
 //!    says so, otherwise released and the connection stays. A boot path is
 //!    neither: it stays ours (so the audit never takes it) for as long as
-//!    it exists (DESIGN.md);
+//!    it exists (D18);
 //! 5. audit (`disconnect-scope = all-connections-matching-disconnect-trtypes`,
 //!    §3.6): every other settled kernel I/O controller of a listed fabrics
 //!    transport that no wanted identity matches is disconnected. PCIe is
@@ -177,7 +177,7 @@ pub struct PlanInput<'a> {
     pub trtypes: &'a [Transport],
     pub net: &'a IfAddrs,
     /// Whether the audit may run now. The engine holds it while a source of
-    /// wanted controllers has not answered yet (DESIGN.md: never disconnect
+    /// wanted controllers has not answered yet (docs/design.md D3: never disconnect
     /// because a source is silent).
     pub audit: bool,
 }
@@ -381,7 +381,7 @@ pub fn identity_of(dev: &KernelCtrl) -> Option<Identity> {
     .ok()
 }
 
-/// Rule 5 (§3.6). Deliberate differences from the original, both to never
+/// Rule 5 (§3.6). Deliberate differences from the original (docs/design.md D23), both to never
 /// disconnect something that is, or is about to be, wanted:
 /// - a device that any wanted identity matches (adoption rules, §4.4) is
 ///   left alone even if another device serves that identity — the original
@@ -630,7 +630,7 @@ mod tests {
         assert!(p.is_noop());
     }
 
-    // stacd-spec.md §10.14 item 10: disconnect decision per scope × transport.
+    // docs/design.md §10.14 item 10: disconnect decision per scope × transport.
     #[test]
     fn unwanted_by_scope() {
         let a = id("10.0.0.1", "nqn.a");

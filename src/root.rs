@@ -5,14 +5,14 @@
 //! a temporary directory by setting `STACD_ROOT` (the same seam
 //! systemd's zram-generator uses), so no other module may spell one of these
 //! literals. `RUNTIME_DIRECTORY`, which systemd sets from the unit's
-//! `RuntimeDirectory=` (spec §1, §4.12), overrides the state directory.
+//! `RuntimeDirectory=` (docs/design.md §1, §4.12), overrides the state directory.
 
 use std::path::{Path, PathBuf};
 
 /// Environment variable that moves the root of every path (tests only).
 pub const ROOT_ENV: &str = "STACD_ROOT";
 
-/// Relative locations under the root. Sources: stacd-spec.md Appendix B,
+/// Relative locations under the root. Sources: docs/design.md §App.B,
 /// kernel `drivers/nvme/host/fabrics.c` (misc device `nvme-fabrics`),
 /// `drivers/nvme/host/core.c` (class `nvme`).
 pub mod rel {

@@ -1,7 +1,7 @@
 //! A DH-HMAC-CHAP key (or any other credential) that never prints itself,
 //! and the rules that keep anything secret out of logs and replies.
 //!
-//! DESIGN.md: secrets are never shown on D-Bus or in logs; every rendering is
+//! docs/design.md D14: secrets are never shown on D-Bus or in logs; every rendering is
 //! `<redacted>`. Only [`Secret::expose`] gives the text, and the one caller
 //! that needs it builds the string written to `/dev/nvme-fabrics`. A key is
 //! checked where it is read ([`Secret::new`]): the kernel takes nothing but

@@ -1,5 +1,5 @@
 //! stafd's discovery log pages as a source of I/O controllers
-//! (stacd-spec.md §3.3): the text of stafd's `get_all_log_pages(true)`
+//! (docs/design.md §3.3): the text of stafd's `get_all_log_pages(true)`
 //! reply parsed, and every entry whose subtype is `nvme` turned into a
 //! wanted controller pinned to the discovery controller's host address,
 //! interface and host NQN. No D-Bus here (the follower that fetches the
@@ -16,12 +16,12 @@ use crate::state::OwnedMap;
 use std::collections::BTreeMap;
 
 /// NCC, "not connected to CDC": EFLAGS bit 2 of a log page entry (NVMe
-/// Base Specification, Discovery Log Page Entry, EFLAGS; §0).
+/// Base Specification, Discovery Log Page Entry, EFLAGS; docs/design.md §0).
 const EFLAGS_NCC: u64 = 1 << 2;
 
 /// One log page entry, in document order, each value as stafd typed it:
 /// the original shows the entry as Python's `str()` of the dict it decoded
-/// (stacd-spec.md §6.2, `dlpe`), so a number stays a number there and a
+/// (docs/design.md §6.2, `dlpe`), so a number stays a number there and a
 /// string (stafd 2.4.1 sends every value as one) stays a string.
 pub type Dlpe = Vec<(String, Json)>;
 
@@ -117,7 +117,7 @@ fn get<'a>(e: &'a Dlpe, k: &str) -> Option<&'a str> {
 }
 
 /// The connect parameters of a controller stafd found: `[Global]`'s, the
-/// host's key (DESIGN.md: per-controller key first, host key as default —
+/// host's key (docs/design.md D7: per-controller key first, host key as default —
 /// a log page entry has none).
 fn params(conf: &StacdConf, host: &HostIdentity, id: &Identity) -> ConnectParams {
     ConnectParams {
@@ -244,7 +244,7 @@ pub fn to_wanted(pages: &[DcPages], conf: &StacdConf, host: &HostIdentity) -> De
 
 /// The controllers stafd listed last time, as the ownership record keeps
 /// them: wanted until stafd answers, so a restart of stacd, or stafd
-/// starting after stacd, disconnects nothing (DESIGN.md).
+/// starting after stacd, disconnects nothing (docs/design.md D3).
 pub fn from_owned(owned: &OwnedMap, conf: &StacdConf, host: &HostIdentity) -> Vec<Wanted> {
     crate::desired::from_owned(owned, Origin::Stafd, conf, host)
 }

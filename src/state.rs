@@ -1,8 +1,8 @@
 //! Which kernel controllers are ours, kept across restarts in
 //! `/run/stacd/state.json`.
 //!
-//! nvme-stas keeps its "last known config" as a Python pickle (stacd-spec.md
-//! §4.12); DESIGN.md replaces it with JSON (written by nanoserde, read
+//! nvme-stas keeps its "last known config" as a Python pickle (docs/design.md
+//! §4.12); D2 replaces it with JSON (written by nanoserde, read
 //! through src/json.rs) in the same runtime
 //! directory, written atomically and without following links
 //! ([`crate::files::write_atomic`]) so a crash or a full disk never leaves a
@@ -46,7 +46,7 @@ pub struct OwnedEntry {
     /// Where it came from: `config`, `stafd`, `nbft`, `cmdline`, ...
     #[nserde(default)]
     pub origin: String,
-    /// A boot path: never disconnected by policy (DESIGN.md).
+    /// A boot path: never disconnected by policy (docs/design.md D18).
     #[nserde(default)]
     pub boot: bool,
 }

@@ -2,7 +2,7 @@
 //! knows where device events come from.
 //!
 //! The `udev` crate binds libudev, which cannot be linked statically, and an
-//! initramfs often runs no udevd (../spec/crates.md §2), so stacd listens to
+//! initramfs often runs no udevd (docs/design.md §C2), so stacd listens to
 //! the kernel's own uevents: a `NETLINK_KOBJECT_UEVENT` socket bound to
 //! multicast group 1 (kernel `lib/kobject_uevent.c`). Each datagram is
 //! `ACTION@DEVPATH\0KEY=VALUE\0...`; only the kernel (sender port 0) is

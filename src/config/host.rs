@@ -1,10 +1,10 @@
 //! The host's identity: NQN, ID, DH-HMAC-CHAP key, symbolic name.
 //!
-//! Sources (stacd-spec.md §2.6): `[Host]` of /etc/stas/sys.conf (`nqn`, `id`,
+//! Sources (docs/design.md §2.6): `[Host]` of /etc/stas/sys.conf (`nqn`, `id`,
 //! `key`, `symname`; a value `file://PATH` means "first word of the first line
 //! of PATH"), falling back to /etc/nvme/hostnqn, hostid, hostkey. The boot
 //! inputs (kernel command line, NBFT) come first when present: the one
-//! precedence is command line > NBFT > sys.conf > /etc/nvme (DESIGN.md).
+//! precedence is command line > NBFT > sys.conf > /etc/nvme (docs/design.md D4).
 //! Read once at start; the NQN is validated (starts with `nqn.`, at most 223
 //! bytes) and a missing or invalid NQN is a fatal error. The ID must be a
 //! UUID and the key a DH-HMAC-CHAP key (the only forms the kernel takes);
@@ -233,7 +233,7 @@ fn etc_value(read: Reader<'_>, path: &Path, what: &str) -> Lookup {
     }
 }
 
-/// The host identity with the one precedence of DESIGN.md: `early` in the
+/// The host identity with the one precedence of docs/design.md D4: `early` in the
 /// order given (command line, then NBFT), then sys.conf, then /etc/nvme.
 /// The NQN is the first one found (an invalid one is an error, never
 /// skipped); the ID comes from the NQN's source or, if it has none, from the
@@ -463,7 +463,7 @@ mod tests {
     }
 
     // §10.1 S2. Differs: an empty value falls through to /etc/nvme/hostnqn
-    // (one precedence, DESIGN.md); with none there it is fatal (the original
+    // (one precedence, docs/design.md D4); with none there it is fatal (the original
     // crashes later), and the error lists what was tried.
     #[test]
     fn s2_empty_nqn_file() {
@@ -506,7 +506,7 @@ mod tests {
         );
     }
 
-    // §10.1 S4. Differs: the ID is optional (DESIGN.md), so a missing ID file
+    // §10.1 S4. Differs: the ID is optional (docs/design.md D5), so a missing ID file
     // is a warning, not fatal; an NQN must be found elsewhere to see them.
     #[test]
     fn s4_missing_files() {

@@ -1,8 +1,8 @@
-//! A small INI reader with nvme-stas's rules (stacd-spec.md §2.1): `[Section]`
+//! A small INI reader with nvme-stas's rules (docs/design.md §2.1): `[Section]`
 //! names are case-sensitive, keys are folded to lower case, only `=`
 //! separates key and value (first `=` only), full-line `#`/`;` comments, an
 //! indented line continues the previous key as an additional value, repeated
-//! keys and sections are kept in file order. DESIGN.md adds inline comments:
+//! keys and sections are kept in file order. docs/design.md D11 adds inline comments:
 //! ` #...` after white space.
 //!
 //! The original uses Python's `configparser` (non-strict, valueless keys
@@ -34,7 +34,7 @@ pub struct Ini {
     pub entries: Vec<Entry>,
 }
 
-/// Cut a DESIGN.md inline comment: the first `#` preceded by a space or tab.
+/// Cut an inline comment (docs/design.md D11): the first `#` preceded by a space or tab.
 fn strip_inline_comment(line: &str) -> &str {
     let b = line.as_bytes();
     match (1..b.len()).find(|&i| b[i] == b'#' && matches!(b[i - 1], b' ' | b'\t')) {
@@ -147,7 +147,7 @@ mod tests {
             ("[G]\nk=\n", &[("G", "k", Some(""), 2)]),
             // full-line comments, also indented; they do not end a value
             ("[G]\n# c\n ; c\nk=1\n   # c\n", &[("G", "k", Some("1"), 4)]),
-            // DESIGN.md: ` #` after white space is a comment (the original keeps it)
+            // docs/design.md D11: ` #` after white space is a comment (the original keeps it)
             ("[G]\nk = tcp # c\n", &[("G", "k", Some("tcp"), 2)]),
             ("[G]\nk = a\t# c\n", &[("G", "k", Some("a"), 2)]),
             ("[G]\nk = a#b;c\n", &[("G", "k", Some("a#b;c"), 2)]),

@@ -1,7 +1,7 @@
 //! stacd.conf: what the user asked for, as typed values.
 //!
-//! Syntax and semantics are nvme-stas's (stacd-spec.md §2.1–§2.5) with the
-//! decisions of DESIGN.md: a bad value or a valueless key is a warning naming
+//! Syntax and semantics are nvme-stas's (docs/design.md §2.1–§2.5) with the
+//! decisions of docs/design.md (part D): a bad value or a valueless key is a warning naming
 //! file, line and key, and the default is used; ` #` after white space starts
 //! a comment; a token is split on its first `=` only; an empty `exclude=` is
 //! ignored with a warning. A missing file means defaults. Only a file that
@@ -522,7 +522,7 @@ impl Sink<'_> {
     }
 
     /// The `;`-separated `key=value` tokens of a `controller=`/`exclude=`
-    /// value (§2.4): split on the first `=` only (DESIGN.md), last repeated
+    /// value (§2.4): split on the first `=` only (docs/design.md D12), last repeated
     /// key wins, `nqn` renamed `subsysnqn` (and preferred to it). `None`,
     /// with a warning, for a missing or empty value.
     fn tokens(&mut self, e: &ini::Entry) -> Option<Vec<(String, String)>> {
@@ -593,7 +593,7 @@ impl Sink<'_> {
                 "dhchap-secret" => secret(&mut c.dhchap_secret, &v),
                 "dhchap-ctrl-secret" => secret(&mut c.dhchap_ctrl_secret, &v),
                 _ => match slot(&mut c.overrides, &k) {
-                    // DESIGN.md / Appendix A: an invalid override falls back to
+                    // docs/design.md D13: an invalid override falls back to
                     // [Global] (the original keeps the raw string or forces false).
                     Some(mut s) => {
                         if let Err(why) = s.set(&v) {
@@ -634,7 +634,7 @@ impl Sink<'_> {
         // §2.5: host-traddr never takes part in exclusion.
         keys.retain(|(k, _)| k != "host-traddr");
         if keys.is_empty() {
-            // DESIGN.md: never "exclude everything" (the original's empty pattern).
+            // docs/design.md D10: never "exclude everything" (the original's empty pattern).
             self.warn(
                 e,
                 "no usable key=value pair (host-traddr is not used); ignored",
@@ -972,7 +972,7 @@ pub(crate) mod tests {
     }
 
     // §10.1 C6, through `exclude=` (the same tokenizer, §2.5). Differences:
-    // `key=val=extra` keeps `val=extra` (DESIGN.md: first `=` only); an empty
+    // `key=val=extra` keeps `val=extra` (docs/design.md D12: first `=` only); an empty
     // or token-less value is dropped with a warning, not an empty pattern.
     #[test]
     #[rustfmt::skip]
@@ -1008,11 +1008,11 @@ pub(crate) mod tests {
         ]);
     }
 
-    // §10.14 items 1–3. Item 1 differs (DESIGN.md): a pattern with no usable
+    // §10.14 items 1–3. Item 1 differs (docs/design.md D10): a pattern with no usable
     // key is dropped with a warning instead of excluding everything. Item 2:
-    // our tcp default port is 4420 (DESIGN.md), so `trsvcid=4420` matches a
+    // our tcp default port is 4420 (docs/design.md D9), so `trsvcid=4420` matches a
     // port-less entry and 8009 does not. Item 3 differs: ` # comment` is an
-    // inline comment (DESIGN.md), so the pattern is just `transport=rdma`.
+    // inline comment (docs/design.md D11), so the pattern is just `transport=rdma`.
     #[test]
     #[rustfmt::skip]
     fn exclude_patterns() {
@@ -1035,10 +1035,10 @@ pub(crate) mod tests {
         assert_eq!(which("rdma", "3.3.3.3", "", "y", ""), [4]);
     }
 
-    // §10.14 items 4–7. Item 4: port 4420 (DESIGN.md). Item 5: fc entries are
-    // kept (DESIGN.md). Item 6: the secret keeps its `=` (DESIGN.md). Item 7:
+    // §10.14 items 4–7. Item 4: port 4420 (docs/design.md D9). Item 5: fc entries are
+    // kept (D8). Item 6: the secret keeps its `=` (D12). Item 7:
     // invalid overrides are unset with a warning, so [Global] applies
-    // (Appendix A), instead of the raw string / forced false.
+    // (docs/design.md D13), instead of the raw string / forced false.
     #[test]
     #[rustfmt::skip]
     fn controller_entries() {

@@ -1,4 +1,4 @@
-//! `stacctl` (stacd-spec.md §7): the same binary called by that name (a
+//! `stacctl` (docs/design.md §7): the same binary called by that name (a
 //! link made by install). Talks to `org.nvmexpress.stac` on the system bus
 //! (`DBUS_SYSTEM_BUS_ADDRESS` overrides where) — ours or the original.
 //!

@@ -4,7 +4,7 @@
 //! controllers ([`stafd`]), `stacctl` ([`ctl`]), and the glue to the
 //! daemon's loop below.
 //!
-//! The loop stays the one thread of control of ours (DESIGN.md rule 6):
+//! The loop stays the one thread of control of ours (docs/design.md §A2 rule 6):
 //! zbus's executor thread runs the handlers, which read a [`view::View`]
 //! the loop publishes after each step and post commands through
 //! [`Control`]; stafd's signal threads and worker, the thread that waits
@@ -86,7 +86,7 @@ impl Shared {
         self.tron.load(Ordering::SeqCst)
     }
 
-    /// `--tron` keeps trace on whatever is written (DESIGN.md).
+    /// `--tron` keeps trace on whatever is written (docs/design.md D15).
     pub fn set_tron(&self, v: bool) {
         self.tron
             .store(self.cli_tron.load(Ordering::SeqCst) || v, Ordering::SeqCst);

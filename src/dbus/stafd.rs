@@ -1,4 +1,4 @@
-//! stafd as a source of I/O controllers (stacd-spec.md §3.3).
+//! stafd as a source of I/O controllers (docs/design.md §3.3).
 //!
 //! stafd (`org.nvmexpress.staf`, `/org/nvmexpress/staf`) publishes the
 //! discovery log pages it read from discovery controllers. We call
@@ -15,7 +15,7 @@
 //! worker posts results to the loop through its wake pipe.
 //!
 //! stafd absent, restarting or answering garbage: nothing is posted but an
-//! error; the loop keeps the last good list (DESIGN.md: never disconnect
+//! error; the loop keeps the last good list (docs/design.md D3: never disconnect
 //! because a source is silent).
 //!
 //! The reply's parsing and what it asks for live in [`crate::stafd`].

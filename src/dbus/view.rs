@@ -1,10 +1,10 @@
 //! What the D-Bus methods answer, as pure functions of a [`View`]: the
 //! string maps of `list_controllers`, the JSON of `process_info` and
-//! `controller_info` (stacd-spec.md §6.2), with the original's key names,
+//! `controller_info` (docs/design.md §6.2), with the original's key names,
 //! key order and value spellings (`True`/`False`/`None`, timer texts,
 //! Python dict literals). No zbus here: the replies are tested as data.
 //!
-//! Secrets never appear: DH-HMAC-CHAP keys are `<redacted>` (DESIGN.md),
+//! Secrets never appear: DH-HMAC-CHAP keys are `<redacted>` (docs/design.md D14),
 //! where the original showed them to any local user (§6.2, §6.4).
 
 use crate::engine::CtrlSnapshot;
