@@ -13,11 +13,50 @@
 //! the kernel's range ([`range`]), each checked where it entered the
 //! program; `fuzz/fuzz_targets/optstring.rs` checks the result.
 
-use crate::config::ConnParams;
 use crate::identity::{HostId, Identity, Transport};
 use crate::secret::{Secret, REDACTED};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+
+/// Connection parameters of `[Global]` and their per-controller overrides
+/// (docs/design.md §2.3, §2.4): what stacd.conf sets, before
+/// [`ConnectParams`] resolves it for one connect. `None` means "not set":
+/// nothing is sent and the kernel decides (except ctrl_loss_tmo, see
+/// [`DEFAULT_CTRL_LOSS_TMO`]). Here rather than in `config` so that the
+/// lowest types depend on nothing above them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnParams {
+    pub hdr_digest: Option<bool>,
+    pub data_digest: Option<bool>,
+    pub kato: Option<i64>,
+    pub nr_io_queues: Option<i64>,
+    pub nr_write_queues: Option<i64>,
+    pub nr_poll_queues: Option<i64>,
+    /// Accepted range 16..=1024 (§2.3).
+    pub queue_size: Option<i64>,
+    pub reconnect_delay: Option<i64>,
+    /// -1 means "reconnect forever".
+    pub ctrl_loss_tmo: Option<i64>,
+    pub disable_sqflow: Option<bool>,
+}
+
+impl ConnParams {
+    /// Each field of `self`, or of `fallback` where `self` has none.
+    pub fn or(&self, fallback: &ConnParams) -> ConnParams {
+        ConnParams {
+            hdr_digest: self.hdr_digest.or(fallback.hdr_digest),
+            data_digest: self.data_digest.or(fallback.data_digest),
+            kato: self.kato.or(fallback.kato),
+            nr_io_queues: self.nr_io_queues.or(fallback.nr_io_queues),
+            nr_write_queues: self.nr_write_queues.or(fallback.nr_write_queues),
+            nr_poll_queues: self.nr_poll_queues.or(fallback.nr_poll_queues),
+            queue_size: self.queue_size.or(fallback.queue_size),
+            reconnect_delay: self.reconnect_delay.or(fallback.reconnect_delay),
+            ctrl_loss_tmo: self.ctrl_loss_tmo.or(fallback.ctrl_loss_tmo),
+            disable_sqflow: self.disable_sqflow.or(fallback.disable_sqflow),
+        }
+    }
+}
 
 /// `ctrl_loss_tmo` libnvme sends when none is configured
 /// (`NVMF_DEF_CTRL_LOSS_TMO`, libnvme `src/nvme/fabrics.h`); nvme-stas parity.

@@ -16,6 +16,7 @@ pub mod host;
 pub mod ini;
 
 use crate::identity::Transport;
+pub use crate::params::ConnParams;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -72,43 +73,6 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
-
-/// Connection parameters of `[Global]` and their per-controller overrides
-/// (§2.3, §2.4). `None` means "not set": nothing is sent and the kernel
-/// decides (except ctrl_loss_tmo, see [`crate::params`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ConnParams {
-    pub hdr_digest: Option<bool>,
-    pub data_digest: Option<bool>,
-    pub kato: Option<i64>,
-    pub nr_io_queues: Option<i64>,
-    pub nr_write_queues: Option<i64>,
-    pub nr_poll_queues: Option<i64>,
-    /// Accepted range 16..=1024 (§2.3).
-    pub queue_size: Option<i64>,
-    pub reconnect_delay: Option<i64>,
-    /// -1 means "reconnect forever".
-    pub ctrl_loss_tmo: Option<i64>,
-    pub disable_sqflow: Option<bool>,
-}
-
-impl ConnParams {
-    /// Each field of `self`, or of `fallback` where `self` has none.
-    pub fn or(&self, fallback: &ConnParams) -> ConnParams {
-        ConnParams {
-            hdr_digest: self.hdr_digest.or(fallback.hdr_digest),
-            data_digest: self.data_digest.or(fallback.data_digest),
-            kato: self.kato.or(fallback.kato),
-            nr_io_queues: self.nr_io_queues.or(fallback.nr_io_queues),
-            nr_write_queues: self.nr_write_queues.or(fallback.nr_write_queues),
-            nr_poll_queues: self.nr_poll_queues.or(fallback.nr_poll_queues),
-            queue_size: self.queue_size.or(fallback.queue_size),
-            reconnect_delay: self.reconnect_delay.or(fallback.reconnect_delay),
-            ctrl_loss_tmo: self.ctrl_loss_tmo.or(fallback.ctrl_loss_tmo),
-            disable_sqflow: self.disable_sqflow.or(fallback.disable_sqflow),
-        }
-    }
-}
 
 /// `[Global] ip-family` (§2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
