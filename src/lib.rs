@@ -32,37 +32,12 @@ macro_rules! say_err {
     }};
 }
 
-pub mod boot;
-pub mod bootplan;
-pub mod cli;
-pub mod cmdline;
-pub mod config;
-pub mod daemon;
+pub mod app;
+pub mod base;
 #[cfg(feature = "dbus")]
 pub mod dbus;
 pub mod desired;
-pub mod dhcp;
-pub mod discovery;
-pub mod engine;
-pub mod exit;
-pub mod files;
-pub mod handoff;
-pub mod identity;
-pub mod json;
 pub mod kernel;
-pub mod logging;
-pub mod logpage;
-pub mod matching;
-pub mod nbft;
-pub mod netboot;
-pub mod netcfg;
-pub mod netif;
-pub mod notify;
-pub mod once;
-pub mod params;
-pub mod plan;
-pub mod root;
-pub mod secret;
-pub mod stafd;
-pub mod state;
-pub mod uevent;
+pub mod model;
+pub mod reconcile;
+pub mod sources;

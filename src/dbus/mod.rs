@@ -28,13 +28,13 @@ pub mod service;
 pub mod stafd;
 pub mod view;
 
-use crate::config::ControllerEntry;
-use crate::daemon::{Command, Control, Daemon};
+use crate::app::daemon::{Command, Control, Daemon};
+use crate::base::root::{rel, Root};
 use crate::desired::Origin;
-use crate::identity::Identity;
 use crate::kernel::sysfs;
-use crate::root::{rel, Root};
-use crate::secret::REDACTED;
+use crate::model::identity::Identity;
+use crate::model::secret::REDACTED;
+use crate::sources::config::ControllerEntry;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::inotify;
 use stafd::{DcPages, Dlpe};
@@ -681,7 +681,7 @@ pub fn publish(d: &mut Daemon) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
+    use crate::model::secret::Secret;
 
     #[test]
     fn config_extras_redact_secrets() {

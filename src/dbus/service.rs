@@ -21,7 +21,7 @@
 
 use super::view::{self, Lookup};
 use super::Shared;
-use crate::daemon::{Command, Control};
+use crate::app::daemon::{Command, Control};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;

@@ -18,11 +18,11 @@
 //! error; the loop keeps the last good list (docs/design.md D3: never disconnect
 //! because a source is silent).
 //!
-//! The reply's parsing and what it asks for live in [`crate::stafd`].
+//! The reply's parsing and what it asks for live in [`crate::sources::stafd`].
 
 use super::{client, Event, Shared};
-use crate::daemon::{Command, Control};
-pub use crate::stafd::{from_owned, parse_pages, to_wanted, DcPages, Derived, Dlpe};
+use crate::app::daemon::{Command, Control};
+pub use crate::sources::stafd::{from_owned, parse_pages, to_wanted, DcPages, Derived, Dlpe};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -19,7 +19,7 @@
 //! kernel would.
 
 use super::admin::{self, AdminError};
-use crate::root::{rel, Root};
+use crate::base::root::{rel, Root};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use std::fmt;
@@ -386,7 +386,7 @@ impl Recorder {
         let cntlid = (instance + 1) as u16;
         // The kernel's discovery controllers (fabrics.c: the well-known
         // NQN, or the `discovery` option for a unique discovery NQN).
-        let discovery = kv("nqn") == crate::identity::DISCOVERY_NQN
+        let discovery = kv("nqn") == crate::model::identity::DISCOVERY_NQN
             || opts.split(',').any(|t| t == "discovery");
         let cntrltype = if discovery { "discovery" } else { "io" };
         let loss = match kv("ctrl_loss_tmo") {

@@ -8,7 +8,7 @@
 //! `cntrltype` (>= 5.18) (docs/design.md §5.3). A controller can be deleted
 //! while we read it: a vanished directory is skipped, never an error.
 
-use crate::root::{rel, Root};
+use crate::base::root::{rel, Root};
 use std::io;
 use std::path::Path;
 
@@ -56,7 +56,7 @@ impl KernelCtrl {
 
     /// A fabrics controller (not PCIe).
     pub fn is_fabrics(&self) -> bool {
-        crate::identity::Transport::parse(&self.transport).is_some()
+        crate::model::identity::Transport::parse(&self.transport).is_some()
     }
 
     /// The kernel is going to delete it (or has): not a controller to adopt.

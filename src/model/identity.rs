@@ -5,7 +5,7 @@
 //! Seven fields, as nvme-stas's transport identifier (docs/design.md §3.1):
 //! transport, traddr, trsvcid, subsysnqn, host-traddr, host-iface, host-nqn.
 //! Connect parameters (kato, queues, secrets...) live beside it in
-//! [`crate::params`], never in it.
+//! [`crate::model::params`], never in it.
 //!
 //! [`Value`] is that type: text with nothing the kernel's option parser
 //! would split on (`,`, and `\n`, kernel `drivers/nvme/host/fabrics.c`,
@@ -335,7 +335,7 @@ fn host_name(s: &str) -> Option<String> {
 /// The seven fields that identify an I/O controller (§3.1), each in its
 /// one spelling. Equality is exact on every field; the semantic comparison
 /// with a kernel device (spellings of other programs, src_addr...) is
-/// [`crate::matching`]'s job. Cloning shares the fields.
+/// [`crate::reconcile::matching`]'s job. Cloning shares the fields.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Identity(Arc<IdParts>);
 

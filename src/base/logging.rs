@@ -8,7 +8,7 @@
 //! when trace is on, INFO otherwise (docs/design.md §9); it can change at
 //! run time (`--tron`, the config's `tron`, D-Bus).
 
-use crate::root::{rel, Root};
+use crate::base::root::{rel, Root};
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use std::io::Write as _;
 use std::path::PathBuf;

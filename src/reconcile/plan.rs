@@ -29,12 +29,12 @@
 //! Applying a plan and planning again from a fresh scan gives a plan with
 //! no changes ([`Plan::is_noop`]).
 
-use crate::config::DisconnectScope;
 use crate::desired::Wanted;
-use crate::identity::{IdFields, Identity, Transport, DISCOVERY_NQN};
+use crate::kernel::netif::IfAddrs;
 use crate::kernel::sysfs::KernelCtrl;
-use crate::netif::IfAddrs;
-use crate::state::{Owned, OwnedMap};
+use crate::model::identity::{IdFields, Identity, Transport, DISCOVERY_NQN};
+use crate::reconcile::state::{Owned, OwnedMap};
+use crate::sources::config::DisconnectScope;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Instant;
@@ -257,9 +257,9 @@ pub fn plan(inp: &PlanInput<'_>) -> Plan {
                 ))
                 .map_or(&[], Vec::as_slice)
         };
-        let found = candidates
-            .iter()
-            .find(|c| !taken.contains(c.name.as_str()) && crate::matching::matches(id, c, inp.net));
+        let found = candidates.iter().find(|c| {
+            !taken.contains(c.name.as_str()) && crate::reconcile::matching::matches(id, c, inp.net)
+        });
         if let Some(dev) = found {
             taken.insert(dev.name.as_str());
             actions.push(Action::Adopt {
@@ -361,7 +361,7 @@ pub fn still_ours(id: &Identity, o: &Owned, dev: &KernelCtrl, net: &IfAddrs) -> 
         && dev.transport == id.transport.as_str()
         && dev.trsvcid == id.trsvcid.as_str()
         && dev.traddr.eq_ignore_ascii_case(&id.traddr);
-    !dev.is_dying() && (same || crate::matching::matches(id, dev, net))
+    !dev.is_dying() && (same || crate::reconcile::matching::matches(id, dev, net))
 }
 
 /// The identity a kernel controller describes (§3.6: transport, traddr,
@@ -420,7 +420,7 @@ fn audit(inp: &PlanInput<'_>, taken: &HashSet<&str>, actions: &mut Vec<Action>) 
         if inp
             .wanted
             .iter()
-            .any(|w| crate::matching::matches(&w.id, dev, inp.net))
+            .any(|w| crate::reconcile::matching::matches(&w.id, dev, inp.net))
         {
             continue;
         }
@@ -437,8 +437,8 @@ fn audit(inp: &PlanInput<'_>, taken: &HashSet<&str>, actions: &mut Vec<Action>) 
 mod tests {
     use super::*;
     use crate::desired::Origin;
-    use crate::identity::IdFields;
-    use crate::params::ConnectParams;
+    use crate::model::identity::IdFields;
+    use crate::model::params::ConnectParams;
 
     const HOST: &str = "nqn.2014-08.org.nvmexpress:uuid:0000";
 
@@ -549,7 +549,7 @@ mod tests {
         let a = id("10.0.0.1", "nqn.a");
         // Two wanted identities that both match one device: only one takes it.
         let mut a2 = a.clone();
-        a2.edit().host_iface = crate::identity::Value::new("i", "eth0").unwrap();
+        a2.edit().host_iface = crate::model::identity::Value::new("i", "eth0").unwrap();
         let mut foreign = dev(2, "10.0.0.1", "nqn.a", "live");
         foreign.hostnqn = "nqn.someone-else".into();
         let scan = [
@@ -836,7 +836,7 @@ mod tests {
     fn new_spelling_takes_the_device_over() {
         let old = {
             let mut i = id("10.0.0.1", "nqn.a");
-            i.edit().host_iface = crate::identity::Value::new("i", "eth0").unwrap();
+            i.edit().host_iface = crate::model::identity::Value::new("i", "eth0").unwrap();
             i
         };
         let new = id("10.0.0.1", "nqn.a");

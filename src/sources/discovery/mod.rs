@@ -4,7 +4,7 @@
 //!
 //! For each target: find a live discovery controller for it in
 //! `/sys/class/nvme` (adopted, never duplicated) or connect one through
-//! [`Fabrics`], read its discovery log page ([`crate::logpage::read`]) and
+//! [`Fabrics`], read its discovery log page ([`crate::sources::discovery::logpage::read`]) and
 //! turn the `subtype == nvme` entries into wanted I/O controllers
 //! ([`to_wanted`]: the entry's transport, traddr, trsvcid, subnqn with the
 //! discovery controller's host-traddr, host-iface and host NQN, as stacd does
@@ -22,17 +22,19 @@
 //! whose read fails keeps its last entries (never disconnect because a
 //! source is silent) and is retried after 3 s, then every 60 s.
 
-use crate::boot::DcTarget;
+pub mod logpage;
+
+use crate::base::root::Root;
 use crate::desired::{Origin, Wanted};
-use crate::engine::Retry;
-use crate::identity::{IdFields, Identity, DISCOVERY_NQN};
 use crate::kernel::fabrics::Fabrics;
+use crate::kernel::netif::IfAddrs;
 use crate::kernel::sysfs::{self, KernelCtrl};
-use crate::logpage::{self, LogPage, LID_DISCOVERY};
-use crate::netif::IfAddrs;
-use crate::params::{self, ConnectParams, KernelOptions};
-use crate::root::Root;
-use crate::uevent::Event;
+use crate::kernel::uevent::Event;
+use crate::model::identity::{IdFields, Identity, DISCOVERY_NQN};
+use crate::model::params::{self, ConnectParams, KernelOptions};
+use crate::reconcile::engine::Retry;
+use crate::sources::boot::DcTarget;
+use logpage::{LogPage, LID_DISCOVERY};
 use rustix::fd::OwnedFd;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
@@ -122,11 +124,11 @@ pub fn find_dc<'a>(
     let usable = |c: &&KernelCtrl| is_discovery(c) && !c.is_dying();
     scan.iter()
         .filter(usable)
-        .find(|c| Some(c.name.as_str()) == known && crate::matching::matches(id, c, net))
+        .find(|c| Some(c.name.as_str()) == known && crate::reconcile::matching::matches(id, c, net))
         .or_else(|| {
             scan.iter()
                 .filter(usable)
-                .find(|c| crate::matching::matches(id, c, net))
+                .find(|c| crate::reconcile::matching::matches(id, c, net))
         })
 }
 
@@ -222,7 +224,7 @@ impl Discoverer {
         persistent: bool,
         retry: Retry,
     ) -> Discoverer {
-        let kopts = crate::engine::kernel_options(&*kernel);
+        let kopts = crate::reconcile::engine::kernel_options(&*kernel);
         Discoverer::with_options(root, kernel, kopts, persistent, retry)
     }
 
@@ -396,7 +398,7 @@ impl Discoverer {
     }
 
     /// Hold discovery controllers whose host-iface is not ready in `net`
-    /// (see [`crate::engine::Engine::set_link_gate`]); those on the
+    /// (see [`crate::reconcile::engine::Engine::set_link_gate`]); those on the
     /// interfaces in `up` are tried now rather than at their retry time.
     pub fn set_net(&mut self, net: IfAddrs, up: &[String]) {
         for d in &mut self.dcs {
@@ -493,7 +495,7 @@ impl Discoverer {
                         "{} discovery failed: {e} (attempt {}, next in {} s)",
                         d.target.id,
                         d.attempts,
-                        crate::engine::Secs1(delay)
+                        crate::reconcile::engine::Secs1(delay)
                     );
                 }
                 d.last_error = Some(e);
@@ -601,8 +603,8 @@ fn job(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ConnParams;
-    use crate::logpage::{
+    use crate::sources::config::ConnParams;
+    use crate::sources::discovery::logpage::{
         build, tcp_entry, SUBTYPE_CURRENT_DISCOVERY, SUBTYPE_NVME, SUBTYPE_REFERRAL,
     };
 
@@ -621,7 +623,9 @@ mod tests {
             })
             .unwrap(),
             params: ConnectParams {
-                hostid: crate::identity::HostId::parse("11111111-2222-3333-4444-555555555555"),
+                hostid: crate::model::identity::HostId::parse(
+                    "11111111-2222-3333-4444-555555555555",
+                ),
                 ..Default::default()
             },
             io: ConnParams {

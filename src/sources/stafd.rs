@@ -6,13 +6,13 @@
 //! reply is `dbus::stafd`), so the parser of this outside input
 //! builds and is fuzzed without zbus (fuzz/fuzz_targets/stafd.rs).
 
-use crate::config::host::HostIdentity;
-use crate::config::StacdConf;
+use crate::base::json::{self, Json};
 use crate::desired::{hostid_for, Origin, Wanted};
-use crate::identity::{IdFields, Identity};
-use crate::json::{self, Json};
-use crate::params::ConnectParams;
-use crate::state::OwnedMap;
+use crate::model::identity::{IdFields, Identity};
+use crate::model::params::ConnectParams;
+use crate::reconcile::state::OwnedMap;
+use crate::sources::config::host::HostIdentity;
+use crate::sources::config::StacdConf;
 use std::collections::BTreeMap;
 
 /// NCC, "not connected to CDC": EFLAGS bit 2 of a log page entry (NVMe
@@ -82,10 +82,13 @@ pub fn parse_pages(text: &str) -> Result<(Vec<DcPages>, Vec<String>), String> {
                         Json::Obj(m) => p.entries.push(
                             m.iter()
                                 .map(|(k, v)| {
-                                    if crate::secret::shown_value(k, &text_of(v))
-                                        == crate::secret::REDACTED
+                                    if crate::model::secret::shown_value(k, &text_of(v))
+                                        == crate::model::secret::REDACTED
                                     {
-                                        (k.clone(), Json::Str(crate::secret::REDACTED.into()))
+                                        (
+                                            k.clone(),
+                                            Json::Str(crate::model::secret::REDACTED.into()),
+                                        )
                                     } else {
                                         (k.clone(), v.clone())
                                     }
@@ -147,7 +150,7 @@ pub struct Derived {
 /// under `ignore-iface`) and host-nqn (the host's when empty). A transport
 /// stacd does not connect is skipped with a warning; an entry that cannot
 /// name a controller is malformed. Exclusions and ip-family apply later,
-/// with every other source ([`crate::daemon::Inputs::desired`]).
+/// with every other source ([`crate::app::daemon::Inputs::desired`]).
 pub fn to_wanted(pages: &[DcPages], conf: &StacdConf, host: &HostIdentity) -> Derived {
     let mut wanted: Vec<Wanted> = Vec::new();
     // Where each identity is in `wanted`: many entries stay linear.
@@ -192,7 +195,7 @@ pub fn to_wanted(pages: &[DcPages], conf: &StacdConf, host: &HostIdentity) -> De
             }) {
                 Ok(id) => id,
                 Err(err) => {
-                    malformed |= !matches!(err, crate::identity::IdError::Transport(_));
+                    malformed |= !matches!(err, crate::model::identity::IdError::Transport(_));
                     warnings.push(format!(
                         "stafd: log page entry ({}, {}, {}, {}) skipped: {err}",
                         g("trtype"),
@@ -252,15 +255,15 @@ pub fn from_owned(owned: &OwnedMap, conf: &StacdConf, host: &HostIdentity) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::host::HostSource;
+    use crate::sources::config::host::HostSource;
     use std::path::Path;
 
     const NQN: &str = "nqn.2014-08.org.nvmexpress:uuid:01234567-0123-0123-0123-0123456789ab";
 
     fn host() -> HostIdentity {
         HostIdentity {
-            nqn: crate::identity::Value::new("nqn", NQN).unwrap(),
-            id: crate::identity::HostId::parse("01234567-0123-0123-0123-0123456789ab"),
+            nqn: crate::model::identity::Value::new("nqn", NQN).unwrap(),
+            id: crate::model::identity::HostId::parse("01234567-0123-0123-0123-0123456789ab"),
             key: None,
             symname: None,
             source: HostSource::EtcNvme,
@@ -305,9 +308,12 @@ mod tests {
                 ("subtype".to_string(), Json::Str("nvme".into())),
                 (
                     "dhchap_key".into(),
-                    Json::Str(crate::secret::REDACTED.into())
+                    Json::Str(crate::model::secret::REDACTED.into())
                 ),
-                ("tsas".into(), Json::Str(crate::secret::REDACTED.into())),
+                (
+                    "tsas".into(),
+                    Json::Str(crate::model::secret::REDACTED.into())
+                ),
             ]
         );
     }

@@ -9,11 +9,11 @@
 //!   line that boots from the NVMe-oF controllers under a block device, for
 //!   host-only images (dracut's `cmdline()`).
 
-use crate::boot::BootInputs;
-use crate::config::StacdConf;
-use crate::exit::{self, Fatal};
-use crate::identity::Transport;
-use crate::root::{rel, Root};
+use crate::app::exit::{self, Fatal};
+use crate::base::root::{rel, Root};
+use crate::model::identity::Transport;
+use crate::sources::boot::BootInputs;
+use crate::sources::config::StacdConf;
 use std::net::IpAddr;
 
 /// The answers, see [`BootPlan::shell`].
@@ -99,7 +99,7 @@ pub fn plan(b: &BootInputs, conf: &StacdConf) -> BootPlan {
     p.nbft_net = nbft_allowed && !hfis.is_empty();
     p.macs = hfis
         .iter()
-        .map(|h| crate::netcfg::mac_text(&h.mac))
+        .map(|h| crate::kernel::netcfg::mac_text(&h.mac))
         .collect();
     p.macs.dedup();
     // The image's network module is asked only for targets of the command
@@ -256,8 +256,8 @@ pub fn print_cmdline(root: &Root, devs: &[String]) -> Result<u8, Fatal> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::boot::Sources;
-    use crate::config::tests::TempDir;
+    use crate::sources::boot::Sources;
+    use crate::sources::config::tests::TempDir;
     use std::path::Path;
 
     fn plan_of(cmdline: &str, nbft: Option<&str>) -> BootPlan {

@@ -1702,7 +1702,7 @@ pub fn read_all(dir: &Path) -> Vec<(PathBuf, Result<Nbft, NbftError>)> {
         .map(|p| {
             // A regular file of at most 16 MiB (an ACPI table's length
             // is 32 bits, real NBFTs are a few KiB).
-            let decoded = match crate::files::read_bounded(&p, 16 << 20, true) {
+            let decoded = match crate::base::files::read_bounded(&p, 16 << 20, true) {
                 Ok(Some(f)) => parse(&f.bytes),
                 Ok(None) => Err(NbftError::from(io::Error::from(io::ErrorKind::NotFound))),
                 Err(e) => Err(NbftError::from(io::Error::other(e.to_string()))),
@@ -1716,9 +1716,10 @@ pub fn read_all(dir: &Path) -> Vec<(PathBuf, Result<Nbft, NbftError>)> {
 mod tests {
     use super::*;
 
-    const R760: &[u8] = include_bytes!("../tests/fixtures/nbft/tables/NBFT-Dell.PowerEdge.R760");
+    const R760: &[u8] =
+        include_bytes!("../../../../tests/fixtures/nbft/tables/NBFT-Dell.PowerEdge.R760");
     const MPATH: &[u8] = include_bytes!(
-        "../tests/fixtures/nbft/tables/NBFT-Dell.PowerEdge.R660-fw1.5.5-mpath+discovery"
+        "../../../../tests/fixtures/nbft/tables/NBFT-Dell.PowerEdge.R660-fw1.5.5-mpath+discovery"
     );
 
     // R760 layout (see tests/fixtures/nbft): control 0x40, host 0x80, HFI

@@ -1,7 +1,7 @@
 //! The network side of a boot run and of the daemon: the rtnetlink watch
-//! (links and addresses, [`crate::netif::Watch`]) and, with `--boot-net`,
-//! the bring-up of the NBFT's host fabric interfaces ([`crate::netcfg`],
-//! [`crate::dhcp`]). Driven from the caller's poll loop: [`NetBoot::fds`],
+//! (links and addresses, [`crate::kernel::netif::Watch`]) and, with `--boot-net`,
+//! the bring-up of the NBFT's host fabric interfaces ([`crate::kernel::netcfg`],
+//! [`crate::sources::boot::dhcp`]). Driven from the caller's poll loop: [`NetBoot::fds`],
 //! [`NetBoot::next_wake`], [`NetBoot::step`]. No thread.
 //!
 //! Bring-up of one HFI, repeated on every change until done (each step is
@@ -19,9 +19,9 @@
 //! the device (`/run/udev/data/n<ifindex>`), or it was renamed, or
 //! [`UDEV_WAIT`] has passed since it appeared (udev may keep no record).
 
-use crate::dhcp;
-use crate::netcfg::{self, HfiNet, Mode};
-use crate::netif::{IfAddrs, IfInfo, Watch};
+use crate::kernel::netcfg::{self, HfiNet, Mode};
+use crate::kernel::netif::{IfAddrs, IfInfo, Watch};
+use crate::sources::boot::dhcp;
 use rustix::fd::BorrowedFd;
 use std::net::IpAddr;
 use std::time::Instant;
@@ -89,7 +89,7 @@ fn gained(old: &IfAddrs, new: &IfAddrs) -> Vec<String> {
 impl NetBoot {
     /// The watch (unless it cannot be opened: then changes are seen only
     /// when something else wakes the loop), and the HFIs to bring up.
-    pub fn new(root: &crate::root::Root, configure: Vec<HfiNet>) -> NetBoot {
+    pub fn new(root: &crate::base::root::Root, configure: Vec<HfiNet>) -> NetBoot {
         let watch = match Watch::open() {
             Ok(w) => Some(w),
             Err(e) => {
@@ -252,7 +252,7 @@ impl NetBoot {
             );
             return;
         }
-        if nic.flags & crate::netif::IFF_UP == 0 {
+        if nic.flags & crate::kernel::netif::IFF_UP == 0 {
             if let Err(e) = netcfg::set_up(nic.index) {
                 return Self::fail(b, format!("cannot set {} up: {e}", nic.name));
             }
@@ -287,7 +287,7 @@ impl NetBoot {
                 None => return,
             }
         };
-        if dev.flags & crate::netif::IFF_UP == 0 {
+        if dev.flags & crate::kernel::netif::IFF_UP == 0 {
             if let Err(e) = netcfg::set_up(dev.index) {
                 return Self::fail(b, format!("cannot set {} up: {e}", dev.name));
             }
@@ -436,10 +436,10 @@ mod tests {
 
     #[test]
     fn gained_links_and_addresses() {
-        let up = crate::netif::IFF_UP | crate::netif::IFF_LOWER_UP;
+        let up = crate::kernel::netif::IFF_UP | crate::kernel::netif::IFF_LOWER_UP;
         let old = IfAddrs::from_ifaces(vec![
             iface(1, "lo", up, &["127.0.0.1"]),
-            iface(2, "eth0", crate::netif::IFF_UP, &[]),
+            iface(2, "eth0", crate::kernel::netif::IFF_UP, &[]),
             iface(3, "eth1", up, &[]),
         ]);
         let new = IfAddrs::from_ifaces(vec![

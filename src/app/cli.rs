@@ -5,18 +5,20 @@
 //! exits 2 (docs/design.md §C4). [`normalise`] rewrites argv first so every
 //! spelling of the man page works, and errors exit 2 with a one-line reason.
 
-use crate::boot::{self, BootInputs, DcTarget, Sources};
-use crate::config::host::{self, HostIdentity};
-use crate::config::{self, StacdConf};
-use crate::daemon::{Daemon, Inputs};
-use crate::discovery::Discoverer;
-use crate::engine::{Engine, Retry};
-use crate::exit::{self, Fatal};
+use crate::app::daemon::{Daemon, Inputs};
+use crate::app::exit::{self, Fatal};
+use crate::base::root::{rel, Root};
 use crate::kernel::fabrics::{DevFabrics, Fabrics, Inert};
-use crate::netif::IfAddrs;
-use crate::root::{rel, Root};
-use crate::state::Store;
-use crate::{cmdline, handoff, logging, nbft, once};
+use crate::kernel::netif::IfAddrs;
+use crate::reconcile::engine::{Engine, Retry};
+use crate::reconcile::state::Store;
+use crate::sources::boot::{self, BootInputs, DcTarget, Sources};
+use crate::sources::config::host::{self, HostIdentity};
+use crate::sources::config::{self, StacdConf};
+use crate::sources::discovery::Discoverer;
+use crate::{
+    app::once, base::logging, sources::boot::cmdline, sources::boot::handoff, sources::boot::nbft,
+};
 use argh::FromArgs;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -293,7 +295,7 @@ fn run(prog: &str, a: Args) -> Result<u8, Fatal> {
         return Ok(dump_nbft(&root));
     }
     if !a.boot_cmdline.is_empty() {
-        return crate::bootplan::print_cmdline(&root, &a.boot_cmdline);
+        return boot::hooks::print_cmdline(&root, &a.boot_cmdline);
     }
     logging::init(&root, "stacd", a.syslog, a.tron);
     if a.boot_plan {
@@ -446,7 +448,7 @@ fn boot_plan(root: &Root, a: &Args) -> Result<u8, Fatal> {
     for w in &boot.warnings {
         log::warn!("{w}");
     }
-    crate::say_raw!("{}", crate::bootplan::plan(&boot, &conf).shell());
+    crate::say_raw!("{}", boot::hooks::plan(&boot, &conf).shell());
     Ok(exit::OK)
 }
 
@@ -519,7 +521,7 @@ fn run_once(s: Setup, a: &Args) -> u8 {
     engine.set_probe(Some(crate::kernel::probe::PROBE_WAIT));
     // rd.stacd.* apply only when the command line is a source.
     let boot_args = Some(&s.boot.cmdline.stacd).filter(|_| s.sources.cmdline);
-    let max = crate::engine::MAX_WAIT;
+    let max = crate::reconcile::engine::MAX_WAIT;
     if a.timeout.is_some_and(|t| t > max.as_secs()) {
         log::warn!(
             "--timeout: more than {} s (a year); capped to that",
@@ -559,7 +561,7 @@ fn run_once(s: Setup, a: &Args) -> u8 {
         log::warn!("{n}");
     }
     let tied = s.boot.needs_net() || engine.wanted().iter().any(|w| !w.id.host_iface.is_empty());
-    let net = (a.boot_net || tied).then(|| crate::netboot::NetBoot::new(&s.root, hfis));
+    let net = (a.boot_net || tied).then(|| boot::net::NetBoot::new(&s.root, hfis));
     if net.is_some() {
         engine.set_link_gate(true);
     }
@@ -607,7 +609,7 @@ fn run_once(s: Setup, a: &Args) -> u8 {
 /// is one).
 struct BootSide<'a> {
     s: &'a Setup,
-    net: Option<crate::netboot::NetBoot>,
+    net: Option<boot::net::NetBoot>,
     boot: Vec<crate::desired::Wanted>,
     discovered: Vec<crate::desired::Wanted>,
     missing: Vec<boot::MissingPath>,
@@ -685,7 +687,7 @@ impl once::Side for BootSide<'_> {
         self.missing.clone()
     }
 
-    fn describe(&self, id: &crate::identity::Identity) -> Option<String> {
+    fn describe(&self, id: &crate::model::identity::Identity) -> Option<String> {
         let ifs = self
             .net
             .as_ref()

@@ -10,15 +10,15 @@
 //! UUID and the key a DH-HMAC-CHAP key (the only forms the kernel takes);
 //! anything else is ignored with a warning, and the next source is tried.
 //! A file a key came from that group or others may read is warned about,
-//! as ssh does for its keys. Files are read as [`crate::files`] reads them:
+//! as ssh does for its keys. Files are read as [`crate::base::files`] reads them:
 //! regular files only, bounded.
 
 use super::ini::{self, Ini};
 use super::Warning;
-use crate::files::Reader;
-use crate::identity::{HostId, Nqn};
-use crate::root::{rel, Root};
-use crate::secret::Secret;
+use crate::base::files::Reader;
+use crate::base::root::{rel, Root};
+use crate::model::identity::{HostId, Nqn};
+use crate::model::secret::Secret;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -83,7 +83,7 @@ pub fn validate_nqn(s: &str) -> Result<Nqn, String> {
     if !s.starts_with("nqn.") {
         return Err(format!("{s:?} does not start with \"nqn.\""));
     }
-    crate::identity::bounded("host NQN", s).map_err(|e| e.to_string())
+    crate::model::identity::bounded("host NQN", s).map_err(|e| e.to_string())
 }
 
 /// Read sys.conf at `sys_conf` (missing is fine) and the /etc/nvme files under
@@ -133,7 +133,7 @@ fn first_token(read: Reader<'_>, path: &Path) -> std::io::Result<Option<(String,
     let f = match read(path, 4096) {
         Ok(Some(f)) => f,
         Ok(None) => return Err(std::io::Error::from_raw_os_error(2)),
-        Err(crate::files::ReadError::Io(e)) => return Err(e),
+        Err(crate::base::files::ReadError::Io(e)) => return Err(e),
         Err(e) => {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
@@ -243,7 +243,7 @@ pub fn resolve_host(
     sys_conf: &Path,
     early: &[EarlyHost],
 ) -> Result<(HostIdentity, Vec<Warning>), HostError> {
-    resolve_host_with(&crate::files::read_file, root, sys_conf, early)
+    resolve_host_with(&crate::base::files::read_file, root, sys_conf, early)
 }
 
 /// [`resolve_host`] reading its files through `read` (the fuzz target
@@ -353,7 +353,7 @@ pub fn resolve_host_with(
         match HostId::parse(&f.value) {
             Some(h) => id = Some(h),
             None => {
-                let v = crate::identity::quoted(&f.value);
+                let v = crate::model::identity::quoted(&f.value);
                 let msg = format!("{v} from {} is not a UUID; ignored", f.from);
                 warnings.push(warning(&file, 0, "host ID", msg));
             }
@@ -372,7 +372,7 @@ pub fn resolve_host_with(
         };
         match Secret::new(&f.value) {
             Ok(k) => {
-                if let Some(msg) = crate::files::key_file_warning(f.mode) {
+                if let Some(msg) = crate::base::files::key_file_warning(f.mode) {
                     warnings.push(warning(&f.file, 0, "permissions", msg));
                 }
                 key = Some(k);
@@ -398,7 +398,7 @@ pub fn resolve_host_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tests::TempDir;
+    use crate::sources::config::tests::TempDir;
     use HostSource::*;
 
     const NQN: &str = "nqn.2014-08.org.nvmexpress:uuid:9aae2691-b275-4b64-8bfe-5da429a2bab9";

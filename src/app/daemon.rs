@@ -15,15 +15,15 @@
 //! on a discovery controller it holds schedules a re-read, and what it finds
 //! goes to [`Inputs::discovered`].
 
-use crate::boot::{self, DcTarget};
-use crate::config::host::HostIdentity;
-use crate::config::{self, StacdConf};
+use crate::base::root::Root;
 use crate::desired::{self, Desired, Origin, Wanted};
-use crate::discovery::Discoverer;
-use crate::engine::Engine;
-use crate::root::Root;
-use crate::uevent::{self, Uevents};
-use crate::{logging, notify};
+use crate::kernel::uevent::{self, Uevents};
+use crate::reconcile::engine::Engine;
+use crate::sources::boot::{self, DcTarget};
+use crate::sources::config::host::HostIdentity;
+use crate::sources::config::{self, StacdConf};
+use crate::sources::discovery::Discoverer;
+use crate::{base::logging, base::notify};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
@@ -117,7 +117,7 @@ pub struct Daemon {
     /// every discovery controller answered once.
     held_discovered: Vec<Wanted>,
     /// The link watch ([`Daemon::set_boot`]).
-    net: Option<crate::netboot::NetBoot>,
+    net: Option<boot::net::NetBoot>,
     /// The boot inputs and the hand-off record's paths: the boot paths are
     /// computed again from them when the interfaces change (an NBFT path's
     /// host-iface is the interface with its HFI's MAC).
@@ -342,7 +342,7 @@ impl Daemon {
     pub fn set_boot(&mut self, boot: boot::BootInputs, handed: Vec<Wanted>, watch: bool) {
         self.boot_src = Some((boot, handed));
         if watch {
-            self.net = Some(crate::netboot::NetBoot::new(&self.root, Vec::new()));
+            self.net = Some(boot::net::NetBoot::new(&self.root, Vec::new()));
             self.engine.set_link_gate(true);
         }
         self.boot_paths();
@@ -356,7 +356,7 @@ impl Daemon {
         };
         let ifs = match &self.net {
             Some(n) => n.ifaddrs().clone(),
-            None => crate::netif::IfAddrs::load().unwrap_or_default(),
+            None => crate::kernel::netif::IfAddrs::load().unwrap_or_default(),
         };
         let mut notes = Vec::new();
         let mut paths = b.wanted(&self.conf, &self.host, &ifs, &mut notes);
@@ -509,7 +509,7 @@ impl Daemon {
         #[cfg(feature = "dbus")]
         if let Err(e) = crate::dbus::start(self) {
             log::error!("{e}");
-            return crate::exit::RUNTIME;
+            return crate::app::exit::RUNTIME;
         }
         self.handle_net(Instant::now());
         self.step_discovery(Instant::now());

@@ -10,7 +10,7 @@
 //! Host identity (docs/design.md D4, one precedence for connect and match): kernel
 //! command line (`rd.nvmf.hostnqn`/`hostid`) > NBFT host descriptor >
 //! sys.conf > /etc/nvme; see [`BootInputs::early_hosts`] and
-//! [`crate::config::host::resolve_host`]. With `rd.nvmf.hostnqn` no
+//! [`crate::sources::config::host::resolve_host`]. With `rd.nvmf.hostnqn` no
 //! /etc/nvme file is needed. NBFT paths are connected with the table's own
 //! host NQN (the one the firmware used, which the target allows) unless
 //! the command line names one; nvme-cli 2.x does the same. Unlike nvme-stas,
@@ -26,16 +26,30 @@
 //!
 //! Every boot connection is a boot path (`Wanted::boot`): `ctrl_loss_tmo`
 //! -1 unless `rd.stacd.ctrl_loss_tmo` says otherwise, never disconnected.
+//!
+//! The folder holds everything of the boot: the command line ([`cmdline`]),
+//! the NBFT ([`nbft`]), the hand-off to the real root ([`handoff`]), the
+//! initramfs hooks' questions ([`hooks`]) and the boot network ([`net`],
+//! [`dhcp`]; the rtnetlink requests are in `kernel::netcfg`).
 
-use crate::cmdline::{self, Cmdline, Target};
-use crate::config::host::{EarlyHost, HostIdentity, HostSource};
-use crate::config::{ConnParams, ControllerEntry, StacdConf};
+pub mod cmdline;
+pub mod dhcp;
+pub mod handoff;
+pub mod hooks;
+pub mod nbft;
+pub mod net;
+
+use crate::base::root::{rel, Root};
 use crate::desired::{self, hostid_for, Desired, Origin, Wanted};
-use crate::identity::{HostId, IdFields, Identity, Transport, DISCOVERY_NQN, DISCOVERY_PORT};
-use crate::nbft::{self, Nbft};
-use crate::netif::IfAddrs;
-use crate::params::ConnectParams;
-use crate::root::{rel, Root};
+use crate::kernel::netif::IfAddrs;
+use crate::model::identity::{
+    HostId, IdFields, Identity, Transport, DISCOVERY_NQN, DISCOVERY_PORT,
+};
+use crate::model::params::ConnectParams;
+use crate::sources::config::host::{EarlyHost, HostIdentity, HostSource};
+use crate::sources::config::{ConnParams, ControllerEntry, StacdConf};
+use cmdline::{Cmdline, Target};
+use nbft::Nbft;
 use std::path::PathBuf;
 
 /// Which sources are on (config switch and command-line option together).
@@ -280,12 +294,12 @@ impl BootInputs {
 
     /// What every HFI of the tables asks of the network (address, prefix,
     /// gateway, VLAN, DHCP), for `--boot-net`; problems go to `notes`.
-    pub fn hfi_nets(&self, notes: &mut Vec<String>) -> Vec<crate::netcfg::HfiNet> {
-        let mut out: Vec<crate::netcfg::HfiNet> = Vec::new();
+    pub fn hfi_nets(&self, notes: &mut Vec<String>) -> Vec<crate::kernel::netcfg::HfiNet> {
+        let mut out: Vec<crate::kernel::netcfg::HfiNet> = Vec::new();
         for (path, t) in &self.nbfts {
             for h in &t.hfis {
                 let what = self.hfi_name(path, h.index);
-                match crate::netcfg::HfiNet::from_hfi(h, &what, notes) {
+                match crate::kernel::netcfg::HfiNet::from_hfi(h, &what, notes) {
                     // Two tables may describe one interface.
                     Ok(n)
                         if out
@@ -331,7 +345,7 @@ impl BootInputs {
                         ),
                         why: format!(
                             "no network interface has the MAC {}{vlan} of {} [NBFT SSNS {}; {}]",
-                            crate::netcfg::mac_text(&h.mac),
+                            crate::kernel::netcfg::mac_text(&h.mac),
                             self.hfi_name(path, i),
                             s.index,
                             firmware_status(s),
@@ -351,7 +365,7 @@ impl BootInputs {
             for s in &t.subsystems {
                 if s.subsys_nqn != id.subsysnqn.as_str()
                     || s.trsvcid != id.trsvcid.as_str()
-                    || !crate::netif::ip_eq(&s.traddr.to_string(), &id.traddr)
+                    || !crate::kernel::netif::ip_eq(&s.traddr.to_string(), &id.traddr)
                 {
                     continue;
                 }
@@ -378,7 +392,7 @@ impl BootInputs {
                         "NBFT SSNS {} via {} (MAC {}{vlan}, {dev}); {}",
                         s.index,
                         self.hfi_name(path, i),
-                        crate::netcfg::mac_text(&h.mac),
+                        crate::kernel::netcfg::mac_text(&h.mac),
                         firmware_status(s)
                     ));
                 }
@@ -604,7 +618,7 @@ fn target_identity(
     t: &Target,
     subsysnqn: &str,
     host: &HostIdentity,
-) -> Result<Identity, crate::identity::IdError> {
+) -> Result<Identity, crate::model::identity::IdError> {
     Identity::new(&IdFields {
         transport: t.transport.as_str(),
         traddr: &t.traddr,
@@ -728,8 +742,8 @@ fn config_dc(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tests::TempDir;
-    use crate::netif::IfInfo;
+    use crate::kernel::netif::IfInfo;
+    use crate::sources::config::tests::TempDir;
     use std::path::Path;
 
     const HOSTNQN: &str = "nqn.2014-08.org.nvmexpress:uuid:7f0f6c1e-2b7e-4e3a-9c43-5a6d1b2c3d4e";
@@ -737,7 +751,7 @@ mod tests {
 
     fn host(source: HostSource, nqn: &str) -> HostIdentity {
         HostIdentity {
-            nqn: crate::identity::Value::new("nqn", nqn).unwrap(),
+            nqn: crate::model::identity::Value::new("nqn", nqn).unwrap(),
             id: HostId::parse("7f0f6c1e-2b7e-4e3a-9c43-5a6d1b2c3d4e"),
             key: None,
             symname: None,
@@ -859,7 +873,7 @@ mod tests {
             missing.iter().all(|m| m.id.starts_with("(tcp, ")
                 && m.why.contains(&format!(
                     "no network interface has the MAC {}",
-                    crate::netcfg::mac_text(&other)
+                    crate::kernel::netcfg::mac_text(&other)
                 ))
                 && m.why.contains("firmware: namespace")),
             "{missing:?}"
@@ -1028,7 +1042,7 @@ mod tests {
         assert_eq!(w[0].default_ctrl_loss_tmo(), -1);
         assert_eq!(w[0].params.conn.ctrl_loss_tmo, None);
 
-        let (c, _) = crate::config::parse_stacd_conf(
+        let (c, _) = crate::sources::config::parse_stacd_conf(
             "[Standalone]\ndiscovery-controller=traddr=10.0.0.9\n\
              discovery-controller=transport=tcp;traddr=10.0.0.9;trsvcid=4420;nqn=nqn.unique;host-iface=eth0\n\
              discovery-controller=transport=tcp;traddr=dc.example\n",

@@ -15,8 +15,8 @@
 pub mod host;
 pub mod ini;
 
-use crate::identity::Transport;
-pub use crate::params::ConnParams;
+use crate::model::identity::Transport;
+pub use crate::model::params::ConnParams;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -132,8 +132,8 @@ pub struct ControllerEntry {
     pub host_iface: String,
     /// `host-nqn=`; `None` means "the host's NQN".
     pub host_nqn: Option<String>,
-    pub dhchap_secret: Option<crate::secret::Secret>,
-    pub dhchap_ctrl_secret: Option<crate::secret::Secret>,
+    pub dhchap_secret: Option<crate::model::secret::Secret>,
+    pub dhchap_ctrl_secret: Option<crate::model::secret::Secret>,
     /// Per-controller overrides; an invalid one is dropped with a warning
     /// (so `[Global]` applies).
     pub overrides: ConnParams,
@@ -332,7 +332,7 @@ fn disconnect_scope(s: &str) -> Result<DisconnectScope, &'static str> {
 
 /// A connection parameter of `[Global]` / a `controller=` override (§2.3,
 /// §2.4). Numbers are checked against the kernel's range
-/// ([`crate::params::range`]): one it would refuse is a warning here, not an
+/// ([`crate::model::params::range`]): one it would refuse is a warning here, not an
 /// EINVAL at every connect, and one it would ignore is not dropped silently.
 enum Slot<'a> {
     Bool(&'a mut Option<bool>),
@@ -363,8 +363,8 @@ impl Slot<'_> {
             Slot::Int(v, key) => {
                 let n = int(raw)
                     .ok()
-                    .and_then(|n| crate::params::in_range(key, n).ok());
-                let want = crate::params::in_range(key, i64::MIN)
+                    .and_then(|n| crate::model::params::in_range(key, n).ok());
+                let want = crate::model::params::in_range(key, i64::MIN)
                     .err()
                     .unwrap_or_default();
                 n.map(|n| **v = Some(n)).ok_or(want)
@@ -397,20 +397,20 @@ fn legacy_hint(key: &str) -> Option<&'static str> {
 /// `s` quoted for a message, unless it looks like a DH-HMAC-CHAP key
 /// (`DHHC-1:...`) or names a secret: a mistyped secret must not reach the log.
 fn shown(s: &str) -> String {
-    if s.to_ascii_lowercase().contains("secret") || crate::secret::looks_like_key(s) {
-        crate::secret::REDACTED.to_string()
+    if s.to_ascii_lowercase().contains("secret") || crate::model::secret::looks_like_key(s) {
+        crate::model::secret::REDACTED.to_string()
     } else {
-        crate::identity::quoted(s)
+        crate::model::identity::quoted(s)
     }
 }
 
 /// A key of a `controller=` value for a message: its name, unless the
 /// name is key material pasted in the wrong place.
 fn shown_key(k: &str) -> String {
-    if crate::secret::looks_like_key(k) || k.contains(char::is_whitespace) {
-        crate::secret::REDACTED.to_string()
+    if crate::model::secret::looks_like_key(k) || k.contains(char::is_whitespace) {
+        crate::model::secret::REDACTED.to_string()
     } else {
-        crate::identity::quoted(k)
+        crate::model::identity::quoted(k)
     }
 }
 
@@ -438,7 +438,7 @@ impl Sink<'_> {
         let pasted = e.key.contains(|c: char| c.is_whitespace() || c == ':');
         let key = match pasted && !shown(&e.key).starts_with('"') {
             false => e.key.as_str(),
-            true => crate::secret::REDACTED,
+            true => crate::model::secret::REDACTED,
         };
         self.push(e.line, format!("[{}] {key}", e.section), msg.into());
     }
@@ -532,11 +532,11 @@ impl Sink<'_> {
         };
         let mut bad_key = false;
         for (k, v) in tokens {
-            let mut secret = |s: &mut Option<crate::secret::Secret>, v: &str| {
+            let mut secret = |s: &mut Option<crate::model::secret::Secret>, v: &str| {
                 if v.is_empty() {
                     return;
                 }
-                match crate::secret::Secret::new(v) {
+                match crate::model::secret::Secret::new(v) {
                     Ok(k) => *s = Some(k),
                     Err(why) => {
                         // Never connect without the key that was asked for.
@@ -573,7 +573,7 @@ impl Sink<'_> {
                         // original does, but never silently: a misspelled
                         // key does nothing, and a secret under one is
                         // never shown.
-                        let hidden = crate::secret::shown_value(&k, &v) != v;
+                        let hidden = crate::model::secret::shown_value(&k, &v) != v;
                         let msg = if hidden {
                             "unknown key, and its value looks secret: not used, never shown (the keys are dhchap-secret and dhchap-ctrl-secret)"
                         } else {
@@ -581,7 +581,7 @@ impl Sink<'_> {
                         };
                         self.warn(e, format!("{}: {msg}", shown_key(&k)));
                         let v = if hidden {
-                            crate::secret::REDACTED.to_string()
+                            crate::model::secret::REDACTED.to_string()
                         } else {
                             v
                         };
@@ -721,12 +721,12 @@ pub const MAX_CONF_BYTES: u64 = 64 << 20;
 /// exist. Anything but a regular file of at most [`MAX_CONF_BYTES`] is an
 /// error; invalid UTF-8 is a syntax error at the line where it starts.
 pub(crate) fn read_text(path: &Path) -> Result<Option<(String, u32)>, ConfigError> {
-    read_text_with(&crate::files::read_file, path)
+    read_text_with(&crate::base::files::read_file, path)
 }
 
 /// [`read_text`] through `read`.
 pub(crate) fn read_text_with(
-    read: crate::files::Reader<'_>,
+    read: crate::base::files::Reader<'_>,
     path: &Path,
 ) -> Result<Option<(String, u32)>, ConfigError> {
     let f = match read(path, MAX_CONF_BYTES) {
@@ -734,7 +734,7 @@ pub(crate) fn read_text_with(
         Ok(None) => return Ok(None),
         Err(e) => {
             let err = match e {
-                crate::files::ReadError::Io(e) => e,
+                crate::base::files::ReadError::Io(e) => e,
                 e => std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
             };
             return Err(ConfigError::Io {
@@ -795,7 +795,7 @@ pub fn load_existing(path: &Path) -> Result<Option<(StacdConf, Vec<Warning>)>, C
     let has_keys =
         c.controllers.iter().any(keyed) || c.standalone.discovery_controllers.iter().any(keyed);
     if let Some(msg) = has_keys
-        .then(|| crate::files::key_file_warning(mode))
+        .then(|| crate::base::files::key_file_warning(mode))
         .flatten()
     {
         w.push(Warning {
@@ -811,8 +811,8 @@ pub fn load_existing(path: &Path) -> Result<Option<(StacdConf, Vec<Warning>)>, C
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::identity::{IdFields, Identity};
-    use crate::secret::{Secret, REDACTED};
+    use crate::model::identity::{IdFields, Identity};
+    use crate::model::secret::{Secret, REDACTED};
 
     /// A scratch directory under the system temp dir, removed on drop.
     pub(crate) struct TempDir(pub PathBuf);
@@ -1268,7 +1268,7 @@ pub(crate) mod tests {
 
     #[test]
     fn loader() {
-        use crate::root::{rel, Root};
+        use crate::base::root::{rel, Root};
         let dir = TempDir::new("conf-loader");
         let path = Root::new(&dir.0).path(rel::STACD_CONF);
         let (c, w) = load_stacd_conf(&path).expect("missing file is fine");

@@ -11,9 +11,9 @@
 //! (rtnetlink(7)). Addresses are added without a lifetime (permanent), so
 //! they stay across switch_root.
 
-use crate::nbft::Hfi;
+use crate::sources::boot::nbft::Hfi;
 // The netlink and rtnetlink numbers both modules use are netif's.
-use crate::netif::{
+use crate::kernel::netif::{
     AF_INET, AF_INET6, IFA_ADDRESS, IFA_LOCAL, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND,
     IFLA_LINK, IFLA_LINKINFO, IFLA_VLAN_ID, NLMSG_HDRLEN, NLM_F_REQUEST, RTM_NEWADDR, RTM_NEWLINK,
 };
@@ -93,7 +93,7 @@ fn transact(msg: &[u8]) -> io::Result<()> {
     let (n, _) = net::recv(&fd, &mut buf[..], RecvFlags::empty())?;
     // walk() turns a negative NLMSG_ERROR code into that errno; an
     // acknowledgement (code 0) ends the walk.
-    crate::netif::walk(&buf[..n.min(buf.len())], |_, _| {})?;
+    crate::kernel::netif::walk(&buf[..n.min(buf.len())], |_, _| {})?;
     Ok(())
 }
 
@@ -108,7 +108,7 @@ fn ifinfo(index: u32, flags: u32, change: u32) -> Vec<u8> {
 
 /// `ip link set INDEX up`.
 pub fn set_up(index: u32) -> io::Result<()> {
-    let up = crate::netif::IFF_UP;
+    let up = crate::kernel::netif::IFF_UP;
     transact(&message(RTM_NEWLINK, 0, &ifinfo(index, up, up)))
 }
 
@@ -128,7 +128,7 @@ pub fn vlan_name(parent: &str, vid: u16) -> String {
 /// loads 8021q itself for the "vlan" kind (rtnl-link-vlan alias,
 /// net/core/rtnetlink.c), when modprobe and the module are in the image.
 pub fn add_vlan(parent: u32, name: &str, vid: u16) -> io::Result<()> {
-    let up = crate::netif::IFF_UP;
+    let up = crate::kernel::netif::IFF_UP;
     let mut body = ifinfo(0, up, up);
     let mut n = name.as_bytes().to_vec();
     n.push(0);
@@ -503,25 +503,27 @@ mod tests {
     #[test]
     fn messages() {
         let m = addr_msg(3, "192.168.50.2".parse().unwrap(), 24);
-        assert_eq!(crate::netif::u16_at(&m, 4), Some(RTM_NEWADDR));
+        assert_eq!(crate::kernel::netif::u16_at(&m, 4), Some(RTM_NEWADDR));
         assert_eq!(&m[16..20], &[AF_INET, 24, 0, 0]);
-        assert_eq!(crate::netif::u32_at(&m, 20), Some(3));
-        let attrs: Vec<(u16, Vec<u8>)> = crate::netif::attrs(&m[24..])
+        assert_eq!(crate::kernel::netif::u32_at(&m, 20), Some(3));
+        let attrs: Vec<(u16, Vec<u8>)> = crate::kernel::netif::attrs(&m[24..])
             .map(|(t, d)| (t, d.to_vec()))
             .collect();
         assert_eq!(attrs[0], (IFA_LOCAL, vec![192, 168, 50, 2]));
         assert_eq!(attrs[2], (IFA_BROADCAST, vec![192, 168, 50, 255]));
         let v6: Ipv6Addr = "fd00:51::2".parse().unwrap();
         let m = addr_msg(4, IpAddr::V6(v6), 64);
-        let flags = crate::netif::attrs(&m[24..]).find(|(t, _)| *t == IFA_FLAGS);
+        let flags = crate::kernel::netif::attrs(&m[24..]).find(|(t, _)| *t == IFA_FLAGS);
         assert_eq!(
             flags.map(|(_, d)| d.to_vec()),
             Some(IFA_F_NODAD.to_ne_bytes().to_vec())
         );
         let r = route_msg(3, "192.168.50.1".parse().unwrap(), 500, true);
-        assert_eq!(crate::netif::u16_at(&r, 4), Some(RTM_NEWROUTE));
-        assert_eq!(crate::netif::u32_at(&r, 24), Some(RTNH_F_ONLINK));
-        let kinds: Vec<u16> = crate::netif::attrs(&r[28..]).map(|(t, _)| t).collect();
+        assert_eq!(crate::kernel::netif::u16_at(&r, 4), Some(RTM_NEWROUTE));
+        assert_eq!(crate::kernel::netif::u32_at(&r, 24), Some(RTNH_F_ONLINK));
+        let kinds: Vec<u16> = crate::kernel::netif::attrs(&r[28..])
+            .map(|(t, _)| t)
+            .collect();
         assert_eq!(kinds, [RTA_GATEWAY, RTA_OIF, RTA_PRIORITY]);
         assert!(same_prefix(
             "10.1.2.3".parse().unwrap(),

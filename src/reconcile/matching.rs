@@ -7,9 +7,9 @@
 //! spellings, the kernel's `src_addr`, interface addresses) with what the
 //! kernel reports.
 
-use crate::identity::{Identity, Transport, DISCOVERY_NQN};
+use crate::kernel::netif::{parse_ip, IfAddrs};
 use crate::kernel::sysfs::KernelCtrl;
-use crate::netif::{parse_ip, IfAddrs};
+use crate::model::identity::{Identity, Transport, DISCOVERY_NQN};
 
 /// Does the kernel controller `dev` serve `want` (§4.4, rules 1–7)?
 pub fn matches(want: &Identity, dev: &KernelCtrl, net: &IfAddrs) -> bool {
@@ -135,8 +135,8 @@ fn tcp_host_matches(want: &Identity, dev: &KernelCtrl, net: &IfAddrs) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::bounded;
-    use crate::netif::IfInfo;
+    use crate::kernel::netif::IfInfo;
+    use crate::model::identity::bounded;
 
     const HOST: &str = "nqn.2014-08.org.nvmexpress:uuid:01234567-0123-0123-0123-0123456789ab";
 
@@ -179,13 +179,13 @@ mod tests {
         v
     }
 
-    fn s<const N: usize>(v: &str) -> crate::identity::Value<N> {
+    fn s<const N: usize>(v: &str) -> crate::model::identity::Value<N> {
         bounded("test", v).expect("within kernel limits")
     }
 
     /// A tcp identity as §10.5 builds it: trsvcid 8009, subsysnqn `hello`.
     fn want(traddr: &str, host_traddr: &str, host_iface: &str) -> Identity {
-        Identity::from_parts(crate::identity::IdParts {
+        Identity::from_parts(crate::model::identity::IdParts {
             transport: Transport::Tcp,
             traddr: s(traddr),
             trsvcid: s("8009"),

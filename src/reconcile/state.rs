@@ -5,7 +5,7 @@
 //! §4.12); D2 replaces it with JSON (written by nanoserde, read
 //! through src/json.rs) in the same runtime
 //! directory, written atomically and without following links
-//! ([`crate::files::write_atomic`]) so a crash or a full disk never leaves a
+//! ([`crate::base::files::write_atomic`]) so a crash or a full disk never leaves a
 //! half-written file. A file that cannot be decoded (not UTF-8, not JSON,
 //! larger than [`MAX_BYTES`], not a regular file), or was written by
 //! another schema version, is set aside (renamed `state.json.bad`) with a
@@ -13,8 +13,8 @@
 //! next scan adopts what is wanted. Entries are checked like any input: an
 //! invalid identity or a device name that is not `nvmeN` is skipped.
 
-use crate::identity::{IdFields, Identity};
-use crate::json::{self, Fields};
+use crate::base::json::{self, Fields};
+use crate::model::identity::{IdFields, Identity};
 use nanoserde::SerJson;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -202,9 +202,9 @@ impl Store {
     /// `state.json.bad`, a warning is logged, empty map. Other read errors
     /// (permissions) → a warning, empty map, the file left alone.
     pub fn load(&self) -> OwnedMap {
-        use crate::files::ReadError;
+        use crate::base::files::ReadError;
         let path = self.path();
-        let decoded = match crate::files::read_bounded(&path, MAX_BYTES, false) {
+        let decoded = match crate::base::files::read_bounded(&path, MAX_BYTES, false) {
             Ok(None) => return OwnedMap::new(),
             Ok(Some(f)) => decode_bytes(&f.bytes),
             Err(ReadError::Io(e)) => {
@@ -233,13 +233,13 @@ impl Store {
         }
     }
 
-    /// Write atomically ([`crate::files::write_atomic`]): a new temporary
+    /// Write atomically ([`crate::base::files::write_atomic`]): a new temporary
     /// file in the same directory (never an existing name, never through a
     /// link), fsync, rename over the old one, fsync the directory.
     pub fn save(&self, owned: &OwnedMap) -> std::io::Result<()> {
         let mut text = encode(owned);
         text.push('\n');
-        crate::files::write_atomic(&self.dir, FILE, text.as_bytes())
+        crate::base::files::write_atomic(&self.dir, FILE, text.as_bytes())
     }
 }
 

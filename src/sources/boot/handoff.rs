@@ -7,7 +7,7 @@
 //! the connect options that matter for a reconnect (never a secret), and
 //! the result: `live` with device and cntlid, or `failed` with the last
 //! error and the number of attempts. Schema-versioned and written
-//! atomically (temporary file, fsync, rename), like [`crate::state`]; a file
+//! atomically (temporary file, fsync, rename), like [`crate::reconcile::state`]; a file
 //! that cannot be decoded is ignored with a warning.
 //!
 //! The daemon turns every entry back into a wanted boot path
@@ -15,12 +15,12 @@
 //! adopted without a connect, never disconnected (policy, stop, shutdown),
 //! and missing ones are connected again with the recorded options.
 
-use crate::config::ConnParams;
+use crate::base::json::{self, Fields};
 use crate::desired::{Origin, Wanted};
-use crate::engine::Status;
-use crate::identity::{HostId, IdFields, Identity};
-use crate::json::{self, Fields};
-use crate::params::ConnectParams;
+use crate::model::identity::{HostId, IdFields, Identity};
+use crate::model::params::ConnectParams;
+use crate::reconcile::engine::Status;
+use crate::sources::config::ConnParams;
 use nanoserde::SerJson;
 use std::path::{Path, PathBuf};
 
@@ -190,7 +190,7 @@ fn entry(c: &BootConn) -> Option<Wanted> {
         h => Some(HostId::parse(h)?),
     };
     let num = |key: &str, v: Option<i64>| match v {
-        Some(n) => crate::params::in_range(key, n).ok().map(Some),
+        Some(n) => crate::model::params::in_range(key, n).ok().map(Some),
         None => Some(None),
     };
     Some(Wanted {
@@ -285,11 +285,11 @@ pub fn path(run_dir: &Path) -> PathBuf {
 pub const MAX_BYTES: u64 = 16 << 20;
 
 /// Write atomically into `run_dir`, never through a link
-/// ([`crate::files::write_atomic`]).
+/// ([`crate::base::files::write_atomic`]).
 pub fn save(run_dir: &Path, r: &BootRecord) -> std::io::Result<()> {
     let mut text = encode(r);
     text.push('\n');
-    crate::files::write_atomic(run_dir, FILE, text.as_bytes())
+    crate::base::files::write_atomic(run_dir, FILE, text.as_bytes())
 }
 
 /// Read the record of `run_dir`: none → `None`; undecodable (also: not
@@ -297,7 +297,7 @@ pub fn save(run_dir: &Path, r: &BootRecord) -> std::io::Result<()> {
 /// with a warning (nothing is disconnected because of it).
 pub fn load(run_dir: &Path) -> Option<BootRecord> {
     let p = path(run_dir);
-    let decoded = match crate::files::read_bounded(&p, MAX_BYTES, false) {
+    let decoded = match crate::base::files::read_bounded(&p, MAX_BYTES, false) {
         Ok(Some(f)) => decode_bytes(&f.bytes),
         Ok(None) => return None,
         Err(e) => Err(e.to_string()),
@@ -317,8 +317,8 @@ pub fn load(run_dir: &Path) -> Option<BootRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tests::TempDir;
-    use crate::engine::How;
+    use crate::reconcile::engine::How;
+    use crate::sources::config::tests::TempDir;
 
     fn w(a: &str, origin: Origin, boot: bool) -> Wanted {
         Wanted {
@@ -338,7 +338,7 @@ mod tests {
                     ..Default::default()
                 },
                 hostid: HostId::parse("11111111-2222-3333-4444-555555555555"),
-                dhchap_secret: crate::secret::Secret::new("DHHC-1:00:s3cr3t:").ok(),
+                dhchap_secret: crate::model::secret::Secret::new("DHHC-1:00:s3cr3t:").ok(),
                 dhchap_ctrl_secret: None,
             },
             origin,

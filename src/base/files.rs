@@ -164,7 +164,7 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tests::TempDir;
+    use crate::sources::config::tests::TempDir;
 
     // Issue 12 case 4: a planted link at the temporary name is not followed.
     #[test]

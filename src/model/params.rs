@@ -9,12 +9,12 @@
 //! than failing every connect with EINVAL.
 //!
 //! The string is built only from checked values: the identity's
-//! [`crate::identity::Value`]s, a [`HostId`], [`Secret`]s and numbers in
+//! [`crate::model::identity::Value`]s, a [`HostId`], [`Secret`]s and numbers in
 //! the kernel's range ([`range`]), each checked where it entered the
 //! program; `fuzz/fuzz_targets/optstring.rs` checks the result.
 
-use crate::identity::{HostId, Identity, Transport};
-use crate::secret::{Secret, REDACTED};
+use crate::model::identity::{HostId, Identity, Transport};
+use crate::model::secret::{Secret, REDACTED};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
@@ -209,7 +209,7 @@ impl Builder<'_> {
         }
         // A value that looks like key material is hidden wherever it is
         // (secret.rs): a host NQN spelled like a key must not show one.
-        let secret = secret || value.is_some_and(crate::secret::looks_like_key);
+        let secret = secret || value.is_some_and(crate::model::secret::looks_like_key);
         for (s, hide) in [(&mut self.out.text, false), (&mut self.out.shown, secret)] {
             if !s.is_empty() {
                 s.push(',');
@@ -301,7 +301,7 @@ pub fn option_string(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::IdFields;
+    use crate::model::identity::IdFields;
 
     const HOST: &str = "nqn.2014-08.org.nvmexpress:uuid:01234567-0123-0123-0123-0123456789ab";
 

@@ -33,9 +33,9 @@
 //! inside double quotes, the quotes are removed, and everything after a
 //! lone `--` belongs to init.
 
-use crate::config::{self, ConnParams, ControllerEntry};
-use crate::identity::{Transport, IO_PORT};
-use crate::root::{rel, Root};
+use crate::base::root::{rel, Root};
+use crate::model::identity::{Transport, IO_PORT};
+use crate::sources::config::{self, ConnParams, ControllerEntry};
 use std::path::Path;
 use std::time::Duration;
 
@@ -286,10 +286,10 @@ fn connect(arg: &str, v: &str, warnings: &mut Vec<String>) -> Option<Target> {
 }
 
 /// A number of seconds, at least `min`; more than
-/// [`crate::engine::MAX_WAIT`] (however many digits) is capped to it, with
+/// [`crate::reconcile::engine::MAX_WAIT`] (however many digits) is capped to it, with
 /// a warning.
 fn seconds(arg: &str, v: Option<&str>, min: u64, warnings: &mut Vec<String>) -> Option<Duration> {
-    let max = crate::engine::MAX_WAIT;
+    let max = crate::reconcile::engine::MAX_WAIT;
     let digits = v.filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
     match digits.map(|v| v.parse::<u64>().unwrap_or(u64::MAX)) {
         Some(s) if s > max.as_secs() => {
@@ -310,18 +310,18 @@ fn seconds(arg: &str, v: Option<&str>, min: u64, warnings: &mut Vec<String>) -> 
     }
 }
 
-/// A connect option's number in the kernel's range ([`crate::params::range`]
+/// A connect option's number in the kernel's range ([`crate::model::params::range`]
 /// of the stacd.conf key `key`).
 fn integer(arg: &str, v: Option<&str>, key: &str, warnings: &mut Vec<String>) -> Option<i64> {
     let n = v.and_then(|v| v.parse::<i64>().ok());
-    match n.map(|n| crate::params::in_range(key, n)) {
+    match n.map(|n| crate::model::params::in_range(key, n)) {
         Some(Ok(n)) => Some(n),
         Some(Err(want)) => {
             warnings.push(format!("{arg}: {want}; ignored"));
             None
         }
         None => {
-            let want = crate::params::in_range(key, i64::MIN)
+            let want = crate::model::params::in_range(key, i64::MIN)
                 .err()
                 .unwrap_or_default();
             warnings.push(format!("{arg}: {want}; ignored"));
@@ -358,12 +358,13 @@ fn stacd(out: &mut Cmdline, arg: &str, key: &str, v: Option<&str>) {
             let text = v.unwrap_or("").replace(',', ";");
             let secret = text.split(';').any(|t| {
                 let (k, v) = t.split_once('=').unwrap_or((t, ""));
-                crate::secret::shown_value(k, v) != v || crate::secret::looks_like_key(k)
+                crate::model::secret::shown_value(k, v) != v
+                    || crate::model::secret::looks_like_key(k)
             });
             if secret {
                 w.push(format!(
                     "{}: secrets do not belong on the kernel command line (it is world-readable); ignored",
-                    crate::secret::REDACTED
+                    crate::model::secret::REDACTED
                 ));
                 return;
             }
@@ -396,7 +397,7 @@ pub fn parse_tokens(args: Vec<String>) -> Cmdline {
         };
         // Messages name the parameter as written, its value hidden when
         // it is (or is filed as) a secret: the log is read more widely.
-        let arg = crate::secret::shown_param(&raw);
+        let arg = crate::model::secret::shown_param(&raw);
         // dracut: `getarg rd.nvmf.hostnqn -d nvmf.hostnqn=`: deprecated aliases.
         let key = match key {
             "nvmf.hostnqn" | "nvmf.hostid" | "nvmf.discover" => {
@@ -482,7 +483,7 @@ pub fn load(root: &Root) -> Cmdline {
     files.push(root.path(rel::CMDLINE));
     for path in files {
         // Regular files of at most 1 MiB (/proc/cmdline is 4 KiB at most).
-        match crate::files::read_bounded(&path, 1 << 20, true) {
+        match crate::base::files::read_bounded(&path, 1 << 20, true) {
             Ok(Some(f)) => args.extend(tokens(&String::from_utf8_lossy(&f.bytes))),
             Ok(None) => {}
             Err(e) => warnings.push(format!("cannot read {}: {e}", path.display())),
@@ -705,7 +706,7 @@ mod tests {
              rd.stacd.timeout=31536000 rd.stacd.dhchap_key=DHHC-1:00:S1: rd.nvmf.hostkey=S2 \
              rd.stacd.controller=transport=tcp,traddr=1.1.1.1,nqn=nqn.x,Dhchap_Secret=S3",
         );
-        let year = crate::engine::MAX_WAIT;
+        let year = crate::reconcile::engine::MAX_WAIT;
         assert_eq!((c.stacd.budget, c.stacd.grace), (Some(year), Some(year)));
         assert_eq!(c.stacd.timeout, Some(year));
         assert!(c.stacd.controllers.is_empty());
@@ -765,7 +766,7 @@ mod tests {
     /// and one source's stray quote or `--` stays inside it.
     #[test]
     fn load_reads_what_an_image_baked_in_first() {
-        use crate::config::tests::TempDir;
+        use crate::sources::config::tests::TempDir;
         let d = TempDir::new("cmdline-d");
         d.write(
             &format!("{}/50-b.conf", rel::CMDLINE_D),

@@ -28,16 +28,16 @@
 //! event. Nothing here runs on a timer unless a retry or a connect deadline
 //! is pending.
 
-use crate::config::DisconnectScope;
+use crate::base::root::Root;
 use crate::desired::Wanted;
-use crate::identity::{Identity, Transport};
 use crate::kernel::fabrics::{ConnectError, Fabrics, Reply};
+use crate::kernel::netif::IfAddrs;
 use crate::kernel::sysfs::{self, KernelCtrl};
-use crate::netif::IfAddrs;
-use crate::params::{self, KernelOptions};
-use crate::plan::{self, Action, Busy, Keeping, Plan, PlanInput};
-use crate::root::Root;
-use crate::state::{Owned, OwnedMap, Store};
+use crate::model::identity::{Identity, Transport};
+use crate::model::params::{self, KernelOptions};
+use crate::reconcile::plan::{self, Action, Busy, Keeping, Plan, PlanInput};
+use crate::reconcile::state::{Owned, OwnedMap, Store};
+use crate::sources::config::DisconnectScope;
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -566,7 +566,7 @@ impl Engine {
             }
         }
         if !(self.dirty || self.dirty_soon || !self.pruned) {
-            let class = self.root.path(crate::root::rel::CLASS_NVME);
+            let class = self.root.path(crate::base::root::rel::CLASS_NVME);
             for name in std::mem::take(&mut self.stale) {
                 self.reread(&class, &name);
             }
@@ -581,7 +581,7 @@ impl Engine {
             Err(e) => {
                 log::error!(
                     "cannot read {}: {e}",
-                    self.root.path(crate::root::rel::CLASS_NVME).display()
+                    self.root.path(crate::base::root::rel::CLASS_NVME).display()
                 );
                 return;
             }

@@ -1,6 +1,6 @@
 //! `stacd --once`: connect everything wanted in parallel, wait until each
 //! controller is live or the budget is spent, print one line per
-//! controller, exit with a code that says how it went (see [`crate::exit`]).
+//! controller, exit with a code that says how it went (see [`crate::app::exit`]).
 //!
 //! For boot scripts: bounded in time, never disconnects anything, records
 //! what it connected in the state file so the daemon adopts it later.
@@ -13,12 +13,12 @@
 //! controller has been live for the grace period; the budget ends it in
 //! any case.
 
-use crate::cmdline::Wait;
+use crate::app::exit;
 use crate::desired::Wanted;
-use crate::discovery::Discoverer;
-use crate::engine::{later, Engine, How, Status};
-use crate::exit;
-use crate::identity::Identity;
+use crate::model::identity::Identity;
+use crate::reconcile::engine::{later, Engine, How, Status};
+use crate::sources::boot::cmdline::Wait;
+use crate::sources::discovery::Discoverer;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fd::{BorrowedFd, OwnedFd};
 use std::io::Write;
@@ -110,7 +110,7 @@ pub trait Side {
     );
     /// Paths that are wanted but cannot be tried (an NBFT HFI whose MAC
     /// names no interface).
-    fn missing(&self) -> Vec<crate::boot::MissingPath> {
+    fn missing(&self) -> Vec<crate::sources::boot::MissingPath> {
         Vec::new()
     }
     /// The side's own work is done (the network is configured): the run
@@ -163,7 +163,7 @@ pub fn run_boot(
 /// Every wanted subsystem has a live path: its namespaces are there, and
 /// more paths add redundancy, not data. `missing` are the subsystems of
 /// paths that cannot be tried yet.
-fn every_subsystem_live(st: &[Status], missing: &[crate::boot::MissingPath]) -> bool {
+fn every_subsystem_live(st: &[Status], missing: &[crate::sources::boot::MissingPath]) -> bool {
     let live: std::collections::HashSet<&str> = st
         .iter()
         .filter(|s| s.is_live())
