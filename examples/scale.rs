@@ -4,7 +4,7 @@
 //! For each N it builds a temporary root with a host identity, a stacd.conf
 //! with N `controller=` lines and N controller directories in the fake
 //! `/sys/class/nvme`, made by the test double
-//! [`stacd::kernel::fabrics::Recorder::make_ctrl`] (the attribute files a
+//! [`stacd::kernel::fake::Recorder::make_ctrl`] (the attribute files a
 //! real kernel has). Then, several rounds each, it times:
 //!
 //! - `desired`: parse stacd.conf and build the desired set;
@@ -27,7 +27,8 @@
 
 use stacd::app::daemon;
 use stacd::base::root::{rel, Root};
-use stacd::kernel::fabrics::{Fabrics, Recorder};
+use stacd::kernel::fabrics::Fabrics;
+use stacd::kernel::fake::Recorder;
 use stacd::kernel::netif::IfAddrs;
 use stacd::kernel::sysfs;
 use stacd::reconcile::engine::{Engine, Retry};

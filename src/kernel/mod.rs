@@ -8,6 +8,8 @@
 
 pub mod admin;
 pub mod fabrics;
+#[cfg(any(test, feature = "test-support"))]
+pub mod fake;
 pub mod netcfg;
 pub mod netif;
 pub mod probe;
