@@ -32,6 +32,11 @@ macro_rules! say_err {
     }};
 }
 
+/// The version `stacd --version` and `stacctl --version` print; here, at
+/// the root, so that `stacctl` (dbus::ctl) does not reach into the command
+/// line it is called from.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 pub mod app;
 pub mod base;
 #[cfg(feature = "dbus")]

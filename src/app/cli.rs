@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+use crate::VERSION;
 
 /// Default `--once` budget, seconds.
 pub const DEFAULT_TIMEOUT: u64 = 30;

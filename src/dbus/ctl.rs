@@ -75,7 +75,7 @@ pub fn parse(args: &[String]) -> Result<Cmd, u8> {
             return Err(exit::OK);
         }
         Some("-v" | "--version") => {
-            crate::say!("stacctl {}", crate::app::cli::VERSION);
+            crate::say!("stacctl {}", crate::VERSION);
             return Err(exit::OK);
         }
         Some(c) => c,
