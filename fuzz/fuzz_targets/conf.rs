@@ -4,9 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stacd::sources::config::host::{HostIdentity, HostSource};
 use stacd::desired::{from_config, Desired, Wanted};
 use stacd::model::params::{option_string, KernelOptions};
+use stacd::sources::config::host::{HostIdentity, HostSource};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 

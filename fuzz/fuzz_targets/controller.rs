@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stacd::sources::config::host::{validate_nqn, HostIdentity, HostSource};
 use stacd::desired::{from_config, Desired};
+use stacd::sources::config::host::{validate_nqn, HostIdentity, HostSource};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
@@ -27,7 +27,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let text = format!("[Controllers]\ncontroller = {v}\nexclude = {v}\n");
-    let Ok((conf, _)) = stacd::sources::config::parse_stacd_conf(&text, Path::new("stacd.conf")) else {
+    let Ok((conf, _)) = stacd::sources::config::parse_stacd_conf(&text, Path::new("stacd.conf"))
+    else {
         return;
     };
     let host = HostIdentity {

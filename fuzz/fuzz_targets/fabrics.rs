@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stacd::model::identity::{IdFields, Identity};
 use stacd::kernel::fabrics::parse_reply;
+use stacd::model::identity::{IdFields, Identity};
 use stacd::model::params::{option_string, ConnectParams, KernelOptions};
 
 fuzz_target!(|data: &[u8]| {

@@ -12,7 +12,11 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(r) = stacd::sources::boot::handoff::decode(text) {
         let again = stacd::sources::boot::handoff::encode(&r);
-        assert_eq!(stacd::sources::boot::handoff::decode(&again).as_ref(), Ok(&r), "{again}");
+        assert_eq!(
+            stacd::sources::boot::handoff::decode(&again).as_ref(),
+            Ok(&r),
+            "{again}"
+        );
         let (wanted, _) = stacd::sources::boot::handoff::to_wanted(&r);
         let k = KernelOptions::all();
         for w in &wanted {

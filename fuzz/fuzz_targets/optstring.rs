@@ -23,16 +23,16 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stacd::sources::boot::{config_discovery_targets, BootInputs, DcTarget, Sources};
-use stacd::sources::config::host::{resolve_host_with, HostIdentity};
-use stacd::desired::{from_config, from_owned, Desired, Origin, Wanted};
 use stacd::base::files::{Contents, ReadError};
-use stacd::model::identity::{Identity, Transport};
+use stacd::base::root::{rel, Root};
+use stacd::desired::{from_config, from_owned, Desired, Origin, Wanted};
 use stacd::kernel::fabrics::FULL_OPTIONS;
 use stacd::kernel::netif::IfAddrs;
+use stacd::model::identity::{Identity, Transport};
 use stacd::model::params::{option_string, ConnectParams, KernelOptions};
-use stacd::base::root::{rel, Root};
 use stacd::model::secret::{looks_like_key, REDACTED};
+use stacd::sources::boot::{config_discovery_targets, BootInputs, DcTarget, Sources};
+use stacd::sources::config::host::{resolve_host_with, HostIdentity};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
