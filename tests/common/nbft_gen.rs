@@ -1,5 +1,5 @@
 //! An NBFT writer (NVM Express Boot Specification 1.0 layout, the offsets
-//! `src/sources/boot/nbft/mod.rs` decodes): a header, the control descriptor, one host
+//! `src/sources/boot/nbft/` decodes): a header, the control descriptor, one host
 //! descriptor, HFIs with their TCP transport info, SSNS with secondary HFI
 //! lists and extended info, and discovery descriptors. Security profiles
 //! are not written (no table we boot from uses them).
