@@ -4,7 +4,7 @@
 //! For each N it builds a temporary root with a host identity, a stacd.conf
 //! with N `controller=` lines and N controller directories in the fake
 //! `/sys/class/nvme`, made by the test double
-//! [`stacd::kernel::fabrics::Recorder::make_ctrl`] (the attribute files a
+//! [`stacd::kernel::fake::Recorder::make_ctrl`] (the attribute files a
 //! real kernel has). Then, several rounds each, it times:
 //!
 //! - `desired`: parse stacd.conf and build the desired set;
@@ -25,15 +25,16 @@
 //! (default N = 1000 10000, R = 5). The fake sysfs is an ordinary directory
 //! tree, so `scan` measures the file system of `$TMPDIR`, not sysfs.
 
-use stacd::config::{self, host, DisconnectScope};
-use stacd::daemon;
-use stacd::engine::{Engine, Retry};
-use stacd::kernel::fabrics::{Fabrics, Recorder};
+use stacd::app::daemon;
+use stacd::base::root::{rel, Root};
+use stacd::kernel::fabrics::Fabrics;
+use stacd::kernel::fake::Recorder;
+use stacd::kernel::netif::IfAddrs;
 use stacd::kernel::sysfs;
-use stacd::netif::IfAddrs;
-use stacd::plan::{self, Busy, PlanInput};
-use stacd::root::{rel, Root};
-use stacd::state::Store;
+use stacd::reconcile::engine::{Engine, Retry};
+use stacd::reconcile::plan::{self, Busy, PlanInput};
+use stacd::reconcile::state::Store;
+use stacd::sources::config::{self, host, DisconnectScope};
 use std::error::Error;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -163,7 +164,7 @@ fn bench(n: usize, rounds: usize) -> Res<Figures> {
         let t = Instant::now();
         let scan = sysfs::scan(&root)?;
         times[2].push(t.elapsed());
-        let busy = |_: &stacd::identity::Identity| Busy::Idle;
+        let busy = |_: &stacd::model::identity::Identity| Busy::Idle;
         let net = IfAddrs::default();
         let t = Instant::now();
         let p = plan::plan(&PlanInput {
@@ -203,7 +204,7 @@ fn bench(n: usize, rounds: usize) -> Res<Figures> {
         let rereads = e.rereads();
         let now = Instant::now();
         e.kernel_event(now, Some(&format!("nvme{}", n / 2)));
-        let at = now + stacd::engine::DEBOUNCE;
+        let at = now + stacd::reconcile::engine::DEBOUNCE;
         let t = Instant::now();
         e.step(at);
         times[6].push(t.elapsed());

@@ -1,7 +1,7 @@
 //! The desired set: every I/O controller the inputs ask for, as an identity
 //! with its connect parameters and its origin.
 //!
-//! Rules (stacd-spec.md §3.5 steps 1–8, with DESIGN.md's decisions): the
+//! Rules (docs/design.md §3.5 steps 1–8, with the decisions of part D): the
 //! identity's host NQN is the one used to connect and to match; exclusion
 //! patterns are applied to the configured form and again after host names
 //! were resolved; tcp/rdma addresses must be IP addresses of an enabled
@@ -9,10 +9,10 @@
 //! shadows the same controller from another source). Everything dropped is
 //! reported with the reason and, for configured entries, the file and line.
 
-use crate::config::host::HostIdentity;
-use crate::config::{ControllerEntry, IpFamily, StacdConf};
-use crate::identity::{HostId, IdFields, Identity};
-use crate::params::{ConnectParams, DEFAULT_CTRL_LOSS_TMO};
+use crate::model::identity::{HostId, IdFields, Identity};
+use crate::model::params::{ConnectParams, DEFAULT_CTRL_LOSS_TMO};
+use crate::sources::config::host::HostIdentity;
+use crate::sources::config::{ControllerEntry, IpFamily, StacdConf};
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
@@ -75,7 +75,7 @@ pub struct Wanted {
 
 impl Wanted {
     /// `ctrl_loss_tmo` sent when none is configured: forever for boot paths
-    /// (DESIGN.md), libnvme's 600 s otherwise.
+    /// (docs/design.md D18), libnvme's 600 s otherwise.
     pub fn default_ctrl_loss_tmo(&self) -> i64 {
         if self.boot {
             -1
@@ -417,7 +417,7 @@ fn from_entry(
         params: ConnectParams {
             conn: e.overrides.or(&conf.params),
             hostid: hostid_for(host, &id.host_nqn),
-            // DESIGN.md: the per-controller key first, the host key as default.
+            // docs/design.md D7: the per-controller key first, the host key as default.
             dhchap_secret: e.dhchap_secret.clone().or_else(|| host.key.clone()),
             dhchap_ctrl_secret: e.dhchap_ctrl_secret.clone(),
         },
@@ -433,9 +433,9 @@ fn from_entry(
 /// the ownership record with `origin`, with `[Global]` parameters. A source
 /// that has not answered yet (stafd, our discovery, after a restart) keeps
 /// them wanted until it does, so a restart never disconnects them
-/// (DESIGN.md: never disconnect because a source is silent).
+/// (docs/design.md D3: never disconnect because a source is silent).
 pub fn from_owned(
-    owned: &crate::state::OwnedMap,
+    owned: &crate::reconcile::state::OwnedMap,
     origin: Origin,
     conf: &StacdConf,
     host: &HostIdentity,
@@ -483,16 +483,16 @@ pub fn from_config(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::host::HostSource;
-    use crate::config::Pattern;
-    use crate::secret::Secret;
+    use crate::model::secret::Secret;
+    use crate::sources::config::host::HostSource;
+    use crate::sources::config::Pattern;
     use std::path::Path;
 
     const NQN: &str = "nqn.2014-08.org.nvmexpress:uuid:01234567-0123-0123-0123-0123456789ab";
 
     fn host() -> HostIdentity {
         HostIdentity {
-            nqn: crate::identity::Value::new("nqn", NQN).unwrap(),
+            nqn: crate::model::identity::Value::new("nqn", NQN).unwrap(),
             id: HostId::parse("01234567-89ab-cdef-0123-456789abcdef"),
             key: Secret::new("DHHC-1:00:hostkey:").ok(),
             symname: None,
@@ -759,7 +759,7 @@ mod tests {
     fn own_nqn_without_id_sends_the_uuid_it_carries() {
         let mut h = host();
         let own = "nqn.2014-08.org.nvmexpress:uuid:01234567-0123-0123-0123-0123456789ab";
-        h.nqn = crate::identity::Value::new("nqn", own).unwrap();
+        h.nqn = crate::model::identity::Value::new("nqn", own).unwrap();
         h.id = None;
         let text = |id: Option<HostId>| id.map(|i| i.to_string());
         assert_eq!(
@@ -771,7 +771,7 @@ mod tests {
             text(hostid_for(&h, own)).as_deref(),
             Some("11111111-2222-3333-4444-555555555555")
         );
-        h.nqn = crate::identity::Value::new("nqn", "nqn.2014-08.com.example:host1").unwrap();
+        h.nqn = crate::model::identity::Value::new("nqn", "nqn.2014-08.com.example:host1").unwrap();
         h.id = None;
         assert_eq!(hostid_for(&h, "nqn.2014-08.com.example:host1"), None);
     }

@@ -1,5 +1,5 @@
 //! stacd: the NVMe-over-Fabrics I/O controller connector of nvme-stas, as one
-//! small static binary. See DESIGN notes in docs/ and the module docs below;
+//! small static binary. See docs/design.md and the module docs below;
 //! data flows one way: inputs → desired set → kernel scan → plan → apply.
 
 /// `println!` that never panics: Rust ignores SIGPIPE, so `println!` on a
@@ -32,37 +32,17 @@ macro_rules! say_err {
     }};
 }
 
-pub mod boot;
-pub mod bootplan;
-pub mod cli;
-pub mod cmdline;
-pub mod config;
-pub mod daemon;
+/// The version `stacd --version` and `stacctl --version` print; here, at
+/// the root, so that `stacctl` (dbus::ctl) does not reach into the command
+/// line it is called from.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub mod app;
+pub mod base;
 #[cfg(feature = "dbus")]
 pub mod dbus;
 pub mod desired;
-pub mod dhcp;
-pub mod discovery;
-pub mod engine;
-pub mod exit;
-pub mod files;
-pub mod handoff;
-pub mod identity;
-pub mod json;
 pub mod kernel;
-pub mod logging;
-pub mod logpage;
-pub mod matching;
-pub mod nbft;
-pub mod netboot;
-pub mod netcfg;
-pub mod netif;
-pub mod notify;
-pub mod once;
-pub mod params;
-pub mod plan;
-pub mod root;
-pub mod secret;
-pub mod stafd;
-pub mod state;
-pub mod uevent;
+pub mod model;
+pub mod reconcile;
+pub mod sources;

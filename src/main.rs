@@ -1,4 +1,4 @@
 //! stacd: see the library crate; `main` only hands over to the command line.
 fn main() -> std::process::ExitCode {
-    stacd::cli::main()
+    stacd::app::cli::main()
 }

@@ -7,19 +7,22 @@
 mod common;
 
 use common::{FakeRoot, HOSTNQN};
-use stacd::boot::{self, BootInputs, Sources};
-use stacd::config::{self, host};
-use stacd::daemon::{Daemon, Inputs};
-use stacd::discovery::Discoverer;
-use stacd::engine::{Engine, Retry};
-use stacd::handoff;
-use stacd::identity::DISCOVERY_NQN;
-use stacd::kernel::fabrics::{Fabrics, Recorder};
-use stacd::logpage::{build, tcp_entry, SUBTYPE_CURRENT_DISCOVERY, SUBTYPE_NVME, SUBTYPE_REFERRAL};
-use stacd::netif::IfAddrs;
-use stacd::root::rel;
-use stacd::state::Store;
-use stacd::uevent::Event;
+use stacd::app::daemon::{Daemon, Inputs};
+use stacd::base::root::rel;
+use stacd::kernel::fabrics::Fabrics;
+use stacd::kernel::fake::Recorder;
+use stacd::kernel::netif::IfAddrs;
+use stacd::kernel::uevent::Event;
+use stacd::model::identity::DISCOVERY_NQN;
+use stacd::reconcile::engine::{Engine, Retry};
+use stacd::reconcile::state::Store;
+use stacd::sources::boot::handoff;
+use stacd::sources::boot::{self, BootInputs, Sources};
+use stacd::sources::config::{self, host};
+use stacd::sources::discovery::logpage::{
+    build, tcp_entry, SUBTYPE_CURRENT_DISCOVERY, SUBTYPE_NVME, SUBTYPE_REFERRAL,
+};
+use stacd::sources::discovery::Discoverer;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,7 +76,7 @@ fn once(fr: &FakeRoot, k: &Arc<Recorder>, budget: Duration) -> (u8, String) {
             .iter()
             .flat_map(|(_, t)| t.hfis.iter())
             .enumerate()
-            .map(|(i, h)| stacd::netif::IfInfo {
+            .map(|(i, h)| stacd::kernel::netif::IfInfo {
                 name: format!("nbft{i}"),
                 index: 10 + i as u32,
                 mac: Some(h.mac),
@@ -104,12 +107,12 @@ fn once(fr: &FakeRoot, k: &Arc<Recorder>, budget: Duration) -> (u8, String) {
         Some(i.desired(&conf, &host))
     };
     let mut out = Vec::new();
-    let code = stacd::once::run_boot(
+    let code = stacd::app::once::run_boot(
         &mut e,
         (!disc.is_empty()).then_some(&mut disc),
         &merge,
         budget,
-        stacd::once::Policy::default(),
+        stacd::app::once::Policy::default(),
         &mut out,
     );
     let rec = handoff::record(e.wanted(), &e.status());
@@ -151,7 +154,7 @@ fn cmdline_discover_and_connect_without_etc_nvme() {
     let k = Arc::new(Recorder::new(&fr.root()));
     k.set_log_page(DC_ADDR, page(4, &[SUB1, SUB2]));
     let (code, out) = once(&fr, &k, Duration::from_secs(5));
-    assert_eq!(code, stacd::exit::OK, "{out}");
+    assert_eq!(code, stacd::app::exit::OK, "{out}");
     let sent = k.connects();
     // The discovery controller, then the direct connect and the two
     // discovered subsystems, all with the command line's host NQN.
@@ -193,12 +196,12 @@ fn cmdline_discover_and_connect_without_etc_nvme() {
 fn nbft_under_the_root_connects_with_ctrl_loss_tmo_forever() {
     let fr = FakeRoot::new("boot-nbft");
     let table = std::fs::read("tests/fixtures/nbft/tables/NBFT-static-ipv4").unwrap();
-    let t = stacd::nbft::parse(&table).unwrap();
+    let t = boot::nbft::parse(&table).unwrap();
     std::fs::create_dir_all(fr.path(rel::ACPI_TABLES)).unwrap();
     std::fs::write(fr.path(rel::ACPI_TABLES).join("NBFT"), &table).unwrap();
     let k = Arc::new(Recorder::new(&fr.root()));
     let (code, out) = once(&fr, &k, Duration::from_secs(5));
-    assert_eq!(code, stacd::exit::OK, "{out}");
+    assert_eq!(code, stacd::app::exit::OK, "{out}");
     let nqn = &t.host.as_ref().unwrap().nqn;
     let sent = k.connects();
     assert_eq!(sent.len(), t.subsystems.len(), "{sent:#?}");
@@ -237,7 +240,7 @@ fn handoff_then_daemon_adopts_without_connecting() {
     .unwrap();
     let k = Arc::new(Recorder::new(&fr.root()));
     let (code, out) = once(&fr, &k, Duration::from_secs(5));
-    assert_eq!(code, stacd::exit::OK, "{out}");
+    assert_eq!(code, stacd::app::exit::OK, "{out}");
     assert_eq!(k.connects().len(), 2);
     // The real root: the command line is no longer read (--no-cmdline),
     // only boot.json says what the boot paths are.
@@ -450,7 +453,7 @@ fn binary_dump_nbft_and_dry_run() {
         )),
         "{out}"
     );
-    let t = stacd::nbft::parse(&table).unwrap();
+    let t = boot::nbft::parse(&table).unwrap();
     let ssns = &t.subsystems[0];
     assert!(
         out.contains(&format!(
@@ -506,7 +509,7 @@ fn generated_nbft_fixture_is_current_and_decodes() {
         std::fs::write(path, &t).unwrap();
     }
     assert_eq!(std::fs::read(path).unwrap(), t, "{path} is stale");
-    let n = stacd::nbft::parse(&t).expect("decodes");
+    let n = boot::nbft::parse(&t).expect("decodes");
     assert!(n.problems.is_empty(), "{:?}", n.problems);
     let h = n.host.as_ref().unwrap();
     assert!(h.nqn.ends_with("0000000000f7") && h.host_nqn_configured);
@@ -575,7 +578,7 @@ fn once_reports_an_unreadable_discovery_controller() {
     // No page for that address: the controller answers with an error status.
     let k = Arc::new(Recorder::new(&fr.root()));
     let (code, out) = once(&fr, &k, Duration::from_millis(700));
-    assert_eq!(code, stacd::exit::NONE_LIVE, "{out}");
+    assert_eq!(code, stacd::app::exit::NONE_LIVE, "{out}");
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(
         out.starts_with(&format!(

@@ -160,7 +160,7 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
         ctrl_line(4420, SUB1),
         ctrl_line(4421, SUB1)
     ));
-    let k = stacd::kernel::fabrics::Recorder::new(&fr.root());
+    let k = stacd::kernel::fake::Recorder::new(&fr.root());
     k.make_ctrl(&format!(
         "nqn={SUB1},transport=tcp,traddr=127.0.0.1,trsvcid=4420,hostnqn={HOSTNQN}"
     ))

@@ -15,13 +15,14 @@
 mod common;
 
 use common::{ctrl_line, FakeRoot, HOSTNQN};
-use stacd::config::{self, host};
-use stacd::daemon::{Control, Daemon};
-use stacd::engine::{Engine, Retry};
-use stacd::json::{self, Json};
-use stacd::kernel::fabrics::{Fabrics, Recorder};
-use stacd::root::rel;
-use stacd::state::Store;
+use stacd::app::daemon::{Control, Daemon};
+use stacd::base::json::{self, Json};
+use stacd::base::root::rel;
+use stacd::kernel::fabrics::Fabrics;
+use stacd::kernel::fake::Recorder;
+use stacd::reconcile::engine::{Engine, Retry};
+use stacd::reconcile::state::Store;
+use stacd::sources::config::{self, host};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};

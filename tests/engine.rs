@@ -6,12 +6,13 @@ mod common;
 
 use common::{ctrl_line, FakeRoot, HOSTID, HOSTNQN};
 use rustix::io::Errno;
-use stacd::config::{self, host};
-use stacd::daemon::{self, Daemon};
-use stacd::engine::{Engine, Retry};
-use stacd::kernel::fabrics::{Fabrics, Recorder};
-use stacd::root::rel;
-use stacd::state::Store;
+use stacd::app::daemon::{self, Daemon};
+use stacd::base::root::rel;
+use stacd::kernel::fabrics::Fabrics;
+use stacd::kernel::fake::Recorder;
+use stacd::reconcile::engine::{Engine, Retry};
+use stacd::reconcile::state::Store;
+use stacd::sources::config::{self, host};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -232,9 +233,9 @@ fn once_reports_each_controller_and_exit_codes() {
     k.fail_when("trsvcid=4421", Errno::CONNREFUSED);
     let mut e = engine(&fr, &k);
     let mut out = Vec::new();
-    let code = stacd::once::run(&mut e, Duration::from_millis(700), &mut out);
+    let code = stacd::app::once::run(&mut e, Duration::from_millis(700), &mut out);
     let out = String::from_utf8(out).unwrap();
-    assert_eq!(code, stacd::exit::SOME_MISSING, "{out}");
+    assert_eq!(code, stacd::app::exit::SOME_MISSING, "{out}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
     assert_eq!(
@@ -253,19 +254,19 @@ fn once_reports_each_controller_and_exit_codes() {
     fr.write_conf(&format!("[Controllers]\n{}", ctrl_line(4421, SUB1)));
     let k = Arc::new(Recorder::new(&fr.root()));
     k.fail_when("4421", Errno::CONNREFUSED);
-    let code = stacd::once::run(
+    let code = stacd::app::once::run(
         &mut engine(&fr, &k),
         Duration::from_millis(200),
         &mut Vec::new(),
     );
-    assert_eq!(code, stacd::exit::NONE_LIVE);
+    assert_eq!(code, stacd::app::exit::NONE_LIVE);
     k.heal();
-    let code = stacd::once::run(
+    let code = stacd::app::once::run(
         &mut engine(&fr, &k),
         Duration::from_secs(2),
         &mut Vec::new(),
     );
-    assert_eq!(code, stacd::exit::OK);
+    assert_eq!(code, stacd::app::exit::OK);
 }
 
 #[test]
@@ -376,8 +377,8 @@ fn restart_announces_restored_controllers_once() {
     settle(&mut e, all_live);
     drop(e);
     let mut out = Vec::new();
-    let code = stacd::once::run(&mut engine(&fr, &k), Duration::from_secs(2), &mut out);
-    assert_eq!(code, stacd::exit::OK);
+    let code = stacd::app::once::run(&mut engine(&fr, &k), Duration::from_secs(2), &mut out);
+    assert_eq!(code, stacd::app::exit::OK);
     assert_eq!(
         String::from_utf8(out).unwrap(),
         format!("live nvme0 (tcp, 127.0.0.1, 4420, {SUB1}) adopted cntlid=1\n")
@@ -491,18 +492,18 @@ fn event_bursts_make_one_rescan() {
     }
     let rereads = e.rereads();
     assert_eq!(e.scans(), before, "no rescan inside the burst window");
-    assert_eq!(e.next_wake(), Some(t0 + stacd::engine::DEBOUNCE));
-    e.step(t0 + stacd::engine::DEBOUNCE);
+    assert_eq!(e.next_wake(), Some(t0 + stacd::reconcile::engine::DEBOUNCE));
+    e.step(t0 + stacd::reconcile::engine::DEBOUNCE);
     assert_eq!(e.scans(), before, "named controllers only: no full scan");
     assert_eq!(e.rereads(), rereads + 3, "each named controller read once");
     assert_eq!(e.next_wake(), None);
-    e.step(t0 + stacd::engine::DEBOUNCE * 3);
+    e.step(t0 + stacd::reconcile::engine::DEBOUNCE * 3);
     assert_eq!((e.scans(), e.rereads()), (before, rereads + 3));
     // An event that names no controller: one full scan for the burst.
-    let t2 = t0 + stacd::engine::DEBOUNCE * 4;
+    let t2 = t0 + stacd::reconcile::engine::DEBOUNCE * 4;
     e.kernel_event(t2, None);
     e.kernel_event(t2, Some("nvme0"));
-    e.step(t2 + stacd::engine::DEBOUNCE);
+    e.step(t2 + stacd::reconcile::engine::DEBOUNCE);
     assert_eq!(e.scans(), before + 1, "one rescan for the burst");
     // A removal announced by an event is acted on after the debounce.
     k.delete("nvme1").unwrap();
@@ -513,7 +514,7 @@ fn event_bursts_make_one_rescan() {
         e.owned().values().any(|o| o.device == "nvme1"),
         "not yet rescanned"
     );
-    e.step(t1 + stacd::engine::DEBOUNCE);
+    e.step(t1 + stacd::reconcile::engine::DEBOUNCE);
     assert!(
         e.owned().values().all(|o| o.device != "nvme1"),
         "seen as lost"
@@ -537,7 +538,7 @@ fn events_read_only_the_named_controller() {
     k.delete("nvme2").unwrap();
     let t = Instant::now();
     e.kernel_event(t, Some("nvme2"));
-    e.step(t + stacd::engine::DEBOUNCE);
+    e.step(t + stacd::reconcile::engine::DEBOUNCE);
     assert!(
         e.owned().values().all(|o| o.device != "nvme2"),
         "seen as lost"
@@ -702,7 +703,7 @@ fn garbage_state_file_is_set_aside_end_to_end() {
             junk
         );
         let good = std::fs::read_to_string(fr.path("run/stacd/state.json")).unwrap();
-        let (m, skipped) = stacd::state::decode(&good).unwrap();
+        let (m, skipped) = stacd::reconcile::state::decode(&good).unwrap();
         assert_eq!((m.len(), skipped), (3, 0));
     }
 }
@@ -776,7 +777,7 @@ fn a_dying_controller_keeps_its_owner_for_its_remove_event() {
     std::fs::write(fr.path("sys/class/nvme/nvme1/state"), "deleting\n").unwrap();
     let t = Instant::now();
     e.kernel_event(t, Some("nvme1"));
-    e.step(t + stacd::engine::DEBOUNCE);
+    e.step(t + stacd::reconcile::engine::DEBOUNCE);
     assert!(!e.owned().contains_key(&id), "lost: no longer owned");
     assert_eq!(e.owner_of("nvme1"), Some(&id), "still named for its events");
     k.delete("nvme1").unwrap();

@@ -7,12 +7,13 @@
 mod common;
 
 use common::{FakeRoot, HOSTID, HOSTNQN};
-use stacd::config::{self, host};
-use stacd::daemon;
-use stacd::engine::{Engine, Retry};
-use stacd::kernel::fabrics::{Fabrics, Recorder};
-use stacd::root::rel;
-use stacd::state::Store;
+use stacd::app::daemon;
+use stacd::base::root::rel;
+use stacd::kernel::fabrics::Fabrics;
+use stacd::kernel::fake::Recorder;
+use stacd::reconcile::engine::{Engine, Retry};
+use stacd::reconcile::state::Store;
+use stacd::sources::config::{self, host};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -136,8 +137,8 @@ fn case2_boot_json_hostid_cannot_add_options() {
         r#"{{"version":1,"connections":[{{"source":"nbft","transport":"tcp","traddr":"127.0.0.1","trsvcid":"4420","subsysnqn":"{SUB}","host-traddr":"","host-iface":"","host-nqn":"{HOSTNQN}","hostid":"{HOSTID},hostnqn=nqn.evil,duplicate_connect\nnr_io_queues=1","options":"","ctrl-loss-tmo":null,"reconnect-delay":null,"kato":null,"nr-io-queues":null,"queue-size":null,"hdr-digest":null,"data-digest":null,"result":"live"}}]}}"#
     );
     std::fs::write(fr.path("run/stacd/boot.json"), rec).unwrap();
-    let boot = stacd::handoff::load(&fr.root().run_dir())
-        .map(|r| stacd::handoff::to_wanted(&r).0)
+    let boot = stacd::sources::boot::handoff::load(&fr.root().run_dir())
+        .map(|r| stacd::sources::boot::handoff::to_wanted(&r).0)
         .unwrap_or_default();
     assert_intact(&connects(&fr, boot));
 }
@@ -248,7 +249,8 @@ fn case4_state_writes_do_not_follow_links() {
         }
     }
     let _ = Store::new(&run).save(&Default::default());
-    let _ = stacd::handoff::save(&run, &stacd::handoff::record(&[], &[]));
+    let _ =
+        stacd::sources::boot::handoff::save(&run, &stacd::sources::boot::handoff::record(&[], &[]));
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
     assert!(run.join("state.json").is_file() && run.join("boot.json").is_file());
 }

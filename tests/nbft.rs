@@ -1,7 +1,7 @@
 //! NBFT decoder against libnvme's reference decodings of real firmware
 //! tables (tests/fixtures/nbft, see its README for where they come from).
 
-use stacd::nbft::{self, NbftError, PrimaryAdmin, NID_TYPE_NGUID};
+use stacd::sources::boot::nbft::{self, NbftError, PrimaryAdmin, NID_TYPE_NGUID};
 use std::collections::BTreeSet;
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr};

@@ -9,7 +9,7 @@ mod common;
 use common::{FakeRoot, HOSTNQN};
 use nanoserde::SerJson;
 use rustix::process::{kill_process, Pid, Signal};
-use stacd::state::{OwnedEntry, StateFile};
+use stacd::reconcile::state::{OwnedEntry, StateFile};
 use std::os::unix::net::UnixDatagram;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -58,10 +58,10 @@ fn notify_reload_and_stop_as_systemd_sees_them() {
         ..Default::default()
     };
     let record = StateFile {
-        version: stacd::state::VERSION,
+        version: stacd::reconcile::state::VERSION,
         controllers: vec![gone],
     };
-    let state = run.join(stacd::state::FILE);
+    let state = run.join(stacd::reconcile::state::FILE);
     std::fs::write(&state, record.serialize_json()).expect("state.json");
     let sock_path = fr.path("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).expect("bind");

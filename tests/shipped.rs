@@ -3,9 +3,11 @@
 //! unit (etc/systemd/). A key, an option or a default that changes in the
 //! code without its documentation fails here.
 
-use stacd::config::host::{self, SYS_CONF_KEYS};
-use stacd::config::{parse_stacd_conf, StacdConf, CONTROLLERS, CONTROLLER_KEYS, KEYS, SECTIONS};
-use stacd::root::{rel, Root};
+use stacd::base::root::{rel, Root};
+use stacd::sources::config::host::{self, SYS_CONF_KEYS};
+use stacd::sources::config::{
+    parse_stacd_conf, StacdConf, CONTROLLERS, CONTROLLER_KEYS, KEYS, SECTIONS,
+};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -438,7 +440,7 @@ fn stacd_8_options_are_what_the_binary_accepts() {
     // The binary takes what --help lists, and the spellings normalise()
     // rewrites into those (-h).
     let accepted = |o: &String| {
-        let n = stacd::cli::normalise(std::slice::from_ref(o));
+        let n = stacd::app::cli::normalise(std::slice::from_ref(o));
         n.first().is_some_and(|f| help.contains(f))
     };
     for o in &documented {
@@ -461,7 +463,7 @@ fn stacd_8_options_are_what_the_binary_accepts() {
 
 #[test]
 fn stacd_8_exit_codes_and_kernel_parameters() {
-    use stacd::exit::*;
+    use stacd::app::exit::*;
     let page = read("man/stacd.8");
     let codes: Vec<String> = tags(&section(&page, "EXIT STATUS"), false);
     let want: Vec<String> = [OK, RUNTIME, USAGE, SOME_MISSING, NONE_LIVE]
@@ -474,7 +476,7 @@ fn stacd_8_exit_codes_and_kernel_parameters() {
     for p in params {
         let name = p.split(['=', ' ']).next().unwrap_or_default();
         assert!(name.starts_with("rd."), "{p}");
-        let c = stacd::cmdline::parse(&format!("{name}=1"));
+        let c = stacd::sources::boot::cmdline::parse(&format!("{name}=1"));
         assert!(
             c.warnings.iter().all(|w| !w.contains("unknown")),
             "{name}: {:?}",
@@ -482,7 +484,7 @@ fn stacd_8_exit_codes_and_kernel_parameters() {
         );
     }
     // A name the parser does not know is reported, so the check above bites.
-    let c = stacd::cmdline::parse("rd.stacd.bogus=1");
+    let c = stacd::sources::boot::cmdline::parse("rd.stacd.bogus=1");
     assert!(c.warnings.iter().any(|w| w.contains("unknown")));
 }
 
@@ -605,7 +607,7 @@ fn unit_keeps_its_contract() {
         assert_eq!(v.len(), 1, "{k}: {v:?}");
         v[0].clone()
     };
-    // src/daemon.rs sends READY=1, RELOADING=1 and STOPPING=1; SIGHUP reloads.
+    // src/app/daemon.rs sends READY=1, RELOADING=1 and STOPPING=1; SIGHUP reloads.
     assert_eq!(one("Type"), "notify");
     assert_eq!(one("ExecReload"), "/bin/kill -HUP $MAINPID");
     // The path the Makefile rewrites, and syslog as nvme-stas's unit has it.

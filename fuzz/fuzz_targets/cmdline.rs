@@ -5,6 +5,6 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let c = stacd::cmdline::parse(&text);
+    let c = stacd::sources::boot::cmdline::parse(&text);
     let _ = (c.active(), c.nbft_allowed());
 });

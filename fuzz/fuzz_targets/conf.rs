@@ -4,17 +4,17 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stacd::config::host::{HostIdentity, HostSource};
 use stacd::desired::{from_config, Desired, Wanted};
-use stacd::params::{option_string, KernelOptions};
+use stacd::model::params::{option_string, KernelOptions};
+use stacd::sources::config::host::{HostIdentity, HostSource};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 fn host() -> HostIdentity {
     HostIdentity {
-        nqn: stacd::config::host::validate_nqn("nqn.2014-08.org.nvmexpress:uuid:fuzz")
+        nqn: stacd::sources::config::host::validate_nqn("nqn.2014-08.org.nvmexpress:uuid:fuzz")
             .unwrap_or_default(),
-        id: stacd::identity::HostId::parse("01234567-89ab-cdef-0123-456789abcdef"),
+        id: stacd::model::identity::HostId::parse("01234567-89ab-cdef-0123-456789abcdef"),
         key: None,
         symname: None,
         source: HostSource::EtcNvme,
@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let path = Path::new("stacd.conf");
-    let Ok((conf, warnings)) = stacd::config::parse_stacd_conf(text, path) else {
+    let Ok((conf, warnings)) = stacd::sources::config::parse_stacd_conf(text, path) else {
         return;
     };
     for w in &warnings {

@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stacd::config::host::{validate_nqn, HostIdentity, HostSource};
 use stacd::desired::{from_config, Desired};
+use stacd::sources::config::host::{validate_nqn, HostIdentity, HostSource};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(v) = std::str::from_utf8(data) else {
         return;
     };
-    let (_, warnings) = stacd::config::parse_controller_value(v, Path::new("cmdline"));
+    let (_, warnings) = stacd::sources::config::parse_controller_value(v, Path::new("cmdline"));
     for w in &warnings {
         let _ = w.to_string();
     }
@@ -27,7 +27,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let text = format!("[Controllers]\ncontroller = {v}\nexclude = {v}\n");
-    let Ok((conf, _)) = stacd::config::parse_stacd_conf(&text, Path::new("stacd.conf")) else {
+    let Ok((conf, _)) = stacd::sources::config::parse_stacd_conf(&text, Path::new("stacd.conf"))
+    else {
         return;
     };
     let host = HostIdentity {

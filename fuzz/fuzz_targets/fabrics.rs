@@ -3,9 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stacd::identity::{IdFields, Identity};
 use stacd::kernel::fabrics::parse_reply;
-use stacd::params::{option_string, ConnectParams, KernelOptions};
+use stacd::model::identity::{IdFields, Identity};
+use stacd::model::params::{option_string, ConnectParams, KernelOptions};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

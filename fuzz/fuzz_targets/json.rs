@@ -1,10 +1,10 @@
-//! The JSON reader of outside text (src/json.rs): never a panic, and a
+//! The JSON reader of outside text (src/base/json.rs): never a panic, and a
 //! parsed value writes out (compact and pretty) as text that parses back
 //! to the same value.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stacd::json;
+use stacd::base::json;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

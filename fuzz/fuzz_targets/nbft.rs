@@ -5,13 +5,13 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(t) = stacd::nbft::parse(data) {
+    if let Ok(t) = stacd::sources::boot::nbft::parse(data) {
         let _ = t.dump();
         for d in &t.discovery {
-            let _ = stacd::boot::parse_uri(&d.uri);
+            let _ = stacd::sources::boot::parse_uri(&d.uri);
         }
         if let Some(h) = &t.host {
-            let _ = stacd::boot::uuid_text(&h.id);
+            let _ = stacd::sources::boot::uuid_text(&h.id);
         }
     }
 });

@@ -23,16 +23,16 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stacd::boot::{config_discovery_targets, BootInputs, DcTarget, Sources};
-use stacd::config::host::{resolve_host_with, HostIdentity};
+use stacd::base::files::{Contents, ReadError};
+use stacd::base::root::{rel, Root};
 use stacd::desired::{from_config, from_owned, Desired, Origin, Wanted};
-use stacd::files::{Contents, ReadError};
-use stacd::identity::{Identity, Transport};
 use stacd::kernel::fabrics::FULL_OPTIONS;
-use stacd::netif::IfAddrs;
-use stacd::params::{option_string, ConnectParams, KernelOptions};
-use stacd::root::{rel, Root};
-use stacd::secret::{looks_like_key, REDACTED};
+use stacd::kernel::netif::IfAddrs;
+use stacd::model::identity::{Identity, Transport};
+use stacd::model::params::{option_string, ConnectParams, KernelOptions};
+use stacd::model::secret::{looks_like_key, REDACTED};
+use stacd::sources::boot::{config_discovery_targets, BootInputs, DcTarget, Sources};
+use stacd::sources::config::host::{resolve_host_with, HostIdentity};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
@@ -201,13 +201,13 @@ fn check_dc(d: &DcTarget) {
     check(
         &d.id,
         &d.params,
-        stacd::params::DEFAULT_CTRL_LOSS_TMO,
+        stacd::model::params::DEFAULT_CTRL_LOSS_TMO,
         &format!("dc {}", d.id),
     );
 }
 
 /// The files `resolve_host` may read, from memory, as
-/// [`stacd::files::read_bounded`] returns them (mode 0600; more than the
+/// [`stacd::base::files::read_bounded`] returns them (mode 0600; more than the
 /// limit is an error). Any other path does not exist.
 fn reader<'a>(
     files: &'a [(PathBuf, &'a [u8])],
@@ -249,25 +249,25 @@ fuzz_target!(|data: &[u8]| {
     // load_stacd_conf: no file is the defaults, text that is not UTF-8
     // is an error (stacd does not start).
     let conf = if conf.is_empty() {
-        stacd::config::StacdConf::defaults(&conf_path)
+        stacd::sources::config::StacdConf::defaults(&conf_path)
     } else {
         let Ok(text) = std::str::from_utf8(conf) else {
             return;
         };
-        match stacd::config::parse_stacd_conf(text, &conf_path) {
+        match stacd::sources::config::parse_stacd_conf(text, &conf_path) {
             Ok((c, _)) => c,
             Err(_) => return,
         }
     };
     // cmdline::load: the text, lossily decoded, split and parsed.
-    let cmd = stacd::cmdline::parse(&String::from_utf8_lossy(cmdline));
+    let cmd = stacd::sources::boot::cmdline::parse(&String::from_utf8_lossy(cmdline));
     let sources = Sources::new(&conf, false, false, false);
     let table_path = r.path(rel::ACPI_TABLES).join("NBFT");
     let inputs = BootInputs::from_inputs(sources, Some(cmd), || {
         if nbft.is_empty() {
             Vec::new()
         } else {
-            vec![(table_path, stacd::nbft::parse(nbft))]
+            vec![(table_path, stacd::sources::boot::nbft::parse(nbft))]
         }
     });
     let nqn = if nqn.is_empty() {
@@ -294,12 +294,12 @@ fuzz_target!(|data: &[u8]| {
     for w in inputs.wanted_with(&conf, &host, &net, &resolve, &mut notes) {
         d.push(&conf, w);
     }
-    if let Ok(rec) = stacd::handoff::decode_bytes(boot) {
-        for w in stacd::handoff::to_wanted(&rec).0 {
+    if let Ok(rec) = stacd::sources::boot::handoff::decode_bytes(boot) {
+        for w in stacd::sources::boot::handoff::to_wanted(&rec).0 {
             d.push(&conf, w);
         }
     }
-    if let Ok((owned, _)) = stacd::state::decode_bytes(boot) {
+    if let Ok((owned, _)) = stacd::reconcile::state::decode_bytes(boot) {
         for o in [Origin::Stafd, Origin::Discovery] {
             for w in from_owned(&owned, o, &conf, &host) {
                 d.push(&conf, w);
@@ -308,9 +308,9 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok((pages, _)) = std::str::from_utf8(stafd)
         .map_err(|_| String::new())
-        .and_then(stacd::stafd::parse_pages)
+        .and_then(stacd::sources::stafd::parse_pages)
     {
-        for w in stacd::stafd::to_wanted(&pages, &conf, &host).wanted {
+        for w in stacd::sources::stafd::to_wanted(&pages, &conf, &host).wanted {
             d.push(&conf, w);
         }
     }
@@ -319,13 +319,13 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut dcs = inputs.discovery_targets(&conf, &host, &net, &mut notes);
     dcs.extend(config_discovery_targets(&conf, &host, &mut notes));
-    let page = stacd::logpage::parse(page).ok();
+    let page = stacd::sources::discovery::logpage::parse(page).ok();
     for t in &dcs {
         check_dc(t);
         // What a discovery controller lists (the network's text).
         for w in page
             .iter()
-            .flat_map(|p| stacd::discovery::to_wanted(t, p, &mut notes))
+            .flat_map(|p| stacd::sources::discovery::to_wanted(t, p, &mut notes))
         {
             check_wanted(&w);
         }

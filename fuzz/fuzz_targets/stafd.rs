@@ -3,9 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stacd::config::host::{HostIdentity, HostSource};
-use stacd::config::StacdConf;
-use stacd::stafd::{parse_pages, to_wanted};
+use stacd::sources::config::host::{HostIdentity, HostSource};
+use stacd::sources::config::StacdConf;
+use stacd::sources::stafd::{parse_pages, to_wanted};
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let host = HostIdentity {
-        nqn: stacd::config::host::validate_nqn("nqn.2014-08.org.nvmexpress:uuid:fuzz")
+        nqn: stacd::sources::config::host::validate_nqn("nqn.2014-08.org.nvmexpress:uuid:fuzz")
             .unwrap_or_default(),
         id: None,
         key: None,

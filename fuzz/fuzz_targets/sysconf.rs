@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stacd::config::host::{resolve_host, validate_nqn, EarlyHost, HostSource};
-use stacd::root::{rel, Root};
+use stacd::base::root::{rel, Root};
+use stacd::sources::config::host::{resolve_host, validate_nqn, EarlyHost, HostSource};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 

@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Some(e) = stacd::uevent::parse(data) {
+    if let Some(e) = stacd::kernel::uevent::parse(data) {
         assert_eq!(e.get("SUBSYSTEM"), Some("nvme"));
         let _ = (e.is_controller(), e.get("NVME_EVENT"), e.get("NVME_AEN"));
     }

@@ -1,4 +1,4 @@
-//! `stacctl` (stacd-spec.md §7): the same binary called by that name (a
+//! `stacctl` (docs/design.md §7): the same binary called by that name (a
 //! link made by install). Talks to `org.nvmexpress.stac` on the system bus
 //! (`DBUS_SYSTEM_BUS_ADDRESS` overrides where) — ours or the original.
 //!
@@ -9,8 +9,8 @@
 //! script can read.
 
 use super::client;
-use crate::exit;
-use crate::json::{self, Json};
+use crate::app::exit;
+use crate::base::json::{self, Json};
 use std::time::Duration;
 use zbus::blocking::Connection;
 use zbus::message::Body;
@@ -75,7 +75,7 @@ pub fn parse(args: &[String]) -> Result<Cmd, u8> {
             return Err(exit::OK);
         }
         Some("-v" | "--version") => {
-            crate::say!("stacctl {}", crate::cli::VERSION);
+            crate::say!("stacctl {}", crate::VERSION);
             return Err(exit::OK);
         }
         Some(c) => c,
@@ -166,7 +166,7 @@ pub fn execute(cmd: Cmd) -> Result<String, String> {
     // The same bus stacd uses: DBUS_SYSTEM_BUS_ADDRESS, else
     // /run/dbus/system_bus_socket (zbus's default, /var/run/..., is missing
     // where /var/run is not a link to /run, e.g. an initramfs).
-    let addr = super::Address::system(&crate::root::Root::from_env()).addr;
+    let addr = super::Address::system(&crate::base::root::Root::from_env()).addr;
     let conn = zbus::blocking::connection::Builder::address(addr.as_str())
         .map(|b| b.method_timeout(Duration::from_secs(30)))
         .and_then(|b| b.build())

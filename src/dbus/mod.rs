@@ -4,7 +4,7 @@
 //! controllers ([`stafd`]), `stacctl` ([`ctl`]), and the glue to the
 //! daemon's loop below.
 //!
-//! The loop stays the one thread of control of ours (DESIGN.md rule 6):
+//! The loop stays the one thread of control of ours (docs/design.md §A2 rule 6):
 //! zbus's executor thread runs the handlers, which read a [`view::View`]
 //! the loop publishes after each step and post commands through
 //! [`Control`]; stafd's signal threads and worker, the thread that waits
@@ -28,13 +28,13 @@ pub mod service;
 pub mod stafd;
 pub mod view;
 
-use crate::config::ControllerEntry;
-use crate::daemon::{Command, Control, Daemon};
+use crate::app::daemon::{Command, Control, Daemon};
+use crate::base::root::{rel, Root};
 use crate::desired::Origin;
-use crate::identity::Identity;
 use crate::kernel::sysfs;
-use crate::root::{rel, Root};
-use crate::secret::REDACTED;
+use crate::model::identity::Identity;
+use crate::model::secret::REDACTED;
+use crate::sources::config::ControllerEntry;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::inotify;
 use stafd::{DcPages, Dlpe};
@@ -86,7 +86,7 @@ impl Shared {
         self.tron.load(Ordering::SeqCst)
     }
 
-    /// `--tron` keeps trace on whatever is written (DESIGN.md).
+    /// `--tron` keeps trace on whatever is written (docs/design.md D15).
     pub fn set_tron(&self, v: bool) {
         self.tron
             .store(self.cli_tron.load(Ordering::SeqCst) || v, Ordering::SeqCst);
@@ -681,7 +681,7 @@ pub fn publish(d: &mut Daemon) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
+    use crate::model::secret::Secret;
 
     #[test]
     fn config_extras_redact_secrets() {

@@ -1,4 +1,4 @@
-//! The object `/org/nvmexpress/stac` and its two interfaces (stacd-spec.md
+//! The object `/org/nvmexpress/stac` and its two interfaces (docs/design.md
 //! §6): `org.nvmexpress.stac` (list_controllers) and
 //! `org.nvmexpress.stac.debug` (tron, log_level, process_info,
 //! controller_info), and the introspection document `--idl` writes (§6.3).
@@ -7,7 +7,7 @@
 //! [`View`](super::view::View) the loop published and post commands to the
 //! loop (setting `tron`); they never wait for the loop, never touch the
 //! kernel and never make a D-Bus call (a blocking call inside a handler
-//! freezes the object server, ../spec/crates.md §1). Every member carries
+//! freezes the object server, docs/design.md §C1). Every member carries
 //! `#[zbus(name = ...)]`: zbus would otherwise publish `ListControllers`.
 //! stacd emits no signals, so the properties do not announce changes.
 //!
@@ -21,7 +21,7 @@
 
 use super::view::{self, Lookup};
 use super::Shared;
-use crate::daemon::{Command, Control};
+use crate::app::daemon::{Command, Control};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -58,7 +58,7 @@ pub struct Debug {
 #[zbus::interface(name = "org.nvmexpress.stac.debug", introspection_docs = false)]
 impl Debug {
     /// Trace on (DEBUG level). Writing it applies at once; the next SIGHUP
-    /// resets it to the file's `tron`; `--tron` keeps it on (DESIGN.md).
+    /// resets it to the file's `tron`; `--tron` keeps it on (docs/design.md D15).
     #[zbus(property(emits_changed_signal = "false"), name = "tron")]
     fn tron(&self) -> bool {
         self.shared.tron()

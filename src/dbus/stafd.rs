@@ -1,4 +1,4 @@
-//! stafd as a source of I/O controllers (stacd-spec.md §3.3).
+//! stafd as a source of I/O controllers (docs/design.md §3.3).
 //!
 //! stafd (`org.nvmexpress.staf`, `/org/nvmexpress/staf`) publishes the
 //! discovery log pages it read from discovery controllers. We call
@@ -15,14 +15,14 @@
 //! worker posts results to the loop through its wake pipe.
 //!
 //! stafd absent, restarting or answering garbage: nothing is posted but an
-//! error; the loop keeps the last good list (DESIGN.md: never disconnect
+//! error; the loop keeps the last good list (docs/design.md D3: never disconnect
 //! because a source is silent).
 //!
-//! The reply's parsing and what it asks for live in [`crate::stafd`].
+//! The reply's parsing and what it asks for live in [`crate::sources::stafd`].
 
 use super::{client, Event, Shared};
-use crate::daemon::{Command, Control};
-pub use crate::stafd::{from_owned, parse_pages, to_wanted, DcPages, Derived, Dlpe};
+use crate::app::daemon::{Command, Control};
+pub use crate::sources::stafd::{from_owned, parse_pages, to_wanted, DcPages, Derived, Dlpe};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

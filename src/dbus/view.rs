@@ -1,16 +1,16 @@
 //! What the D-Bus methods answer, as pure functions of a [`View`]: the
 //! string maps of `list_controllers`, the JSON of `process_info` and
-//! `controller_info` (stacd-spec.md §6.2), with the original's key names,
+//! `controller_info` (docs/design.md §6.2), with the original's key names,
 //! key order and value spellings (`True`/`False`/`None`, timer texts,
 //! Python dict literals). No zbus here: the replies are tested as data.
 //!
-//! Secrets never appear: DH-HMAC-CHAP keys are `<redacted>` (DESIGN.md),
+//! Secrets never appear: DH-HMAC-CHAP keys are `<redacted>` (docs/design.md D14),
 //! where the original showed them to any local user (§6.2, §6.4).
 
-use crate::engine::CtrlSnapshot;
-use crate::identity::{IdFields, Identity};
-use crate::json::{self, Json};
-use crate::secret::REDACTED;
+use crate::base::json::{self, Json};
+use crate::model::identity::{IdFields, Identity};
+use crate::model::secret::REDACTED;
+use crate::reconcile::engine::CtrlSnapshot;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -161,7 +161,10 @@ impl CtrlView {
             m.iter().map(|(k, _)| (k.clone(), 0)).collect();
         for (k, v) in &self.extras {
             if k != "host-nqn" && k != "device" && have.insert(k.clone(), 0).is_none() {
-                m.push((k.clone(), crate::secret::shown_value(k, v).to_string()));
+                m.push((
+                    k.clone(),
+                    crate::model::secret::shown_value(k, v).to_string(),
+                ));
             }
         }
         m.push(("host-nqn".into(), pairs[6].1.to_string()));
@@ -340,8 +343,8 @@ pub fn process_info(
 mod tests {
     use super::*;
     use crate::desired::{Origin, Wanted};
-    use crate::engine::Status;
     use crate::kernel::sysfs::KernelCtrl;
+    use crate::reconcile::engine::Status;
 
     const HOST: &str = "nqn.2014-08.org.nvmexpress:uuid:01234567-0123-0123-0123-0123456789ab";
 

@@ -23,7 +23,7 @@
 //! connect by [`PROBE_WAIT`]. The target sees one extra TCP connection that
 //! closes before its ICReq (nvmet releases such a queue without a message).
 
-use crate::identity::{Identity, Transport};
+use crate::model::identity::{Identity, Transport};
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
@@ -173,7 +173,7 @@ pub fn tcp(id: &Identity, wait: Duration) -> Probe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::IdFields;
+    use crate::model::identity::IdFields;
 
     fn id(traddr: &str, port: u16, transport: &str) -> Identity {
         let port = port.to_string();

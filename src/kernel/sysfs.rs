@@ -5,10 +5,10 @@
 //! `nvme_class_uevent`: NVME_TRTYPE, NVME_TRADDR, NVME_TRSVCID,
 //! NVME_HOST_TRADDR, NVME_HOST_IFACE, with the literal `none` when unset), and
 //! attributes `subsysnqn`, `hostnqn`, `hostid`, `address`, `state`, `cntlid`,
-//! `cntrltype` (>= 5.18) (stacd-spec.md §5.3). A controller can be deleted
+//! `cntrltype` (>= 5.18) (docs/design.md §5.3). A controller can be deleted
 //! while we read it: a vanished directory is skipped, never an error.
 
-use crate::root::{rel, Root};
+use crate::base::root::{rel, Root};
 use std::io;
 use std::path::Path;
 
@@ -56,7 +56,7 @@ impl KernelCtrl {
 
     /// A fabrics controller (not PCIe).
     pub fn is_fabrics(&self) -> bool {
-        crate::identity::Transport::parse(&self.transport).is_some()
+        crate::model::identity::Transport::parse(&self.transport).is_some()
     }
 
     /// The kernel is going to delete it (or has): not a controller to adopt.

@@ -34,8 +34,8 @@ impl FakeRoot {
         FakeRoot { dir }
     }
 
-    pub fn root(&self) -> stacd::root::Root {
-        stacd::root::Root::new(&self.dir)
+    pub fn root(&self) -> stacd::base::root::Root {
+        stacd::base::root::Root::new(&self.dir)
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {

@@ -1,5 +1,5 @@
 //! An NBFT writer (NVM Express Boot Specification 1.0 layout, the offsets
-//! `src/nbft.rs` decodes): a header, the control descriptor, one host
+//! `src/sources/boot/nbft/` decodes): a header, the control descriptor, one host
 //! descriptor, HFIs with their TCP transport info, SSNS with secondary HFI
 //! lists and extended info, and discovery descriptors. Security profiles
 //! are not written (no table we boot from uses them).
@@ -181,7 +181,7 @@ impl Spec {
     /// The spec of a decoded table (what a firmware wrote, as far as our
     /// decoder keeps it): writing it must give a table that decodes the
     /// same.
-    pub fn from_nbft(t: &stacd::nbft::Nbft) -> Spec {
+    pub fn from_nbft(t: &stacd::sources::boot::nbft::Nbft) -> Spec {
         let h = t.host.as_ref().expect("a table with a host descriptor");
         let field = |s: &str, n: usize| {
             let mut v = s.as_bytes().to_vec();

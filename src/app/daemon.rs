@@ -1,0 +1,599 @@
+//! The daemon: one thread of control, a `poll(2)` loop over the wake pipe
+//! (signals and finished connects write to it) and the kernel uevent
+//! socket, with the timeout set to the engine's next deadline — nothing
+//! wakes up when nothing changes (docs/design.md §A2 rule 6).
+//!
+//! Signals (docs/design.md §4.11, §4.14, D13, D17): SIGHUP reloads
+//! stacd.conf — a broken file keeps the running configuration, and so does
+//! a missing one (an editor's rename or a package upgrade far more often
+//! than an intent to drop every controller; docs/migrating.md); SIGTERM and
+//! SIGINT end the daemon leaving every connection up. signal-hook sets a
+//! flag and writes a byte to the wake pipe; the loop reads the flags.
+//!
+//! Built-in discovery ([`Daemon::set_discovery`]) runs beside the engine:
+//! its results arrive on the same wake pipe, a discovery log change event
+//! on a discovery controller it holds schedules a re-read, and what it finds
+//! goes to [`Inputs::discovered`].
+
+use crate::base::root::Root;
+use crate::desired::{self, Desired, Origin, Wanted};
+use crate::kernel::uevent::{self, Uevents};
+use crate::reconcile::engine::Engine;
+use crate::sources::boot::{self, DcTarget};
+use crate::sources::config::host::HostIdentity;
+use crate::sources::config::{self, StacdConf};
+use crate::sources::discovery::Discoverer;
+use crate::{base::logging, base::notify};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::fd::OwnedFd;
+use rustix::io::Errno;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A request to the loop that carries data (D-Bus handlers and threads).
+#[derive(Debug)]
+pub enum Command {
+    /// The D-Bus `tron` property was written (docs/design.md §6.2).
+    Tron(bool),
+    /// A D-Bus thread reports (bus attached or lost, stafd's answers).
+    #[cfg(feature = "dbus")]
+    Dbus(crate::dbus::Event),
+    /// A host name of stacd.conf was resolved ([`desired::Names`]).
+    Resolved,
+}
+
+/// Requests to the loop from outside (signals, tests, D-Bus).
+#[derive(Debug, Clone)]
+pub struct Control {
+    stop: Arc<AtomicBool>,
+    reload: Arc<AtomicBool>,
+    wake: Arc<OwnedFd>,
+    commands: Sender<Command>,
+}
+
+impl Control {
+    fn poke(&self) {
+        let _ = rustix::io::write(&*self.wake, b"w");
+    }
+
+    /// Queue `c` for the loop and wake it; never waits for the loop.
+    pub fn post(&self, c: Command) {
+        if self.commands.send(c).is_ok() {
+            self.poke();
+        }
+    }
+
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.poke();
+    }
+
+    pub fn request_reload(&self) {
+        self.reload.store(true, Ordering::SeqCst);
+        self.poke();
+    }
+
+    /// SIGTERM/SIGINT → stop, SIGHUP → reload. The flag is registered
+    /// before the pipe write so the flag is set when the loop wakes.
+    pub fn install_signals(&self) -> std::io::Result<()> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        for (sig, flag) in [
+            (SIGTERM, &self.stop),
+            (SIGINT, &self.stop),
+            (SIGHUP, &self.reload),
+        ] {
+            signal_hook::flag::register(sig, flag.clone())?;
+            let fd = rustix::io::dup(&*self.wake)?;
+            signal_hook::low_level::pipe::register(sig, fd)?;
+        }
+        Ok(())
+    }
+}
+
+/// The running configuration and what derives from it.
+pub struct Daemon {
+    pub root: Root,
+    pub conf_path: PathBuf,
+    pub host: HostIdentity,
+    pub conf: StacdConf,
+    /// `--tron` given: stays on across reloads (docs/design.md D15).
+    pub cli_tron: bool,
+    pub engine: Engine,
+    pub inputs: Inputs,
+    /// Host names of stacd.conf, resolved off the loop.
+    names: desired::Names,
+    control: Control,
+    commands: Receiver<Command>,
+    wake_r: OwnedFd,
+    uevents: Option<Uevents>,
+    discovery: Option<Discoverer>,
+    /// Discovery controllers of the boot inputs (fixed for the run); the
+    /// configured ones are re-read on reload.
+    boot_dcs: Vec<DcTarget>,
+    /// Controllers our discovery found before a restart, kept wanted until
+    /// every discovery controller answered once.
+    held_discovered: Vec<Wanted>,
+    /// The link watch ([`Daemon::set_boot`]).
+    net: Option<boot::net::NetBoot>,
+    /// The boot inputs and the hand-off record's paths: the boot paths are
+    /// computed again from them when the interfaces change (an NBFT path's
+    /// host-iface is the interface with its HFI's MAC).
+    boot_src: Option<(boot::BootInputs, Vec<Wanted>)>,
+    #[cfg(feature = "dbus")]
+    pub(crate) bus: crate::dbus::Bus,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("conf", &self.conf_path)
+            .finish()
+    }
+}
+
+/// The daemon's resolver: `names`' cached answers, a lookup on a worker
+/// that posts [`Command::Resolved`] when it is done.
+fn resolver(
+    names: &desired::Names,
+    control: &Control,
+) -> impl Fn(&str) -> std::io::Result<Vec<std::net::IpAddr>> {
+    let names = names.clone();
+    let c = control.clone();
+    let done: desired::Waker = Arc::new(move || c.post(Command::Resolved));
+    move |name| names.lookup(name, &done)
+}
+
+/// The desired set of a configuration; dropped entries are logged.
+pub fn desired(conf: &StacdConf, host: &HostIdentity) -> Vec<Wanted> {
+    Inputs::default().desired(conf, host)
+}
+
+/// Every source of wanted controllers besides stacd.conf, as last known.
+/// Each source keeps its own list; a silent source keeps its last answer
+/// (docs/design.md D3: never disconnect because a source is silent).
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// Boot paths: kernel command line, NBFT, the hand-off record.
+    pub boot: Vec<Wanted>,
+    /// I/O controllers found by our own discovery.
+    pub discovered: Vec<Wanted>,
+    /// Discovery log page entries published by stafd.
+    pub stafd: Vec<Wanted>,
+}
+
+impl Inputs {
+    /// Merge the sources: stacd.conf first (its `controller=` lines shadow
+    /// the same controller from elsewhere, §3.5 step 8), then boot paths,
+    /// our discovery, stafd; exclusions and ip-family apply to all. Host
+    /// names are resolved with the system resolver, waiting for it (the
+    /// one-shot commands); the daemon uses [`Inputs::desired_with`].
+    pub fn desired(&self, conf: &StacdConf, host: &HostIdentity) -> Vec<Wanted> {
+        self.desired_with(conf, host, &desired::system_resolver)
+    }
+
+    /// [`Inputs::desired`] with the given resolver.
+    pub fn desired_with(
+        &self,
+        conf: &StacdConf,
+        host: &HostIdentity,
+        resolve: desired::Resolver<'_>,
+    ) -> Vec<Wanted> {
+        let mut d = Desired::default();
+        desired::from_config(conf, host, resolve, &mut d);
+        for w in self.boot.iter().chain(&self.discovered).chain(&self.stafd) {
+            d.push(conf, w.clone());
+        }
+        for n in &d.notes {
+            log::warn!("{n}");
+        }
+        for n in &d.excluded {
+            log::info!("{n}");
+        }
+        for n in &d.waiting {
+            log::debug!("{n}");
+        }
+        d.wanted
+    }
+}
+
+impl Daemon {
+    pub fn new(
+        root: Root,
+        conf_path: PathBuf,
+        host: HostIdentity,
+        conf: StacdConf,
+        cli_tron: bool,
+        mut engine: Engine,
+    ) -> std::io::Result<Daemon> {
+        let (wake_r, wake_w) = rustix::pipe::pipe_with(
+            rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+        )?;
+        let wake = Arc::new(wake_w);
+        engine.set_waker(wake.clone());
+        engine.set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
+        engine.set_ncc_attempts(conf.connect_attempts_on_ncc);
+        let inputs = Inputs::default();
+        let (commands_tx, commands) = mpsc::channel();
+        let control = Control {
+            stop: Arc::new(AtomicBool::new(false)),
+            reload: Arc::new(AtomicBool::new(false)),
+            wake,
+            commands: commands_tx,
+        };
+        let names = desired::Names::default();
+        engine.set_wanted(inputs.desired_with(&conf, &host, &resolver(&names, &control)));
+        let uevents = match Uevents::open() {
+            Ok(u) => Some(u),
+            Err(e) => {
+                log::warn!("cannot listen to kernel uevents ({e}); controller removals are noticed only at the next retry or reload");
+                None
+            }
+        };
+        Ok(Daemon {
+            #[cfg(feature = "dbus")]
+            bus: crate::dbus::Bus::new(&root),
+            root,
+            conf_path,
+            host,
+            conf,
+            cli_tron,
+            engine,
+            inputs,
+            names,
+            control,
+            commands,
+            wake_r,
+            uevents,
+            discovery: None,
+            boot_dcs: Vec::new(),
+            held_discovered: Vec::new(),
+            net: None,
+            boot_src: None,
+        })
+    }
+
+    /// Follow discovery controllers: `boot_dcs` and stacd.conf's
+    /// `[Standalone] discovery-controller=` entries.
+    pub fn set_discovery(&mut self, mut disc: Discoverer, boot_dcs: Vec<DcTarget>) {
+        disc.set_waker(self.control.wake.clone());
+        self.boot_dcs = boot_dcs;
+        self.discovery = Some(disc);
+        // What our discovery found before a restart stays wanted until the
+        // discovery controllers answer again (docs/design.md D3: never disconnect
+        // because a source is silent).
+        self.held_discovered = desired::from_owned(
+            self.engine.owned(),
+            Origin::Discovery,
+            &self.conf,
+            &self.host,
+        );
+        self.update_dc_targets();
+        self.sync_discovered();
+    }
+
+    /// The desired set's discovered part: what the discovery controllers
+    /// answered, plus, until every one has answered once, what they had
+    /// found before a restart.
+    fn sync_discovered(&mut self) {
+        let Some(disc) = self.discovery.as_ref() else {
+            return;
+        };
+        let mut found = disc.wanted();
+        if disc.all_read() {
+            self.held_discovered.clear();
+        } else {
+            found.extend(self.held_discovered.iter().cloned());
+        }
+        self.inputs.discovered = found;
+        self.refresh_wanted();
+    }
+
+    fn update_dc_targets(&mut self) {
+        let Some(disc) = self.discovery.as_mut() else {
+            return;
+        };
+        let mut notes = Vec::new();
+        let mut targets = self.boot_dcs.clone();
+        targets.extend(boot::config_discovery_targets(
+            &self.conf, &self.host, &mut notes,
+        ));
+        for n in notes {
+            log::warn!("{n}");
+        }
+        if disc.set_targets(targets) {
+            self.sync_discovered();
+        }
+        self.hold_audit_for_discovery();
+    }
+
+    /// Step discovery; a changed page changes the desired set.
+    fn step_discovery(&mut self, now: Instant) {
+        let Some(disc) = self.discovery.as_mut() else {
+            return;
+        };
+        let changed = disc.step(now);
+        // The last silent target answering releases the held controllers
+        // even when the pages themselves did not change.
+        let released = !self.held_discovered.is_empty() && disc.all_read();
+        if changed || released {
+            self.sync_discovered();
+        }
+        self.hold_audit_for_discovery();
+    }
+
+    /// Until every discovery controller we follow has answered once, its
+    /// I/O controllers are unknown: the audit must not take them for
+    /// unwanted ones (docs/design.md D3: never disconnect because a source is
+    /// silent).
+    fn hold_audit_for_discovery(&mut self) {
+        let waiting = self.discovery.as_ref().is_some_and(|d| !d.all_read());
+        self.engine.hold_audit(waiting);
+    }
+
+    /// The boot paths come from `boot` (the command line and the NBFT) and
+    /// `handed` (the hand-off record); with `watch`, rtnetlink tells the
+    /// loop when links and addresses change: a path whose interface
+    /// appears or gets its link is tried then, not at its next retry, and
+    /// paths tied to an interface without a link wait for it
+    /// ([`Engine::set_link_gate`]).
+    pub fn set_boot(&mut self, boot: boot::BootInputs, handed: Vec<Wanted>, watch: bool) {
+        self.boot_src = Some((boot, handed));
+        if watch {
+            self.net = Some(boot::net::NetBoot::new(&self.root, Vec::new()));
+            self.engine.set_link_gate(true);
+        }
+        self.boot_paths();
+    }
+
+    /// The boot paths and the boot inputs' discovery controllers, from the
+    /// interface table as last read.
+    fn boot_paths(&mut self) {
+        let Some((b, handed)) = &self.boot_src else {
+            return;
+        };
+        let ifs = match &self.net {
+            Some(n) => n.ifaddrs().clone(),
+            None => crate::kernel::netif::IfAddrs::load().unwrap_or_default(),
+        };
+        let mut notes = Vec::new();
+        let mut paths = b.wanted(&self.conf, &self.host, &ifs, &mut notes);
+        paths.extend(handed.iter().cloned());
+        let dcs = b.discovery_targets(&self.conf, &self.host, &ifs, &mut notes);
+        for m in b.missing_paths(&self.conf, &ifs) {
+            notes.push(format!("{} not connected: {}", m.id, m.why));
+        }
+        for n in notes {
+            log::warn!("{n}");
+        }
+        self.inputs.boot = paths;
+        self.refresh_wanted();
+        if dcs != self.boot_dcs {
+            self.boot_dcs = dcs;
+            self.update_dc_targets();
+        }
+    }
+
+    fn handle_net(&mut self, now: Instant) {
+        let Some(n) = self.net.as_mut() else { return };
+        let c = n.step(now);
+        if c.table {
+            for u in &c.up {
+                log::info!("{u}: link up or new address; trying its controllers now");
+            }
+            self.engine.links_changed(&c.up);
+            if let Some(d) = self.discovery.as_mut() {
+                d.set_net(n.ifaddrs().clone(), &c.up);
+            }
+            self.boot_paths();
+        }
+    }
+
+    pub fn control(&self) -> Control {
+        self.control.clone()
+    }
+
+    /// Re-read stacd.conf. New parameters apply to new connections only;
+    /// added controllers connect, removed ones follow the disconnect policy.
+    /// A file that is gone keeps the running configuration (at start a
+    /// missing file still means defaults).
+    pub fn reload(&mut self) {
+        notify::reloading();
+        log::info!("reloading {}", self.conf_path.display());
+        match config::load_existing(&self.conf_path) {
+            Ok(None) => log::warn!(
+                "reload: {} does not exist (removed, or being replaced); keeping the running configuration",
+                self.conf_path.display()
+            ),
+            Ok(Some((conf, warnings))) => {
+                for w in &warnings {
+                    log::warn!("{w}");
+                }
+                logging::set_debug(self.cli_tron || conf.tron);
+                self.engine
+                    .set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
+                self.engine.set_ncc_attempts(conf.connect_attempts_on_ncc);
+                self.conf = conf;
+                // A name may point elsewhere now: resolve again.
+                self.names.forget();
+                #[cfg(feature = "dbus")]
+                crate::dbus::on_reload(self);
+                self.refresh_wanted();
+                self.engine.revive();
+                self.update_dc_targets();
+                if let Some(d) = self.discovery.as_mut() {
+                    d.revive();
+                }
+            }
+            Err(e) => log::error!("reload failed: {e}; keeping the running configuration"),
+        }
+        notify::notify("READY=1");
+    }
+
+    /// Recompute the desired set after a source changed.
+    pub fn refresh_wanted(&mut self) {
+        let r = resolver(&self.names, &self.control);
+        self.engine
+            .set_wanted(self.inputs.desired_with(&self.conf, &self.host, &r));
+    }
+
+    /// Kernel events only say "look again" at the controller they name:
+    /// the engine reads those once per burst (debounce) and the plan
+    /// decides. Events are logged for the
+    /// controllers we own (§4.8).
+    fn handle_uevents(&mut self) {
+        let Some(u) = self.uevents.as_mut() else {
+            return;
+        };
+        match u.read() {
+            uevent::Read::Overrun => {
+                log::debug!("kernel uevents were lost (receive buffer overrun); rescanning");
+                self.engine.mark_dirty();
+            }
+            uevent::Read::Events(evs) => {
+                for ev in evs {
+                    if let Some(d) = self.discovery.as_mut() {
+                        d.on_event(&ev, Instant::now());
+                    }
+                    if !ev.is_controller() {
+                        // The nvme class holds controllers only (kernel
+                        // core.c); anything else is logged and still
+                        // triggers a rescan, which is harmless.
+                        log::debug!(
+                            "kernel uevent {:?} for {:?}: not an NVMe controller name",
+                            ev.action,
+                            ev.name
+                        );
+                    } else if let Some(id) = self.engine.owner_of(&ev.name) {
+                        match (ev.action.as_str(), ev.get("NVME_AEN")) {
+                            ("remove", _) => {
+                                log::info!("{id} | {} - Received \"remove\" event", ev.name)
+                            }
+                            ("change", Some(aen)) => {
+                                log::info!("{id} | {} - Received AEN: {aen}", ev.name)
+                            }
+                            (a, _) => log::debug!("{id} | {} - Received \"{a}\" event", ev.name),
+                        }
+                    }
+                    let name = Some(ev.name.as_str()).filter(|_| ev.is_controller());
+                    self.engine.kernel_event(Instant::now(), name);
+                }
+            }
+        }
+    }
+
+    fn drain_wake(&self) {
+        let mut b = [0u8; 64];
+        while let Ok(n) = rustix::io::read(&self.wake_r, &mut b) {
+            if n < b.len() {
+                break;
+            }
+        }
+    }
+
+    fn handle_commands(&mut self) {
+        while let Ok(c) = self.commands.try_recv() {
+            match c {
+                Command::Tron(on) => logging::set_debug(self.cli_tron || on),
+                #[cfg(feature = "dbus")]
+                Command::Dbus(ev) => crate::dbus::handle(self, ev),
+                Command::Resolved => self.refresh_wanted(),
+            }
+        }
+    }
+
+    /// Run until asked to stop. Returns the exit code.
+    pub fn run(&mut self) -> u8 {
+        #[cfg(feature = "dbus")]
+        if let Err(e) = crate::dbus::start(self) {
+            log::error!("{e}");
+            return crate::app::exit::RUNTIME;
+        }
+        self.handle_net(Instant::now());
+        self.step_discovery(Instant::now());
+        self.engine.step(Instant::now());
+        notify::notify("READY=1");
+        loop {
+            if self.control.stop.swap(false, Ordering::SeqCst) {
+                break;
+            }
+            if self.control.reload.swap(false, Ordering::SeqCst) {
+                self.reload();
+            }
+            self.handle_commands();
+            let now = Instant::now();
+            self.step_discovery(now);
+            self.engine.step(now);
+            #[cfg(feature = "dbus")]
+            crate::dbus::publish(self);
+            let next = self.engine.next_wake();
+            let next = match self.discovery.as_ref().and_then(Discoverer::next_wake) {
+                Some(d) => Some(next.map_or(d, |e| e.min(d))),
+                None => next,
+            };
+            let timeout = next.map(|t| {
+                let d = t.saturating_duration_since(Instant::now());
+                Timespec {
+                    tv_sec: d.as_secs().min(i32::MAX as u64) as _,
+                    // Round up so the deadline has passed when poll returns.
+                    tv_nsec: (d.subsec_nanos() + 999_999).min(999_999_999) as _,
+                }
+            });
+            if self.control.stop.load(Ordering::SeqCst)
+                || self.control.reload.load(Ordering::SeqCst)
+            {
+                continue;
+            }
+            let mut fds = vec![PollFd::new(&self.wake_r, PollFlags::IN)];
+            if let Some(u) = &self.uevents {
+                fds.push(PollFd::from_borrowed_fd(u.fd(), PollFlags::IN));
+            }
+            let net_at = self
+                .net
+                .as_ref()
+                .and_then(|n| n.fds().first().copied())
+                .map(|fd| {
+                    fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
+                    fds.len() - 1
+                });
+            // The D-Bus socket watch, while waiting for the bus.
+            #[cfg(feature = "dbus")]
+            let bus_at = self.bus.watch_fd().map(|fd| {
+                fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
+                fds.len() - 1
+            });
+            match poll(&mut fds, timeout.as_ref()) {
+                Ok(_) | Err(Errno::INTR) => {}
+                Err(e) => {
+                    log::error!("poll failed: {e}");
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            }
+            let wake = fds[0].revents().contains(PollFlags::IN);
+            let ev = self.uevents.is_some() && fds.get(1).is_some_and(|f| !f.revents().is_empty());
+            #[cfg(feature = "dbus")]
+            let bus_ev = bus_at.is_some_and(|i| !fds[i].revents().is_empty());
+            let net_ev = net_at.is_some_and(|i| !fds[i].revents().is_empty());
+            if wake {
+                self.drain_wake();
+            }
+            if ev {
+                self.handle_uevents();
+            }
+            if net_ev {
+                self.handle_net(Instant::now());
+            }
+            #[cfg(feature = "dbus")]
+            if bus_ev {
+                crate::dbus::on_watch(self);
+            }
+        }
+        notify::notify("STOPPING=1");
+        // Connections are never torn down when stacd exits (§4.14): only
+        // the ownership record is kept for the next start.
+        log::info!("exiting; connections stay up");
+        0
+    }
+}

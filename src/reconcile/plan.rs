@@ -1,0 +1,885 @@
+//! The plan: what to do so the kernel holds what is wanted. A pure function
+//! of the desired set, a scan of `/sys/class/nvme`, the controllers we own
+//! and which identities are busy (connect in flight or retry timer running).
+//!
+//! Rules, in order (docs/design.md §3.5 steps 8–10, §4.3, §4.4, §4.10 with
+//! the decisions of part D):
+//! 1. a controller we own, still wanted (or a boot path), whose device is
+//!    still there (same name, cntlid, subsystem and address, or still
+//!    matching) is kept — it claims its device first;
+//! 2. a wanted identity with no kept device adopts the first matching,
+//!    unclaimed, not dying I/O controller (never a duplicate connection;
+//!    a controller the kernel is reconnecting is left to the kernel);
+//! 3. otherwise it waits while busy; if we owned it and its device vanished
+//!    it is "lost" (the engine retries after the fast-retry delay, §4.8);
+//!    else it is connected;
+//! 4. a controller we own that is no longer wanted: if a wanted identity
+//!    adopted its device in step 2 (the same controller under a new
+//!    spelling, e.g. after `ignore-iface` changed), ownership moves and
+//!    nothing is disconnected — the original bounces the connection here
+//!    (§4.11 step 5); else it is disconnected only if the disconnect scope
+//!    says so, otherwise released and the connection stays. A boot path is
+//!    neither: it stays ours (so the audit never takes it) for as long as
+//!    it exists (D18);
+//! 5. audit (`disconnect-scope = all-connections-matching-disconnect-trtypes`,
+//!    §3.6): every other settled kernel I/O controller of a listed fabrics
+//!    transport that no wanted identity matches is disconnected. PCIe is
+//!    never a listed transport (historic bug #180).
+//!
+//! Applying a plan and planning again from a fresh scan gives a plan with
+//! no changes ([`Plan::is_noop`]).
+
+use crate::desired::Wanted;
+use crate::kernel::netif::IfAddrs;
+use crate::kernel::sysfs::KernelCtrl;
+use crate::model::identity::{IdFields, Identity, Transport, DISCOVERY_NQN};
+use crate::reconcile::state::{Owned, OwnedMap};
+use crate::sources::config::DisconnectScope;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::time::Instant;
+
+/// Whether an identity has work under way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Busy {
+    Idle,
+    /// A connect is running on a worker thread.
+    InFlight,
+    /// A retry is scheduled.
+    Until(Instant),
+    /// Stopped retrying: NCC is set and connect-attempts-on-ncc were made
+    /// (§4.7). Waits for NCC to clear or a reload; still adopts a device
+    /// that appears by other means.
+    GaveUp,
+    /// Its host-iface has no link (missing, down or without carrier): a
+    /// connect could only time out. Waits for the link (rtnetlink), still
+    /// adopts a device that appears by other means.
+    NoLink,
+}
+
+/// Why an owned controller is released rather than disconnected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keeping {
+    /// Its device is gone: nothing to disconnect.
+    Gone,
+    /// disconnect-scope = no-disconnect.
+    NoDisconnect,
+    /// Its transport is not in disconnect-trtypes.
+    Trtype,
+    /// A wanted identity adopted its device: the connection stays and
+    /// changes hands.
+    TakenOver,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Ours and present: nothing to do.
+    Keep { id: Identity, device: String },
+    /// Take an existing kernel controller as ours.
+    Adopt {
+        id: Identity,
+        device: String,
+        cntlid: u16,
+    },
+    /// Connect now.
+    Connect { id: Identity },
+    /// Busy: in flight (`until` = None) or waiting for a retry.
+    Wait {
+        id: Identity,
+        until: Option<Instant>,
+    },
+    /// Ours, wanted, but its device vanished: retry after the fast retry.
+    Lost { id: Identity, device: String },
+    /// Ours, no longer wanted: delete the controller.
+    Disconnect { id: Identity, device: String },
+    /// Not ours and not wanted, and the audit scope covers its transport:
+    /// delete it (§3.6; `id` is read from the device).
+    Audit { id: Identity, device: String },
+    /// Ours, no longer wanted, kept connected: stop owning it.
+    Release {
+        id: Identity,
+        device: String,
+        why: Keeping,
+    },
+}
+
+impl Action {
+    /// Changes something (the kernel or what we own).
+    pub fn is_change(&self) -> bool {
+        !matches!(self, Action::Keep { .. } | Action::Wait { .. })
+    }
+}
+
+/// One line of `--dry-run`: the verb, the identity, then what it concerns.
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Keep { id, device } => write!(f, "keep {id} {device}"),
+            Action::Adopt { id, device, cntlid } => {
+                write!(f, "adopt {id} {device} cntlid={cntlid}")
+            }
+            Action::Connect { id } => write!(f, "connect {id}"),
+            Action::Wait { id, .. } => write!(f, "wait {id}"),
+            Action::Lost { id, device } => write!(f, "reconnect {id} {device} (device gone)"),
+            Action::Disconnect { id, device } => {
+                write!(f, "disconnect {id} {device} (ours, no longer wanted)")
+            }
+            Action::Audit { id, device } => write!(
+                f,
+                "disconnect {id} {device} (not wanted: disconnect-scope=all-connections-matching-disconnect-trtypes)"
+            ),
+            Action::Release { id, device, why } => {
+                write!(
+                    f,
+                    "release {id} {device} (no longer wanted, {})",
+                    why.reason()
+                )
+            }
+        }
+    }
+}
+
+impl Keeping {
+    /// Why the connection stays.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Keeping::Gone => "already gone",
+            Keeping::NoDisconnect => "left up: disconnect-scope=no-disconnect",
+            Keeping::Trtype => "left up: transport not in disconnect-trtypes",
+            Keeping::TakenOver => "left up: adopted by a wanted identity",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+}
+
+impl Plan {
+    /// Nothing to change.
+    pub fn is_noop(&self) -> bool {
+        !self.actions.iter().any(Action::is_change)
+    }
+
+    pub fn changes(&self) -> impl Iterator<Item = &Action> {
+        self.actions.iter().filter(|a| a.is_change())
+    }
+}
+
+/// Everything the planner looks at.
+pub struct PlanInput<'a> {
+    pub wanted: &'a [Wanted],
+    pub scan: &'a [KernelCtrl],
+    pub owned: &'a OwnedMap,
+    pub busy: &'a dyn Fn(&Identity) -> Busy,
+    pub scope: DisconnectScope,
+    pub trtypes: &'a [Transport],
+    pub net: &'a IfAddrs,
+    /// Whether the audit may run now. The engine holds it while a source of
+    /// wanted controllers has not answered yet (docs/design.md D3: never disconnect
+    /// because a source is silent).
+    pub audit: bool,
+}
+
+impl fmt::Debug for PlanInput<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlanInput")
+            .field("wanted", &self.wanted.len())
+            .field("scan", &self.scan.len())
+            .field("owned", &self.owned.len())
+            .finish()
+    }
+}
+
+/// Compute the plan. Cost: linear in wanted + scan + owned (candidate
+/// devices are bucketed by transport, port and subsystem NQN).
+pub fn plan(inp: &PlanInput<'_>) -> Plan {
+    let by_name: HashMap<&str, &KernelCtrl> =
+        inp.scan.iter().map(|c| (c.name.as_str(), c)).collect();
+    let mut buckets: HashMap<(&str, &str, &str), Vec<&KernelCtrl>> = HashMap::new();
+    for c in inp.scan.iter().filter(|c| c.is_io() && !c.is_dying()) {
+        buckets
+            .entry((
+                c.transport.as_str(),
+                c.trsvcid.as_str(),
+                c.subsysnqn.as_str(),
+            ))
+            .or_default()
+            .push(c);
+    }
+    let mut taken: HashSet<&str> = HashSet::new();
+    let mut kept: HashMap<&Identity, &KernelCtrl> = HashMap::new();
+
+    let wanted_ids: HashSet<&Identity> = inp.wanted.iter().map(|w| &w.id).collect();
+    // 1. Our controllers keep their own devices; those no longer wanted
+    // (boot paths aside) leave theirs open to adoption in step 2.
+    for (id, o) in inp.owned {
+        if let Some(dev) = by_name.get(o.device.as_str()) {
+            if still_ours(id, o, dev, inp.net) {
+                if o.boot || wanted_ids.contains(id) {
+                    taken.insert(dev.name.as_str());
+                }
+                kept.insert(id, dev);
+            }
+        }
+    }
+
+    let mut actions = Vec::with_capacity(inp.wanted.len());
+    // 2.–3. Every wanted identity.
+    for w in inp.wanted {
+        let id = &w.id;
+        if let Some(dev) = kept.get(id) {
+            actions.push(Action::Keep {
+                id: id.clone(),
+                device: dev.name.clone(),
+            });
+            continue;
+        }
+        // A connect in flight owns the outcome: its device shows in sysfs
+        // before the write to /dev/nvme-fabrics returns, and must not be
+        // "adopted" from under it.
+        if (inp.busy)(id) == Busy::InFlight {
+            actions.push(Action::Wait {
+                id: id.clone(),
+                until: None,
+            });
+            continue;
+        }
+        let candidates: &[&KernelCtrl] = if id.subsysnqn.as_str() == DISCOVERY_NQN {
+            &[]
+        } else {
+            buckets
+                .get(&(
+                    id.transport.as_str(),
+                    id.trsvcid.as_str(),
+                    id.subsysnqn.as_str(),
+                ))
+                .map_or(&[], Vec::as_slice)
+        };
+        let found = candidates.iter().find(|c| {
+            !taken.contains(c.name.as_str()) && crate::reconcile::matching::matches(id, c, inp.net)
+        });
+        if let Some(dev) = found {
+            taken.insert(dev.name.as_str());
+            actions.push(Action::Adopt {
+                id: id.clone(),
+                device: dev.name.clone(),
+                cntlid: dev.cntlid.unwrap_or(0),
+            });
+            continue;
+        }
+        match (inp.busy)(id) {
+            Busy::InFlight => actions.push(Action::Wait {
+                id: id.clone(),
+                until: None,
+            }),
+            Busy::Until(t) => actions.push(Action::Wait {
+                id: id.clone(),
+                until: Some(t),
+            }),
+            Busy::GaveUp | Busy::NoLink => actions.push(Action::Wait {
+                id: id.clone(),
+                until: None,
+            }),
+            Busy::Idle => match inp.owned.get(id) {
+                Some(o) => actions.push(Action::Lost {
+                    id: id.clone(),
+                    device: o.device.clone(),
+                }),
+                None => actions.push(Action::Connect { id: id.clone() }),
+            },
+        }
+    }
+
+    // 4. Ours, no longer wanted.
+    for (id, o) in inp.owned {
+        if wanted_ids.contains(id) {
+            continue;
+        }
+        let Some(dev) = kept.get(id) else {
+            actions.push(Action::Release {
+                id: id.clone(),
+                device: o.device.clone(),
+                why: Keeping::Gone,
+            });
+            continue;
+        };
+        let device = dev.name.clone();
+        if o.boot {
+            actions.push(Action::Keep {
+                id: id.clone(),
+                device,
+            });
+            continue;
+        }
+        if !taken.insert(dev.name.as_str()) {
+            actions.push(Action::Release {
+                id: id.clone(),
+                device,
+                why: Keeping::TakenOver,
+            });
+            continue;
+        }
+        let keep = match inp.scope {
+            DisconnectScope::NoDisconnect => Some(Keeping::NoDisconnect),
+            DisconnectScope::AllConnectionsMatchingDisconnectTrtypes
+                if !inp.trtypes.contains(&id.transport) =>
+            {
+                Some(Keeping::Trtype)
+            }
+            _ => None,
+        };
+        actions.push(match keep {
+            Some(why) => Action::Release {
+                id: id.clone(),
+                device,
+                why,
+            },
+            None => Action::Disconnect {
+                id: id.clone(),
+                device,
+            },
+        });
+    }
+
+    // 5. The audit.
+    if inp.audit && inp.scope == DisconnectScope::AllConnectionsMatchingDisconnectTrtypes {
+        audit(inp, &taken, &mut actions);
+    }
+    Plan { actions }
+}
+
+/// Is the device `dev`, named in our record `o`, still the controller we
+/// own as `id`: not dying, and the same one (name, cntlid, subsystem and
+/// target address — nvmet numbers controllers from 1 in every subsystem,
+/// so a reused name with an equal cntlid proves nothing on its own) or one
+/// that still serves the identity (§4.4).
+pub fn still_ours(id: &Identity, o: &Owned, dev: &KernelCtrl, net: &IfAddrs) -> bool {
+    let same = dev.cntlid == Some(o.cntlid)
+        && dev.subsysnqn == id.subsysnqn.as_str()
+        && dev.transport == id.transport.as_str()
+        && dev.trsvcid == id.trsvcid.as_str()
+        && dev.traddr.eq_ignore_ascii_case(&id.traddr);
+    !dev.is_dying() && (same || crate::reconcile::matching::matches(id, dev, net))
+}
+
+/// The identity a kernel controller describes (§3.6: transport, traddr,
+/// trsvcid, host-traddr, host-iface, subsysnqn, host-nqn from `hostnqn`);
+/// `None` when the device's attributes do not form one (half-populated or
+/// vanished while it was read).
+pub fn identity_of(dev: &KernelCtrl) -> Option<Identity> {
+    Identity::new(&IdFields {
+        transport: &dev.transport,
+        traddr: &dev.traddr,
+        trsvcid: &dev.trsvcid,
+        subsysnqn: &dev.subsysnqn,
+        host_traddr: &dev.host_traddr,
+        host_iface: &dev.host_iface,
+        host_nqn: &dev.hostnqn,
+    })
+    .ok()
+}
+
+/// Rule 5 (§3.6). Deliberate differences from the original (docs/design.md D23), both to never
+/// disconnect something that is, or is about to be, wanted:
+/// - a device that any wanted identity matches (adoption rules, §4.4) is
+///   left alone even if another device serves that identity — the original
+///   compares identities literally and bounces a connection whose sysfs
+///   spelling differs from the configured one (§3.6 "Subtlety", §11.1 #15);
+/// - only settled devices are audited: the kernel announces a controller
+///   (`add` uevent) before its attributes are filled and while its first
+///   connect runs, so a device in state `new`, without a cntlid, or on the
+///   address of a connect of ours in flight, waits for the next event
+///   (`change` NVME_EVENT=connected follows, kernel `nvme_start_ctrl`).
+fn audit(inp: &PlanInput<'_>, taken: &HashSet<&str>, actions: &mut Vec<Action>) {
+    let in_flight: Vec<&Identity> = inp
+        .wanted
+        .iter()
+        .map(|w| &w.id)
+        .filter(|id| (inp.busy)(id) == Busy::InFlight)
+        .collect();
+    for dev in inp.scan {
+        let listed = Transport::parse(&dev.transport).is_some_and(|t| inp.trtypes.contains(&t));
+        if !listed
+            || !dev.is_io()
+            || dev.is_dying()
+            || dev.state == "new"
+            || dev.cntlid.is_none()
+            || taken.contains(dev.name.as_str())
+        {
+            continue;
+        }
+        if in_flight.iter().any(|id| {
+            id.transport.as_str() == dev.transport
+                && id.trsvcid.as_str() == dev.trsvcid
+                && id.traddr.eq_ignore_ascii_case(&dev.traddr)
+        }) {
+            continue;
+        }
+        if inp
+            .wanted
+            .iter()
+            .any(|w| crate::reconcile::matching::matches(&w.id, dev, inp.net))
+        {
+            continue;
+        }
+        if let Some(id) = identity_of(dev) {
+            actions.push(Action::Audit {
+                id,
+                device: dev.name.clone(),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::Origin;
+    use crate::model::identity::IdFields;
+    use crate::model::params::ConnectParams;
+
+    const HOST: &str = "nqn.2014-08.org.nvmexpress:uuid:0000";
+
+    fn id(a: &str, nqn: &str) -> Identity {
+        Identity::new(&IdFields {
+            transport: "tcp",
+            traddr: a,
+            trsvcid: "4420",
+            subsysnqn: nqn,
+            host_nqn: HOST,
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    fn want(i: &Identity) -> Wanted {
+        Wanted {
+            id: i.clone(),
+            params: ConnectParams::default(),
+            origin: Origin::Config { line: 1 },
+            boot: false,
+            extras: vec![],
+            ncc: false,
+        }
+    }
+
+    fn dev(n: u32, a: &str, nqn: &str, state: &str) -> KernelCtrl {
+        KernelCtrl {
+            name: format!("nvme{n}"),
+            instance: n,
+            transport: "tcp".into(),
+            traddr: a.into(),
+            trsvcid: "4420".into(),
+            subsysnqn: nqn.into(),
+            hostnqn: HOST.into(),
+            state: state.into(),
+            cntlid: Some(n as u16 + 10),
+            cntrltype: Some("io".into()),
+            ..Default::default()
+        }
+    }
+
+    fn owned(dev: &str, cntlid: u16) -> Owned {
+        Owned {
+            device: dev.into(),
+            cntlid,
+            origin: "config".into(),
+            boot: false,
+        }
+    }
+
+    fn run(
+        wanted: &[Wanted],
+        scan: &[KernelCtrl],
+        o: &OwnedMap,
+        scope: DisconnectScope,
+    ) -> Vec<String> {
+        let idle = |_: &Identity| Busy::Idle;
+        let p = plan(&PlanInput {
+            wanted,
+            scan,
+            owned: o,
+            busy: &idle,
+            scope,
+            trtypes: &[Transport::Tcp],
+            net: &IfAddrs::default(),
+            audit: true,
+        });
+        p.actions
+            .iter()
+            .map(|a| {
+                // "verb device": the device follows the identity's ")".
+                let t = a.to_string();
+                let verb = t.split_whitespace().next().unwrap_or("").to_string();
+                let dev = t
+                    .rsplit_once(") ")
+                    .map_or("-", |(_, r)| r.split_whitespace().next().unwrap_or("-"));
+                format!("{verb} {dev}")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn connect_adopt_keep() {
+        let (a, b, c) = (
+            id("10.0.0.1", "nqn.a"),
+            id("10.0.0.2", "nqn.b"),
+            id("10.0.0.3", "nqn.c"),
+        );
+        let scan = [
+            dev(0, "10.0.0.1", "nqn.a", "live"),
+            dev(1, "10.0.0.2", "nqn.b", "connecting"),
+        ];
+        let mut o = OwnedMap::new();
+        o.insert(a.clone(), owned("nvme0", 10));
+        let got = run(
+            &[want(&a), want(&b), want(&c)],
+            &scan,
+            &o,
+            DisconnectScope::default(),
+        );
+        // b is being reconnected by the kernel: adopted, no connect on top.
+        assert_eq!(got, ["keep nvme0", "adopt nvme1", "connect -"]);
+    }
+
+    #[test]
+    fn no_duplicates_dying_and_foreign_host() {
+        let a = id("10.0.0.1", "nqn.a");
+        // Two wanted identities that both match one device: only one takes it.
+        let mut a2 = a.clone();
+        a2.edit().host_iface = crate::model::identity::Value::new("i", "eth0").unwrap();
+        let mut foreign = dev(2, "10.0.0.1", "nqn.a", "live");
+        foreign.hostnqn = "nqn.someone-else".into();
+        let scan = [
+            dev(0, "10.0.0.1", "nqn.a", "deleting"),
+            foreign,
+            dev(1, "10.0.0.1", "nqn.a", "live"),
+        ];
+        let got = run(
+            &[want(&a), want(&a2)],
+            &scan,
+            &OwnedMap::new(),
+            DisconnectScope::default(),
+        );
+        assert_eq!(got, ["adopt nvme1", "connect -"]);
+    }
+
+    #[test]
+    fn in_flight_connect_is_not_adopted_from_under_itself() {
+        let a = id("10.0.0.1", "nqn.a");
+        let scan = [dev(0, "10.0.0.1", "nqn.a", "live")];
+        let busy = |_: &Identity| Busy::InFlight;
+        let p = plan(&PlanInput {
+            wanted: &[want(&a)],
+            scan: &scan,
+            owned: &OwnedMap::new(),
+            busy: &busy,
+            scope: DisconnectScope::default(),
+            trtypes: &[],
+            net: &IfAddrs::default(),
+            audit: true,
+        });
+        assert_eq!(p.actions, [Action::Wait { id: a, until: None }]);
+    }
+
+    #[test]
+    fn lost_and_busy() {
+        let a = id("10.0.0.1", "nqn.a");
+        let mut o = OwnedMap::new();
+        o.insert(a.clone(), owned("nvme4", 14));
+        assert_eq!(
+            run(&[want(&a)], &[], &o, DisconnectScope::default()),
+            ["reconnect nvme4"]
+        );
+        // Device name reused by another subsystem: not ours any more.
+        let scan = [dev(4, "10.0.0.9", "nqn.z", "live")];
+        assert_eq!(
+            run(&[want(&a)], &scan, &o, DisconnectScope::default()),
+            ["reconnect nvme4"]
+        );
+        // Reused by the same subsystem on another port, with the same
+        // cntlid (nvmet counts from 1 per subsystem): not ours either.
+        let mut other_port = dev(4, "10.0.0.1", "nqn.a", "live");
+        other_port.trsvcid = "4421".into();
+        assert_eq!(other_port.cntlid, Some(14));
+        assert_eq!(
+            run(&[want(&a)], &[other_port], &o, DisconnectScope::default()),
+            ["reconnect nvme4"]
+        );
+        let t = Instant::now();
+        let busy = move |_: &Identity| Busy::Until(t);
+        let p = plan(&PlanInput {
+            wanted: &[want(&a)],
+            scan: &[],
+            owned: &OwnedMap::new(),
+            busy: &busy,
+            scope: DisconnectScope::default(),
+            trtypes: &[],
+            net: &IfAddrs::default(),
+            audit: true,
+        });
+        assert_eq!(
+            p.actions,
+            [Action::Wait {
+                id: a,
+                until: Some(t)
+            }]
+        );
+        assert!(p.is_noop());
+    }
+
+    // docs/design.md §10.14 item 10: disconnect decision per scope × transport.
+    #[test]
+    fn unwanted_by_scope() {
+        let a = id("10.0.0.1", "nqn.a");
+        let scan = [dev(0, "10.0.0.1", "nqn.a", "live")];
+        let mut o = OwnedMap::new();
+        o.insert(a.clone(), owned("nvme0", 10));
+        assert_eq!(
+            run(&[], &scan, &o, DisconnectScope::OnlyStasConnections),
+            ["disconnect nvme0"]
+        );
+        assert_eq!(
+            run(&[], &scan, &o, DisconnectScope::NoDisconnect),
+            ["release nvme0"]
+        );
+        assert_eq!(
+            run(
+                &[],
+                &scan,
+                &o,
+                DisconnectScope::AllConnectionsMatchingDisconnectTrtypes
+            ),
+            ["disconnect nvme0"]
+        );
+        let idle = |_: &Identity| Busy::Idle;
+        let p = plan(&PlanInput {
+            wanted: &[],
+            scan: &scan,
+            owned: &o,
+            busy: &idle,
+            scope: DisconnectScope::AllConnectionsMatchingDisconnectTrtypes,
+            trtypes: &[Transport::Rdma],
+            net: &IfAddrs::default(),
+            audit: true,
+        });
+        assert!(matches!(
+            p.actions[0],
+            Action::Release {
+                why: Keeping::Trtype,
+                ..
+            }
+        ));
+        // Boot paths are never disconnected and stay ours; vanished ones
+        // are just forgotten.
+        o.get_mut(&a).unwrap().boot = true;
+        assert_eq!(
+            run(&[], &scan, &o, DisconnectScope::OnlyStasConnections),
+            ["keep nvme0"]
+        );
+        assert_eq!(
+            run(&[], &[], &o, DisconnectScope::OnlyStasConnections),
+            ["release nvme0"]
+        );
+        // Controllers that are not ours are never touched.
+        assert!(run(
+            &[],
+            &scan,
+            &OwnedMap::new(),
+            DisconnectScope::OnlyStasConnections
+        )
+        .is_empty());
+    }
+
+    fn audit_plan(
+        wanted: &[Wanted],
+        scan: &[KernelCtrl],
+        o: &OwnedMap,
+        scope: DisconnectScope,
+        trtypes: &[Transport],
+        audit: bool,
+        busy: &dyn Fn(&Identity) -> Busy,
+    ) -> Vec<String> {
+        plan(&PlanInput {
+            wanted,
+            scan,
+            owned: o,
+            busy,
+            scope,
+            trtypes,
+            net: &IfAddrs::default(),
+            audit,
+        })
+        .changes()
+        .map(|a| {
+            let t = a.to_string();
+            let verb = t.split_whitespace().next().unwrap_or("").to_string();
+            let dev = t
+                .rsplit_once(") ")
+                .map_or("-", |(_, r)| r.split_whitespace().next().unwrap_or("-"));
+            format!("{verb} {dev}")
+        })
+        .collect()
+    }
+
+    // §3.6: which kernel controllers the audit disconnects.
+    #[test]
+    fn audit_takes_only_settled_unwanted_listed_io_controllers() {
+        let a = id("10.0.0.1", "nqn.a");
+        let c = id("10.0.0.3", "nqn.c");
+        let boot = id("10.0.0.9", "nqn.boot");
+        let mut rdma = dev(2, "10.0.0.2", "nqn.r", "live");
+        rdma.transport = "rdma".into();
+        let mut pcie = dev(3, "", "nqn.p", "live");
+        pcie.transport = "pcie".into();
+        let mut disc = dev(4, "10.0.0.4", "nqn.d", "live");
+        disc.cntrltype = Some("discovery".into());
+        let mut no_cntlid = dev(6, "10.0.0.6", "nqn.f", "connecting");
+        no_cntlid.cntlid = None;
+        // Half-populated while our connect to 10.0.0.3 is in flight.
+        let mut ours_in_flight = dev(10, "10.0.0.3", "", "connecting");
+        ours_in_flight.subsysnqn.clear();
+        let scan = [
+            dev(0, "10.0.0.1", "nqn.a", "live"),
+            dev(1, "10.0.0.2", "nqn.b", "live"),
+            rdma,
+            pcie,
+            disc,
+            dev(5, "10.0.0.5", "nqn.e", "new"),
+            no_cntlid,
+            dev(7, "10.0.0.7", "nqn.g", "deleting"),
+            // A second device serving a: left alone (never a bounce).
+            dev(8, "10.0.0.1", "nqn.a", "live"),
+            dev(9, "10.0.0.9", "nqn.boot", "live"),
+            ours_in_flight,
+            dev(11, "10.0.0.11", "nqn.k", "resetting"),
+        ];
+        let mut o = OwnedMap::new();
+        o.insert(
+            boot,
+            Owned {
+                boot: true,
+                ..owned("nvme9", 19)
+            },
+        );
+        let busy = |i: &Identity| {
+            if i.traddr.as_str() == "10.0.0.3" {
+                Busy::InFlight
+            } else {
+                Busy::Idle
+            }
+        };
+        let audit = DisconnectScope::AllConnectionsMatchingDisconnectTrtypes;
+        let w = [want(&a), want(&c)];
+        assert_eq!(
+            audit_plan(&w, &scan, &o, audit, &[Transport::Tcp], true, &busy),
+            ["adopt nvme0", "disconnect nvme1", "disconnect nvme11"]
+        );
+        // rdma listed too: it goes as well; pcie never.
+        let both = [Transport::Tcp, Transport::Rdma];
+        assert_eq!(
+            audit_plan(&w, &scan, &o, audit, &both, true, &busy)[1..],
+            ["disconnect nvme1", "disconnect nvme2", "disconnect nvme11"]
+        );
+        // Held (a source has not answered yet), or another scope: nothing.
+        for (scope, on) in [
+            (audit, false),
+            (DisconnectScope::OnlyStasConnections, true),
+            (DisconnectScope::NoDisconnect, true),
+        ] {
+            assert_eq!(
+                audit_plan(&w, &scan, &o, scope, &both, on, &busy),
+                ["adopt nvme0"],
+                "{scope:?} audit={on}"
+            );
+        }
+        // The audited identity is read from the device.
+        let p = plan(&PlanInput {
+            wanted: &[],
+            scan: &scan[1..2],
+            owned: &OwnedMap::new(),
+            busy: &busy,
+            scope: audit,
+            trtypes: &[Transport::Tcp],
+            net: &IfAddrs::default(),
+            audit: true,
+        });
+        assert_eq!(
+            p.actions,
+            [Action::Audit {
+                id: id("10.0.0.2", "nqn.b"),
+                device: "nvme1".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn gave_up_waits_but_still_adopts() {
+        let a = id("10.0.0.1", "nqn.a");
+        let gave_up = |_: &Identity| Busy::GaveUp;
+        let scope = DisconnectScope::default();
+        let none = OwnedMap::new();
+        assert!(audit_plan(&[want(&a)], &[], &none, scope, &[], false, &gave_up).is_empty());
+        let scan = [dev(0, "10.0.0.1", "nqn.a", "live")];
+        assert_eq!(
+            audit_plan(&[want(&a)], &scan, &none, scope, &[], false, &gave_up),
+            ["adopt nvme0"]
+        );
+    }
+
+    // §4.11 step 5: a new spelling of an owned controller (ignore-iface
+    // toggled, another source's entry) takes its device over; nothing is
+    // connected or disconnected. The original bounces the connection.
+    #[test]
+    fn new_spelling_takes_the_device_over() {
+        let old = {
+            let mut i = id("10.0.0.1", "nqn.a");
+            i.edit().host_iface = crate::model::identity::Value::new("i", "eth0").unwrap();
+            i
+        };
+        let new = id("10.0.0.1", "nqn.a");
+        let scan = [dev(0, "10.0.0.1", "nqn.a", "live")];
+        let mut o = OwnedMap::new();
+        o.insert(old.clone(), owned("nvme0", 10));
+        for scope in [
+            DisconnectScope::OnlyStasConnections,
+            DisconnectScope::AllConnectionsMatchingDisconnectTrtypes,
+        ] {
+            let idle = |_: &Identity| Busy::Idle;
+            let p = plan(&PlanInput {
+                wanted: &[want(&new)],
+                scan: &scan,
+                owned: &o,
+                busy: &idle,
+                scope,
+                trtypes: &[Transport::Tcp],
+                net: &IfAddrs::default(),
+                audit: true,
+            });
+            assert_eq!(
+                p.actions,
+                [
+                    Action::Adopt {
+                        id: new.clone(),
+                        device: "nvme0".into(),
+                        cntlid: 10
+                    },
+                    Action::Release {
+                        id: old.clone(),
+                        device: "nvme0".into(),
+                        why: Keeping::TakenOver
+                    }
+                ],
+                "{scope:?}"
+            );
+        }
+        // Not matching the new spelling: the old one is disconnected.
+        let other = id("10.0.0.1", "nqn.b");
+        assert_eq!(
+            run(&[want(&other)], &scan, &o, DisconnectScope::default()),
+            ["connect -", "disconnect nvme0"]
+        );
+    }
+}
