@@ -564,42 +564,9 @@ mod tests {
         );
     }
 
-    // Issue 12 case 5: one path in three spellings was three connects.
-    // Case 7: trsvcid=abc or -1 was taken without a word.
-    #[test]
-    fn one_path_one_controller_and_ports_checked() {
-        let mut conf = StacdConf::defaults(Path::new("/c"));
-        conf.controllers = vec![
-            entry(1, "tcp", "2001:0db8:0000::0001", "x"),
-            entry(2, "tcp", "2001:db8::1", "x"),
-            entry(3, "tcp", "2001:DB8::1", "x"),
-            entry(4, "tcp", "::ffff:10.0.0.1", "x"),
-            entry(5, "tcp", "10.0.0.1", "x"),
-        ];
-        for (line, port) in [(6, "abc"), (7, "-1")] {
-            let mut e = entry(line, "tcp", "10.0.0.2", "x");
-            e.trsvcid = port.into();
-            conf.controllers.push(e);
-        }
-        let d = build(&conf);
-        let ids: Vec<String> = d.wanted.iter().map(|w| w.id.to_string()).collect();
-        assert_eq!(
-            ids,
-            ["(tcp, 2001:db8::1, 4420, x)", "(tcp, 10.0.0.1, 4420, x)"]
-        );
-        assert_eq!(d.notes.len(), 2, "{:?}", d.notes);
-        assert!(
-            d.notes[0]
-                .starts_with("/c:6: controller ignored: trsvcid \"abc\" is not a port number"),
-            "{:?}",
-            d.notes
-        );
-        assert!(
-            d.notes[1].starts_with("/c:7: controller ignored: trsvcid \"-1\""),
-            "{:?}",
-            d.notes
-        );
-    }
+    // Issue 12 cases 5 and 7 (one path in several spellings is one
+    // controller; a trsvcid that is no port is warned about and skipped):
+    // tests/plan-cases/06-address-spellings-one-controller.
 
     /// The index gives what a scan of every pattern gives.
     #[test]

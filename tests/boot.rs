@@ -2,7 +2,7 @@
 //! double: the kernel command line and an NBFT under the root seam, built-in
 //! discovery with canned log pages, `--once` and its hand-off record, the
 //! daemon adopting what `--once` left, and the built binary's
-//! `--dump-nbft` and `--dry-run`.
+//! `--dump-nbft` (what `--dry-run` shows of them: tests/plan-cases).
 
 mod common;
 
@@ -399,7 +399,7 @@ fn bin(fr: &FakeRoot, args: &[&str]) -> std::process::Output {
 }
 
 #[test]
-fn binary_dump_nbft_and_dry_run() {
+fn binary_dump_nbft() {
     let fr = FakeRoot::new("boot-bin");
     let o = bin(&fr, &["--dump-nbft"]);
     assert_eq!(o.status.code(), Some(0));
@@ -428,52 +428,8 @@ fn binary_dump_nbft_and_dry_run() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("NBFT1: NBFT: "));
     std::fs::remove_file(fr.path(rel::ACPI_TABLES).join("NBFT1")).unwrap();
 
-    // --dry-run shows the NBFT's boot paths and the command line's.
-    std::fs::create_dir_all(fr.path("proc")).unwrap();
-    std::fs::write(
-        fr.path(rel::CMDLINE),
-        format!("rd.nvmf.connect=tcp,127.0.0.1,{SUB1} rd.nvmf.discover=tcp,127.0.0.1,,8009"),
-    )
-    .unwrap();
-    let o = bin(&fr, &["--dry-run"]);
-    let out = String::from_utf8(o.stdout).unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(
-        out.contains(&format!("connect (tcp, 127.0.0.1, 4420, {SUB1})")),
-        "{out}"
-    );
-    assert!(
-        out.contains(&format!(
-            "discover (tcp, 127.0.0.1, 8009, {DISCOVERY_NQN}) (cmdline)"
-        )),
-        "{out}"
-    );
-    let t = boot::nbft::parse(&table).unwrap();
-    let ssns = &t.subsystems[0];
-    assert!(
-        out.contains(&format!(
-            "(tcp, {}, {}, {})",
-            ssns.traddr, ssns.trsvcid, ssns.subsys_nqn
-        )),
-        "{out}"
-    );
-    // Each source can be turned off.
-    let o = bin(&fr, &["--dry-run", "--no-nbft", "--no-cmdline"]);
-    assert_eq!(
-        String::from_utf8(o.stdout).unwrap(),
-        "nothing wanted, nothing owned\n"
-    );
-    fr.write_conf("[Standalone]\nnbft=false\nkernel-cmdline=false\n");
-    let o = bin(&fr, &["--dry-run"]);
-    assert_eq!(
-        String::from_utf8(o.stdout).unwrap(),
-        "nothing wanted, nothing owned\n"
-    );
+    // What --dry-run shows of the NBFT's boot paths and the command
+    // line's, and each source turned off: tests/plan-cases/38-47.
 }
 
 /// The table of the VM test (tests/vm/nbft-boot.sh): the test bed's host
