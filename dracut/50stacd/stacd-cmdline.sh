@@ -21,6 +21,17 @@ elif [ "$STACD_TARGETS" -gt 0 ]; then
         # comes online runs our initqueue/online hook
         echo "rd.neednet=1" > /etc/cmdline.d/45-stacd.conf
     fi
+    if [ "$STACD_NBFT_NET" = 1 ] && [ -n "$STACD_HFI_MACS" ] && [ -d /etc/systemd/network ]; then
+        # systemd-networkd in the image (dracut-ng's 01systemd-networkd,
+        # what Debian 13's dracut picks for `network`) manages every NIC
+        # without an ip= of its own by its default network (DHCP on all,
+        # zzzz-dracut-default.network) and then drops the addresses it did
+        # not set: the NBFT's. The NBFT's NICs are stacd's; a network file
+        # that sorts first (systemd.network(5): the first match wins)
+        # keeps networkd off them and leaves the default to the others.
+        printf '# 50stacd: stacd configures these interfaces from the NBFT\n[Match]\nMACAddress=%s\n\n[Link]\nUnmanaged=yes\n' \
+            "$STACD_HFI_MACS" > /etc/systemd/network/10-stacd-nbft.network
+    fi
     info "stacd: $STACD_TARGETS NVMe-oF boot target(s); $STACD_WHY"
     # The connect step: a settled job that stays queued (it removes
     # itself when done), and a last attempt with a report when dracut
