@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck shell=dash
 # t) DH-HMAC-CHAP negotiated for real with nvmet (kernel 6.12 only: 6.1 is
 # built without CONFIG_NVME_HOST_AUTH, so this case fails there rather than
 # skips; ci/test lists it for 6.12 only). nvmet requires authentication from
@@ -196,7 +197,9 @@ while read -r key; do
 		fi
 	done
 done <"$KEYS"
-echo "hygiene: $nkeys keys grepped for in $(ls /tmp/stacd.*.log | wc -l) stacd logs, the kernel log, stacctl replies, cmdline, environ, $(find "$STACD_RUNDIR" -type f 2>/dev/null | wc -l) state files"
+nlogs=0
+for f in /tmp/stacd.*.log; do nlogs=$((nlogs + 1)); done
+echo "hygiene: $nkeys keys grepped for in $nlogs stacd logs, the kernel log, stacctl replies, cmdline, environ, $(find "$STACD_RUNDIR" -type f 2>/dev/null | wc -l) state files"
 check "no key body in anything stacd left behind ($leaks leaks, $nkeys keys)" [ "$leaks" = 0 ]
 check "the grep finds a body where one is (the target's configfs reads it back)" \
 	grep -qF -- "$(sed 's/^DHHC-1:..://;s/:$//' "$H/dhchap_key")" "$KEYS"
