@@ -175,3 +175,42 @@ tr '\0' '\n' <"/proc/$STACD_PID/cmdline" >/tmp/auth-cmdline
 tr '\0' '\n' <"/proc/$STACD_PID/environ" >/tmp/auth-environ
 dmesg >/tmp/auth-dmesg
 # Dumpable: a control process gets a core file, stacd (holding keys) none.
+# (/bin/busybox by path: an applet run by name may stay in the shell.)
+/bin/busybox sleep 60 &
+ctl=$!
+usleep 200000
+kill -ABRT "$ctl"
+wait "$ctl" 2>/dev/null
+ls -l /tmp/cores
+check "control: a dumpable process (pid $ctl) leaves a core file" [ -s "/tmp/cores/core.$ctl" ]
+kill -ABRT "$STACD_PID"
+stacd_wait_exit 10 >/dev/null
+check "stacd holding keys (pid $STACD_PID) leaves no core file (PR_SET_DUMPABLE 0)" [ ! -e "/tmp/cores/core.$STACD_PID" ]
+rm -rf /tmp/cores
+echo core >/proc/sys/kernel/core_pattern
+kill "$BUS_PID" 2>/dev/null
+# every log of this case's stacd runs, the kernel log, state, replies
+leaks=0 nkeys=0
+while read -r key; do
+	body=${key#DHHC-1:??:}
+	body=${body%:}
+	nkeys=$((nkeys + 1))
+	for f in /tmp/stacd.*.log /tmp/auth-dmesg /tmp/auth-stacctl.out /tmp/auth-cmdline /tmp/auth-environ \
+		$(find "$STACD_RUNDIR" -type f 2>/dev/null); do
+		if grep -qF -- "$body" "$f"; then
+			echo "LEAK: a key body is in $f"
+			leaks=$((leaks + 1))
+		fi
+	done
+done <"$KEYS"
+nlogs=0
+for f in /tmp/stacd.*.log; do nlogs=$((nlogs + 1)); done
+echo "hygiene: $nkeys keys grepped for in $nlogs stacd logs, the kernel log, stacctl replies, cmdline, environ, $(find "$STACD_RUNDIR" -type f 2>/dev/null | wc -l) state files"
+check "no key body in anything stacd left behind ($leaks leaks, $nkeys keys)" [ "$leaks" = 0 ]
+check "the grep finds a body where one is (the target's configfs reads it back)" \
+	grep -qF -- "$(sed 's/^DHHC-1:..://;s/:$//' "$H/dhchap_key")" "$KEYS"
+delete_all_ctrls
+rm -f "$S/allowed_hosts/$HOSTNQN"
+rmdir "$H"
+echo 1 >"$S/attr_allow_any_host"
+summary
