@@ -93,8 +93,19 @@ pub fn explain(e: Errno) -> String {
         Errno::NOENT => "no such file or directory: is the nvme-fabrics module loaded?",
         Errno::OPNOTSUPP => "operation not supported by this kernel or transport",
         Errno::IO => "I/O error: the target refused the connect (host not allowed, wrong NQN?)",
-        Errno::NOKEY => "required key not available (DH-HMAC-CHAP)",
-        Errno::KEYREJECTED => "key rejected by the target (DH-HMAC-CHAP)",
+        Errno::NOKEY => {
+            "required key not available: the target requires DH-HMAC-CHAP and no dhchap-secret \
+             or host key is configured for it"
+        }
+        // EKEYREJECTED comes from three places in 6.12: the target's
+        // FAILURE1 (our host key), our check of the controller's reply
+        // (dhchap-ctrl-secret), and a key whose CRC is wrong, found before
+        // any I/O (drivers/nvme/host/auth.c, drivers/nvme/common/auth.c;
+        // docs/auth-tls.md 1.3).
+        Errno::KEYREJECTED => {
+            "DH-HMAC-CHAP authentication failed: the target rejected the host key (dhchap-secret), \
+             or the controller's answer did not match dhchap-ctrl-secret, or a key's CRC is wrong"
+        }
         Errno::ACCESS | Errno::PERM => "permission denied",
         Errno::NOMEM => "out of memory (or option string too long)",
         Errno::INTR => "interrupted",

@@ -44,6 +44,7 @@ impl Secret {
             && b[b.len() - 1] == b':'
             && b[3..b.len() - 1].iter().all(b64);
         if ok {
+            no_core_dumps();
             Ok(Secret(s.into()))
         } else {
             Err(NOT_A_KEY)
@@ -54,6 +55,20 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+/// From the first key read on, the process is not dumpable: no core file
+/// and no ptrace or /proc/PID/mem reads by other users can show the key
+/// (prctl(2), PR_SET_DUMPABLE; docs/configuration.md, "Keys"). It stays so
+/// until exit: a key once read may be anywhere in memory.
+fn no_core_dumps() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use rustix::process::{set_dumpable_behavior, DumpableBehavior};
+        if let Err(e) = set_dumpable_behavior(DumpableBehavior::NotDumpable) {
+            log::warn!("cannot turn off core dumps while DH-HMAC-CHAP keys are held (prctl PR_SET_DUMPABLE): {e}");
+        }
+    });
 }
 
 impl fmt::Debug for Secret {
@@ -120,6 +135,13 @@ pub fn shown_param(arg: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_read_makes_the_process_undumpable() {
+        use rustix::process::{dumpable_behavior, DumpableBehavior};
+        Secret::new("DHHC-1:00:abc=:").unwrap();
+        assert_eq!(dumpable_behavior().unwrap(), DumpableBehavior::NotDumpable);
+    }
 
     #[test]
     fn never_prints_itself() {

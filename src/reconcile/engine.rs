@@ -928,6 +928,9 @@ impl Engine {
 
     fn finish(&mut self, d: Done, now: Instant) {
         let wanted = self.wanted_of(&d.id).is_some();
+        let keyed = self.wanted_of(&d.id).is_some_and(|w| {
+            w.params.dhchap_secret.is_some() || w.params.dhchap_ctrl_secret.is_some()
+        });
         let ncc_limit = match self.wanted_of(&d.id) {
             Some(w) if w.ncc && self.ncc_attempts > 0 => {
                 Some(u32::try_from(self.ncc_attempts).unwrap_or(u32::MAX))
@@ -968,7 +971,7 @@ impl Engine {
                 r.attempts += 1;
                 r.gave_up = true;
                 r.next_try = None;
-                let msg = e.to_string();
+                let msg = describe(&e, keyed);
                 log::error!(
                     "{} Failed to connect to controller. {msg} (attempt {}); NCC is set: no more attempts (connect-attempts-on-ncc={}) until it clears or a reload",
                     d.id,
@@ -986,7 +989,7 @@ impl Engine {
                 };
                 let delay = jitter(&mut self.seed, base);
                 r.next_try = Some(now + delay);
-                let msg = e.to_string();
+                let msg = describe(&e, keyed);
                 let changed = r.last_error.as_deref() != Some(msg.as_str());
                 if r.attempts <= 2 || changed {
                     log::error!(
@@ -1099,6 +1102,21 @@ impl Engine {
             .collect();
         self.stale.extend(names);
     }
+}
+
+/// The words for a failed connect. With DH-HMAC-CHAP keys an EIO is most
+/// often the authentication broken off: nvmet drops the association after
+/// FAILURE1/FAILURE2 before it answers (drivers/nvme/target/fabrics-cmd-auth.c),
+/// and the host then reports its own path error, "failed to receive
+/// success1, nvme status 880" (0x370), as EIO (docs/auth-tls.md 1.3).
+fn describe(e: &ConnectError, keyed: bool) -> String {
+    if keyed && matches!(e, ConnectError::Kernel(x) if *x == Errno::IO) {
+        return format!(
+            "{e}; with DH-HMAC-CHAP keys this is also how the kernel reports an authentication \
+             the target broke off (a wrong dhchap-secret or dhchap-ctrl-secret, see the kernel log)"
+        );
+    }
+    e.to_string()
 }
 
 #[cfg(test)]
