@@ -66,7 +66,14 @@ start() {
         # for the kernel log's timeline, before anything slower
         echo "<30>dracut: stacd: connect attempt $_runs ended with status $_rc" > /dev/kmsg
         echo "$_rc" > "$run/boot.rc.new"
-        mv -f "$report.new" "$report"
+        # stacd prints its per-controller lines when the attempt ends; one
+        # ended by a signal (dracut's emergency path ends its jobs) prints
+        # none: keep the last attempt's lines, the ones that name the error
+        if [ -s "$report.new" ]; then
+            mv -f "$report.new" "$report"
+        else
+            rm -f "$report.new"
+        fi
         mv -f "$run/boot.rc.new" "$run/boot.rc"
         # at once, rather than at the settled job's next turn: the loop
         # checks boot.done after every job and every turn
