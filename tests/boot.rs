@@ -500,26 +500,10 @@ fn generated_nbft_fixture_is_current_and_decodes() {
 /// (base64 between `<<'NBFT'` and `NBFT`) is the fixture.
 #[test]
 fn vm_case_embeds_the_generated_nbft() {
-    let script = std::fs::read_to_string("tests/vm/j-boot-nbft.sh").unwrap();
-    let (_, rest) = script.split_once("<<'NBFT'\n").expect("heredoc start");
-    let (b64, _) = rest.split_once("\nNBFT\n").expect("heredoc end");
-    let val = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    let sextets: Vec<u8> = b64.bytes().filter_map(val).collect();
-    let mut bytes = Vec::new();
-    for q in sextets.chunks(4) {
-        let n = q.iter().fold(0u32, |a, &x| a << 6 | u32::from(x)) << (6 * (4 - q.len()));
-        let out = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        bytes.extend_from_slice(&out[..q.len() * 3 / 4]);
-    }
-    let fixture = std::fs::read("tests/fixtures/nbft/generated/NBFT-testbed-127.0.0.1").unwrap();
-    assert_eq!(bytes, fixture);
+    assert_eq!(
+        common::embedded_nbft("tests/vm/j-boot-nbft.sh"),
+        std::fs::read("tests/fixtures/nbft/generated/NBFT-testbed-127.0.0.1").unwrap()
+    );
 }
 
 #[test]

@@ -141,8 +141,11 @@ install() {
     # root's path is up plus a grace period, not only when every path is
     inst_simple "$moddir/stacd-defaults.conf" /etc/cmdline.d/10-stacd-defaults.conf
     if [[ $hostonly ]]; then
-        # inst_multiple -o: optional files, looked up in the sysroot
-        inst_multiple -H -o /etc/nvme/hostnqn /etc/nvme/hostid /etc/stas/sys.conf
+        # inst_multiple -o: optional files, looked up in the sysroot. The
+        # host's DH-HMAC-CHAP key (sys.conf [Host] key= or hostkey) is what
+        # an NBFT security profile asking for authentication is answered
+        # with (docs/configuration.md, "Keys at boot")
+        inst_multiple -H -o /etc/nvme/hostnqn /etc/nvme/hostid /etc/nvme/hostkey /etc/stas/sys.conf
         [[ $stacd_config == yes ]] && inst_multiple -H -o /etc/stas/stacd.conf
     fi
     if [[ $hostonly_cmdline == yes ]]; then

@@ -83,3 +83,27 @@ pub fn ctrl_line(port: u16, nqn: &str) -> String {
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// The NBFT a VM case embeds: the base64 between `<<'NBFT'` and `NBFT` in
+/// the script at `path` (the cases cannot read the repo's fixtures).
+pub fn embedded_nbft(path: &str) -> Vec<u8> {
+    let script = std::fs::read_to_string(path).expect("VM case");
+    let (_, rest) = script.split_once("<<'NBFT'\n").expect("heredoc start");
+    let (b64, _) = rest.split_once("\nNBFT\n").expect("heredoc end");
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let sextets: Vec<u8> = b64.bytes().filter_map(val).collect();
+    let mut bytes = Vec::new();
+    for q in sextets.chunks(4) {
+        let n = q.iter().fold(0u32, |a, &x| a << 6 | u32::from(x)) << (6 * (4 - q.len()));
+        let out = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        bytes.extend_from_slice(&out[..q.len() * 3 / 4]);
+    }
+    bytes
+}

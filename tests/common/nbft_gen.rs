@@ -1,8 +1,8 @@
 //! An NBFT writer (NVM Express Boot Specification 1.0 layout, the offsets
 //! `src/sources/boot/nbft/` decodes): a header, the control descriptor, one host
 //! descriptor, HFIs with their TCP transport info, SSNS with secondary HFI
-//! lists and extended info, and discovery descriptors. Security profiles
-//! are not written (no table we boot from uses them).
+//! lists and extended info, discovery descriptors, and security profile
+//! descriptors (Figure 21; their flags and lists, the key path as a string).
 //!
 //! Tested in tests/nbft.rs: real firmware tables, decoded and written
 //! again, decode to libnvme's reference dump (tests/fixtures/nbft/diffs);
@@ -88,6 +88,45 @@ pub struct DiscSpec {
     pub nqn: Option<String>,
 }
 
+/// A security profile descriptor (Figure 21). `flags` as Figure 22:
+/// valid (1), in-band authentication (bits 2:1: 1 not required, 2
+/// required), secure channel (bits 6:5, the same values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecSpec {
+    pub index: u8,
+    pub flags: u16,
+    pub secret_type: u8,
+    pub sec_chan_alg: Vec<u8>,
+    pub auth_proto: Vec<u8>,
+    pub cipher_suite: Vec<u8>,
+    pub dh_grp: Vec<u8>,
+    pub sec_hash_func: Vec<u8>,
+    pub keypath: Option<String>,
+}
+
+pub const SEC_VALID: u16 = 1;
+pub const SEC_AUTH_NOT_REQUIRED: u16 = 1 << 1;
+pub const SEC_AUTH_REQUIRED: u16 = 2 << 1;
+pub const SEC_CHANNEL_NOT_REQUIRED: u16 = 1 << 5;
+pub const SEC_CHANNEL_REQUIRED: u16 = 2 << 5;
+
+impl SecSpec {
+    /// A valid profile with `flags` (SEC_VALID added) and empty lists.
+    pub fn new(index: u8, flags: u16) -> SecSpec {
+        SecSpec {
+            index,
+            flags: flags | SEC_VALID,
+            secret_type: 0,
+            sec_chan_alg: Vec::new(),
+            auth_proto: Vec::new(),
+            cipher_suite: Vec::new(),
+            dh_grp: Vec::new(),
+            sec_hash_func: Vec::new(),
+            keypath: None,
+        }
+    }
+}
+
 /// A whole table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spec {
@@ -97,6 +136,7 @@ pub struct Spec {
     pub hfis: Vec<HfiSpec>,
     pub ssns: Vec<SsnsSpec>,
     pub discovery: Vec<DiscSpec>,
+    pub security: Vec<SecSpec>,
 }
 
 pub const HFI_VALID: u8 = 1;
@@ -175,6 +215,7 @@ impl Spec {
             hfis: Vec::new(),
             ssns: Vec::new(),
             discovery: Vec::new(),
+            security: Vec::new(),
         }
     }
 
@@ -254,6 +295,21 @@ impl Spec {
                     nqn: d.nqn.clone(),
                 })
                 .collect(),
+            security: t
+                .security
+                .iter()
+                .map(|x| SecSpec {
+                    index: x.index,
+                    flags: x.flags,
+                    secret_type: x.secret_type,
+                    sec_chan_alg: x.sec_chan_alg.clone(),
+                    auth_proto: x.auth_proto.clone(),
+                    cipher_suite: x.cipher_suite.clone(),
+                    dh_grp: x.dh_grp.clone(),
+                    sec_hash_func: x.sec_hash_func.clone(),
+                    keypath: x.sec_keypath.clone(),
+                })
+                .collect(),
         }
     }
 }
@@ -273,6 +329,7 @@ const HOST: usize = 32;
 const HFI: usize = 32;
 const SSNS: usize = 128;
 const DISC: usize = 32;
+const SEC: usize = 64;
 const TRINFO: usize = 128;
 const EXT: usize = 18;
 
@@ -305,7 +362,8 @@ pub fn write(spec: &Spec) -> Vec<u8> {
     let hfi_at = host_at + HOST;
     let ssns_at = hfi_at + HFI * spec.hfis.len();
     let disc_at = ssns_at + SSNS * spec.ssns.len();
-    let heap_at = disc_at + DISC * spec.discovery.len();
+    let sec_at = disc_at + DISC * spec.discovery.len();
+    let heap_at = sec_at + SEC * spec.security.len();
     let mut b = vec![0u8; heap_at];
     let mut heap = Heap {
         at: heap_at,
@@ -327,6 +385,7 @@ pub fn write(spec: &Spec) -> Vec<u8> {
     };
     list(&mut b, 16, hfi_at, HFI, spec.hfis.len());
     list(&mut b, 24, ssns_at, SSNS, spec.ssns.len());
+    list(&mut b, 32, sec_at, SEC, spec.security.len());
     list(&mut b, 40, disc_at, DISC, spec.discovery.len());
     // Host descriptor (Figure 9).
     b[host_at] = 2;
@@ -424,6 +483,30 @@ pub fn write(spec: &Spec) -> Vec<u8> {
         if let Some(n) = &x.nqn {
             let r = heap.string(n);
             heap_ref(&mut b, d + 12, r);
+        }
+    }
+    // Security profile descriptors (Figure 21): lists as heap objects.
+    for (i, x) in spec.security.iter().enumerate() {
+        let d = sec_at + i * SEC;
+        b[d] = 5;
+        b[d + 1] = x.index;
+        put(&mut b, d + 2, &x.flags.to_le_bytes());
+        b[d + 4] = x.secret_type;
+        for (at, v) in [
+            (6, &x.sec_chan_alg),
+            (12, &x.auth_proto),
+            (18, &x.cipher_suite),
+            (24, &x.dh_grp),
+            (30, &x.sec_hash_func),
+        ] {
+            if !v.is_empty() {
+                let r = heap.blob(v);
+                heap_ref(&mut b, d + at, r);
+            }
+        }
+        if let Some(k) = &x.keypath {
+            let r = heap.string(k);
+            heap_ref(&mut b, d + 36, r);
         }
     }
     b.extend_from_slice(&heap.bytes);

@@ -19,10 +19,20 @@
 //! NBFT → wanted (docs/design.md §B2.1, §B2.2): every valid SSNS on every HFI listed
 //! for it (primary first): transport, traddr, trsvcid, subsystem NQN, the
 //! digests the table requires, host-iface = the interface with the HFI's
-//! MAC when it exists. Like nvme-cli, SSNS that name the discovery NQN or
-//! a security profile (in-band authentication, not supported from the
-//! NBFT) are skipped, with a note. Discovery descriptors become discovery
+//! MAC when it exists. Like nvme-cli, SSNS that name the discovery NQN are
+//! skipped, with a note. Discovery descriptors become discovery
 //! controllers (URI `nvme+tcp://host:port/`, port 8009 when none).
+//!
+//! A security profile (an SSNS's or a discovery descriptor's) says what
+//! the target asks for, never a key: the table holds at most a key path
+//! for the firmware (docs/auth-tls.md section 6). nvme-cli and libnvme
+//! ignore the profile. We honour it where the host can
+//! ([`nbft_security`]): in-band authentication with the host's own
+//! DH-HMAC-CHAP key (sys.conf `[Host] key=`, `/etc/nvme/hostkey`), and
+//! skip with a note naming what is missing when the profile requires
+//! authentication and the host has no key, or requires a secure channel
+//! (TLS needs tlshd and a PSK in the keyring, which a boot from the NBFT
+//! alone cannot have).
 //!
 //! Every boot connection is a boot path (`Wanted::boot`): `ctrl_loss_tmo`
 //! -1 unless `rd.stacd.ctrl_loss_tmo` says otherwise, never disconnected.
@@ -50,6 +60,7 @@ use crate::sources::config::host::{EarlyHost, HostIdentity, HostSource};
 use crate::sources::config::{ConnParams, ControllerEntry, StacdConf};
 use cmdline::{Cmdline, Target};
 use nbft::Nbft;
+use nbft::Requirement;
 use std::path::PathBuf;
 
 /// Which sources are on (config switch and command-line option together).
@@ -322,7 +333,13 @@ impl BootInputs {
         }
         for (path, t) in &self.nbfts {
             for s in &t.subsystems {
-                if s.subsys_nqn == DISCOVERY_NQN || s.security.is_some() {
+                // A path the profile makes us skip (secure channel) is
+                // not missing an interface: it is not wanted at all.
+                let tls = s
+                    .security
+                    .and_then(|i| t.security_by_index(i))
+                    .is_some_and(|p| p.secure_channel() == Requirement::Required);
+                if s.subsys_nqn == DISCOVERY_NQN || tls {
                     continue;
                 }
                 for &i in &s.hfis {
@@ -467,10 +484,13 @@ impl BootInputs {
                     notes.push(format!("{what}: names the discovery NQN; skipped (its discovery descriptor is followed)"));
                     continue;
                 }
-                if s.security.is_some() {
-                    notes.push(format!("{what}: uses a security profile (in-band authentication), not supported from the NBFT; skipped"));
-                    continue;
-                }
+                let key = match nbft_security(t, s.security, host) {
+                    Ok(key) => key,
+                    Err(why) => {
+                        notes.push(format!("{what}: {why}; skipped"));
+                        continue;
+                    }
+                };
                 for &hfi in &s.hfis {
                     let traddr = s.traddr.to_string();
                     let host_iface = Self::iface(conf, t, Some(hfi), net);
@@ -504,6 +524,7 @@ impl BootInputs {
                                 params: ConnectParams {
                                     conn: c,
                                     hostid,
+                                    dhchap_secret: key.clone(),
                                     ..Default::default()
                                 },
                                 origin: Origin::Nbft,
@@ -552,12 +573,13 @@ impl BootInputs {
             let (nqn, _) = self.nbft_host(host, t);
             for d in &t.discovery {
                 let what = format!("{} discovery descriptor {}", path.display(), d.index);
-                if d.security.is_some() {
-                    notes.push(format!(
-                        "{what}: uses a security profile, not supported from the NBFT; skipped"
-                    ));
-                    continue;
-                }
+                let key = match nbft_security(t, d.security, host) {
+                    Ok(key) => key,
+                    Err(why) => {
+                        notes.push(format!("{what}: {why}; skipped"));
+                        continue;
+                    }
+                };
                 let Some((transport, traddr, trsvcid)) = parse_uri(&d.uri) else {
                     notes.push(format!("{what}: cannot read URI {:?}; skipped", d.uri));
                     continue;
@@ -574,7 +596,10 @@ impl BootInputs {
                 });
                 match id {
                     Ok(id) => out.push(DcTarget {
-                        params: dc_params(&conn, host, &id),
+                        params: ConnectParams {
+                            dhchap_secret: key.clone(),
+                            ..dc_params(&conn, host, &id)
+                        },
                         io: conn.clone(),
                         id,
                         origin: Origin::Nbft,
@@ -595,6 +620,37 @@ pub struct MissingPath {
     pub id: String,
     pub why: String,
     pub subsysnqn: String,
+}
+
+/// How a boot path whose descriptor names security profile `index` is
+/// connected: `Ok` with the DH-HMAC-CHAP key to present (the host's, when
+/// it has one: the kernel authenticates only when the target asks for it,
+/// drivers/nvme/host/fabrics.c `nvmf_connect_admin_queue`, so a key is
+/// harmless where the profile does not require it), or `Err` with why the
+/// path is skipped. No profile: no key, as before (nvme-cli's
+/// `connect-all --nbft` passes none either).
+fn nbft_security(
+    t: &Nbft,
+    index: Option<u8>,
+    host: &HostIdentity,
+) -> Result<Option<crate::model::secret::Secret>, String> {
+    let Some(p) = index.and_then(|i| t.security_by_index(i)) else {
+        return Ok(None);
+    };
+    if p.secure_channel() == Requirement::Required {
+        return Err(format!(
+            "security profile {} requires a secure channel (NVMe/TCP TLS), which a boot from the NBFT cannot set up (the table holds no PSK, and TLS needs tlshd)",
+            p.index
+        ));
+    }
+    match (p.in_band_auth(), &host.key) {
+        (Requirement::Required, None) => Err(format!(
+            "security profile {} requires in-band authentication (DH-HMAC-CHAP) and the host has no key (sys.conf [Host] key=, /etc/nvme/hostkey)",
+            p.index
+        )),
+        (Requirement::NotSupported, _) => Ok(None),
+        (_, key) => Ok(key.clone()),
+    }
 }
 
 /// What the firmware said about an SSNS (NBFT 1.0: the Unavailable

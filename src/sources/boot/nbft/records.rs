@@ -213,6 +213,38 @@ pub struct Security {
     pub sec_keypath: Option<String>,
 }
 
+/// What a security profile says of one feature: a two-bit field of its
+/// flags (Figure 22; docs/auth-tls.md section 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requirement {
+    NotSupported,
+    NotRequired,
+    /// Also the reserved value 3: a field we cannot read is taken as the
+    /// strictest, so that a path is skipped rather than connected with
+    /// less than the firmware asked for.
+    Required,
+}
+
+impl Security {
+    fn field(&self, shift: u16) -> Requirement {
+        match (self.flags >> shift) & 3 {
+            0 => Requirement::NotSupported,
+            1 => Requirement::NotRequired,
+            _ => Requirement::Required,
+        }
+    }
+
+    /// In-band authentication (DH-HMAC-CHAP), flags bits 2:1.
+    pub fn in_band_auth(&self) -> Requirement {
+        self.field(1)
+    }
+
+    /// Secure channel negotiation (NVMe/TCP TLS), flags bits 6:5.
+    pub fn secure_channel(&self) -> Requirement {
+        self.field(5)
+    }
+}
+
 /// A discovery descriptor (Figure 24).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Discovery {
