@@ -6,6 +6,7 @@
 //! spelling of the man page works, and errors exit 2 with a one-line reason.
 
 use crate::app::daemon::{Daemon, Inputs};
+use crate::app::edge;
 use crate::app::exit::{self, Fatal};
 use crate::base::root::{rel, Root};
 use crate::kernel::fabrics::{DevFabrics, Fabrics, Inert};
@@ -246,45 +247,21 @@ fn preflight(root: &Root) -> Result<(), Fatal> {
 }
 
 /// `--idl FILE`: the introspection XML of org.nvmexpress.stac (§6.3).
-#[cfg(feature = "dbus")]
 fn write_idl(file: &str) -> Result<u8, Fatal> {
-    std::fs::write(file, crate::dbus::service::idl())
+    let Some(xml) = edge::idl() else {
+        return Err(Fatal::Runtime(format!(
+            "--idl {file}: D-Bus is not built into this stacd (built without the dbus feature); nothing written"
+        )));
+    };
+    std::fs::write(file, xml)
         .map_err(|e| Fatal::Runtime(format!("--idl: cannot write {file}: {e}")))?;
     Ok(exit::OK)
-}
-
-#[cfg(not(feature = "dbus"))]
-fn write_idl(file: &str) -> Result<u8, Fatal> {
-    Err(Fatal::Runtime(format!(
-        "--idl {file}: D-Bus is not built into this stacd (built without the dbus feature); nothing written"
-    )))
-}
-
-/// `stacctl` (a link to this binary, docs/design.md §7).
-#[cfg(feature = "dbus")]
-fn stacctl(args: &[String]) -> u8 {
-    crate::dbus::ctl::main(args)
-}
-
-#[cfg(not(feature = "dbus"))]
-fn stacctl(_: &[String]) -> u8 {
-    crate::say_err!(
-        "stacctl: D-Bus is not built into this binary (built without the dbus feature)"
-    );
-    exit::RUNTIME
 }
 
 fn run(prog: &str, a: Args) -> Result<u8, Fatal> {
     if a.version {
         crate::say!("stacd {VERSION}");
-        crate::say!(
-            "nvme-stas 3.0 compatible; features:{}",
-            if cfg!(feature = "dbus") {
-                " dbus"
-            } else {
-                " (no dbus)"
-            }
-        );
+        crate::say!("nvme-stas 3.0 compatible; features:{}", edge::FEATURES);
         return Ok(exit::OK);
     }
     if let Some(f) = &a.idl {
@@ -778,7 +755,7 @@ pub fn main() -> std::process::ExitCode {
         .and_then(|a| std::path::Path::new(a).file_name())
         .and_then(|n| n.to_str());
     if called == Some("stacctl") {
-        return stacctl(argv.get(1..).unwrap_or(&[])).into();
+        return edge::stacctl(argv.get(1..).unwrap_or(&[])).into();
     }
     let prog = "stacd";
     let args = match parse(prog, argv.get(1..).unwrap_or(&[])) {

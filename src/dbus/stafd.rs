@@ -20,8 +20,7 @@
 //!
 //! The reply's parsing and what it asks for live in [`crate::sources::stafd`].
 
-use super::{client, Event, Shared};
-use crate::app::daemon::{Command, Control};
+use super::{client, Event, Post, Shared};
 pub use crate::sources::stafd::{from_owned, parse_pages, to_wanted, DcPages, Derived, Dlpe};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
@@ -67,7 +66,7 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
 /// worker. They end when the connection closes. The calls and signals go
 /// through [`super::client`] and bare match rules, not a generated proxy
 /// (one code path instead of one per signature: ~20 KB of the binary).
-pub fn follow(conn: &zbus::blocking::Connection, shared: Arc<Shared>, control: Control) {
+pub fn follow(conn: &zbus::blocking::Connection, shared: Arc<Shared>, post: Post) {
     let (tx, rx) = mpsc::channel::<Trigger>();
     // Subscribe before asking whether stafd is there, so an appearance in
     // between is not missed.
@@ -126,7 +125,7 @@ pub fn follow(conn: &zbus::blocking::Connection, shared: Arc<Shared>, control: C
     }
     drop(tx);
     let conn = conn.clone();
-    spawn("stafd", move || worker(conn, rx, shared, control));
+    spawn("stafd", move || worker(conn, rx, shared, post));
 }
 
 /// A signal's string arguments (others as empty strings).
@@ -153,7 +152,7 @@ fn worker(
     conn: zbus::blocking::Connection,
     rx: mpsc::Receiver<Trigger>,
     shared: Arc<Shared>,
-    control: Control,
+    post: Post,
 ) {
     let mut next_appear = SOAK;
     let mut due: Option<Instant> = None;
@@ -173,12 +172,12 @@ fn worker(
                 let t = Instant::now() + next_appear;
                 due = Some(due.map_or(t, |d| d.min(t)));
                 next_appear = SOAK;
-                control.post(Command::Dbus(Event::StafdOwner(true)));
+                post.send(Event::StafdOwner(true));
             }
             Ok(Trigger::Owner(false)) => {
                 due = None;
                 next_appear = LONG_SOAK;
-                control.post(Command::Dbus(Event::StafdOwner(false)));
+                post.send(Event::StafdOwner(false));
             }
             Ok(Trigger::Changed) => {
                 // A restarted stafd announcing fresh pages ends the long soak.
@@ -188,7 +187,7 @@ fn worker(
             Err(RecvTimeoutError::Timeout) => {
                 due = None;
                 shared.set_soak(SOAK, None);
-                control.post(Command::Dbus(Event::Pages(fetch(&conn))));
+                post.send(Event::Pages(fetch(&conn)));
             }
             Err(RecvTimeoutError::Disconnected) => break,
         }
