@@ -212,3 +212,25 @@ fn given_controllers_need_once_or_dry_run() {
     let o = stacd(Some(&fr), &["--controller", &given]);
     assert_eq!(o.status.code(), Some(2), "--controller needs --once");
 }
+
+// --dry-run writes nothing: an undecodable state file is reported and left
+// where it is (the daemon and --once set it aside as state.json.bad).
+#[test]
+fn dry_run_leaves_a_bad_state_file_alone() {
+    let fr = FakeRoot::new("drybad");
+    fr.write_conf(&format!("[Controllers]\n{}", ctrl_line(4420, SUB1)));
+    let state = fr.path("run/stacd/state.json");
+    std::fs::write(&state, "{not json").expect("write state");
+    let o = stacd(Some(&fr), &["--dry-run"]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("cannot be used"), "{err}");
+    assert!(!err.contains("set aside"), "{err}");
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), "{not json");
+    assert!(!common::exists(&fr.path("run/stacd/state.json.bad")));
+    assert_eq!(
+        std::fs::read_dir(fr.path("run/stacd")).unwrap().count(),
+        1,
+        "nothing else written"
+    );
+}

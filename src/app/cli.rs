@@ -469,7 +469,9 @@ fn given_controllers(conf: &mut StacdConf, a: &Args) -> Result<(), Fatal> {
 
 /// `--dry-run`: the plan, and the discovery controllers that would be read.
 fn dry_run(s: Setup) -> u8 {
-    let mut engine = Engine::new(&s.root, Arc::new(Inert), s.store(), Retry::DAEMON);
+    // Writes nothing: not even a bad state file is set aside.
+    let store = Store::read_only(&s.root.run_dir());
+    let mut engine = Engine::new(&s.root, Arc::new(Inert), store, Retry::DAEMON);
     engine.set_policy(s.conf.disconnect_scope, &s.conf.disconnect_trtypes);
     engine.set_wanted(s.inputs.desired(&s.conf, &s.host));
     let plan = engine.plan(Instant::now());

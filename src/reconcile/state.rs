@@ -184,12 +184,24 @@ fn read(doc: &json::Json) -> Result<StateFile, String> {
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
+    /// `--dry-run`: read the file, never write, rename or set it aside.
+    read_only: bool,
 }
 
 impl Store {
     pub fn new(dir: &Path) -> Store {
         Store {
             dir: dir.to_path_buf(),
+            read_only: false,
+        }
+    }
+
+    /// A store that only reads (`--dry-run` writes nothing: an undecodable
+    /// file is reported and left where it is).
+    pub fn read_only(dir: &Path) -> Store {
+        Store {
+            read_only: true,
+            ..Store::new(dir)
         }
     }
 
@@ -199,7 +211,8 @@ impl Store {
 
     /// Read the file. Missing or empty → empty map. Undecodable (also: not
     /// UTF-8, too large, not a regular file) → the file is renamed
-    /// `state.json.bad`, a warning is logged, empty map. Other read errors
+    /// `state.json.bad` (left alone by a [`Store::read_only`]), a warning is
+    /// logged, empty map. Other read errors
     /// (permissions) → a warning, empty map, the file left alone.
     pub fn load(&self) -> OwnedMap {
         use crate::base::files::ReadError;
@@ -222,7 +235,7 @@ impl Store {
             }
             Err(e) => {
                 let bad = self.dir.join(format!("{FILE}.bad"));
-                let moved = std::fs::rename(&path, &bad).is_ok();
+                let moved = !self.read_only && std::fs::rename(&path, &bad).is_ok();
                 log::warn!(
                     "{} cannot be used ({e}); {}not trusted, controllers will be adopted again from the kernel",
                     path.display(),
@@ -237,6 +250,9 @@ impl Store {
     /// file in the same directory (never an existing name, never through a
     /// link), fsync, rename over the old one, fsync the directory.
     pub fn save(&self, owned: &OwnedMap) -> std::io::Result<()> {
+        if self.read_only {
+            return Ok(());
+        }
         let mut text = encode(owned);
         text.push('\n');
         crate::base::files::write_atomic(&self.dir, FILE, text.as_bytes())
