@@ -234,3 +234,42 @@ fn dry_run_leaves_a_bad_state_file_alone() {
         "nothing else written"
     );
 }
+
+// SIGTERM ends --once early, and it still prints its per-controller
+// report (a boot script that stops waiting learns what was live).
+#[test]
+fn once_reports_when_terminated() {
+    let fr = FakeRoot::new("onceterm");
+    fr.write_conf(&format!("[Controllers]\n{}", ctrl_line(4420, SUB1)));
+    // A character device that takes every write and answers nothing: the
+    // connect never succeeds, so only the budget or a signal ends the run.
+    std::os::unix::fs::symlink("/dev/null", fr.path("dev/nvme-fabrics")).expect("link");
+    let child = Command::new(env!("CARGO_BIN_EXE_stacd"))
+        .args(["--once", "--timeout", "60"])
+        .env("STACD_ROOT", &fr.dir)
+        .env_remove("RUNTIME_DIRECTORY")
+        .env_remove("NOTIFY_SOCKET")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn stacd");
+    let t0 = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let pid = child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let o = child.wait_with_output().expect("wait");
+    let out = text(&o.stdout);
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(20),
+        "not ended by SIGTERM"
+    );
+    assert_eq!(o.status.code(), Some(4), "{out}{}", text(&o.stderr));
+    assert!(
+        out.starts_with(&format!("failed - (tcp, 127.0.0.1, 4420, {SUB1})")),
+        "{out}"
+    );
+}

@@ -21,7 +21,9 @@ use crate::{
     app::once, base::logging, sources::boot::cmdline, sources::boot::handoff, sources::boot::nbft,
 };
 use argh::FromArgs;
+use rustix::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -544,9 +546,12 @@ fn run_once(s: Setup, a: &Args) -> u8 {
     if net.is_some() {
         engine.set_link_gate(true);
     }
+    let (stop, stop_fd) = once_signals();
     let mut side = BootSide {
         s: &s,
         net,
+        stop,
+        stop_fd,
         boot: s.inputs.boot.clone(),
         discovered: Vec::new(),
         missing: s.boot.missing_paths(&s.conf, &s.net),
@@ -582,6 +587,29 @@ fn run_once(s: Setup, a: &Args) -> u8 {
     code
 }
 
+/// SIGTERM and SIGINT end `--once` early with its report (a boot script
+/// that gives up on it still learns what was live); without a handler
+/// they would end it silently. The flag is registered before the pipe
+/// write, so it is set when the poll wakes (signal-hook's pipe module).
+fn once_signals() -> (Arc<AtomicBool>, Option<OwnedFd>) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicBool::new(false));
+    let pipe = rustix::pipe::pipe_with(
+        rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+    );
+    let registered = pipe.ok().and_then(|(r, w)| {
+        for sig in [SIGTERM, SIGINT] {
+            signal_hook::flag::register(sig, stop.clone()).ok()?;
+            signal_hook::low_level::pipe::register(sig, rustix::io::dup(&w).ok()?).ok()?;
+        }
+        Some(r)
+    });
+    if registered.is_none() {
+        log::warn!("cannot handle SIGTERM: a stopped --once prints no report");
+    }
+    (stop, registered)
+}
+
 /// `--once`'s [`once::Side`]: the network (interfaces from the NBFT, the
 /// link watch), and the wanted set, which follows the interface table (an
 /// NBFT path's host-iface is the interface with its HFI's MAC, when there
@@ -589,6 +617,9 @@ fn run_once(s: Setup, a: &Args) -> u8 {
 struct BootSide<'a> {
     s: &'a Setup,
     net: Option<boot::net::NetBoot>,
+    /// Set by SIGTERM/SIGINT; `stop_fd` wakes the poll.
+    stop: Arc<AtomicBool>,
+    stop_fd: Option<OwnedFd>,
     boot: Vec<crate::desired::Wanted>,
     discovered: Vec<crate::desired::Wanted>,
     missing: Vec<boot::MissingPath>,
@@ -598,7 +629,13 @@ struct BootSide<'a> {
 
 impl once::Side for BootSide<'_> {
     fn fds(&self) -> Vec<rustix::fd::BorrowedFd<'_>> {
-        self.net.as_ref().map(|n| n.fds()).unwrap_or_default()
+        let mut fds = self.net.as_ref().map(|n| n.fds()).unwrap_or_default();
+        fds.extend(self.stop_fd.as_ref().map(|f| f.as_fd()));
+        fds
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
     }
 
     fn next_wake(&self) -> Option<Instant> {
