@@ -114,7 +114,7 @@ pub enum Event {
     /// stafd got or lost its name.
     StafdOwner(bool),
     /// A `get_all_log_pages` answer, with warnings about skipped parts.
-    Pages(Result<(Vec<DcPages>, Vec<String>), String>),
+    Pages(Result<(Vec<DcPages>, Vec<String>), stafd::StafdError>),
     /// An attach attempt started by the socket watch failed.
     AttachFailed(String),
     /// A handler set `tron`.
@@ -317,7 +317,7 @@ pub struct Bus {
     /// Warnings about stafd's pages already logged (logged once).
     warned: BTreeSet<String>,
     /// The error stafd's last fetch gave, logged once.
-    failing: Option<String>,
+    failing: Option<stafd::StafdError>,
     /// sysfs model, serial, dctype per device and cntlid.
     devinfo: BTreeMap<(String, Option<u16>), [String; 3]>,
     /// stafd's controllers as last handed to the loop ([`BusEvent::Stafd`]).
@@ -571,7 +571,7 @@ impl Bus {
                 evs.extend(self.rederive(v));
             }
             Event::Pages(Err(msg)) => {
-                if self.failing.as_deref() != Some(&msg) {
+                if self.failing.as_ref() != Some(&msg) {
                     log::warn!(
                         "cannot read the discovery log pages from stafd: {msg}; keeping the {} controllers it listed",
                         self.stafd.len()

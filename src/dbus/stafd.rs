@@ -21,7 +21,9 @@
 //! The reply's parsing and what it asks for live in [`crate::sources::stafd`].
 
 use super::{client, Event, Post, Shared};
-pub use crate::sources::stafd::{from_owned, parse_pages, to_wanted, DcPages, Derived, Dlpe};
+pub use crate::sources::stafd::{
+    from_owned, parse_pages, to_wanted, DcPages, Derived, Dlpe, StafdError,
+};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -138,13 +140,12 @@ fn message_args(m: &zbus::Message) -> Vec<String> {
 }
 
 /// stafd's `get_all_log_pages(true)`, parsed.
-fn fetch(conn: &zbus::blocking::Connection) -> Result<(Vec<DcPages>, Vec<String>), String> {
-    let failed = |e: String| format!("get_all_log_pages failed: {e}");
+fn fetch(conn: &zbus::blocking::Connection) -> Result<(Vec<DcPages>, Vec<String>), StafdError> {
     let args = vec![true.into()];
     let r = client::call(conn, NAME, PATH, NAME, "get_all_log_pages", args)
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|e| StafdError::Call(e.to_string()))?;
     let text = client::args(&r).first().and_then(|v| client::text(v));
-    parse_pages(&text.ok_or_else(|| failed("the reply is not a string".into()))?)
+    parse_pages(&text.ok_or(StafdError::NotString)?)
 }
 
 /// The soak timer and the fetch.
