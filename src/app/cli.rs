@@ -160,19 +160,29 @@ pub fn normalise(args: &[String]) -> Vec<String> {
     out
 }
 
-/// Parse argv; `Err(code)` after printing help (0) or a usage error (2).
-pub fn parse(prog: &str, args: &[String]) -> Result<Args, u8> {
+/// Why [`parse`] gave no arguments to run with; [`main`] maps it to an
+/// exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Early {
+    /// `--help` was printed.
+    Help,
+    /// A usage error was printed.
+    Usage,
+}
+
+/// Parse argv; `Err` after printing the help or a usage error.
+pub fn parse(prog: &str, args: &[String]) -> Result<Args, Early> {
     let norm = normalise(args);
     let refs: Vec<&str> = norm.iter().map(String::as_str).collect();
     match Args::from_args(&[prog], &refs) {
         Ok(a) => {
             if a.timeout.is_some() && !a.once {
                 crate::say_err!("{prog}: --timeout only applies to --once");
-                return Err(exit::USAGE);
+                return Err(Early::Usage);
             }
             if a.once && a.dry_run {
                 crate::say_err!("{prog}: --once and --dry-run exclude each other");
-                return Err(exit::USAGE);
+                return Err(Early::Usage);
             }
             let given = !a.controller.is_empty() || !a.discover.is_empty();
             if (given || a.boot_net) && !(a.once || a.dry_run) {
@@ -182,19 +192,19 @@ pub fn parse(prog: &str, args: &[String]) -> Result<Args, u8> {
                     "--boot-net"
                 };
                 crate::say_err!("{prog}: {o} only apply to --once (or --dry-run)");
-                return Err(exit::USAGE);
+                return Err(Early::Usage);
             }
             Ok(a)
         }
         Err(early) => match early.status {
             Ok(()) => {
                 crate::say_raw!("{}", wrap80(&early.output));
-                Err(exit::OK)
+                Err(Early::Help)
             }
             Err(()) => {
                 let first = early.output.lines().next().unwrap_or("invalid arguments");
                 crate::say_err!("{prog}: {first}\nTry '{prog} --help' for more information.");
-                Err(exit::USAGE)
+                Err(Early::Usage)
             }
         },
     }
@@ -799,7 +809,8 @@ pub fn main() -> std::process::ExitCode {
     let prog = "stacd";
     let args = match parse(prog, argv.get(1..).unwrap_or(&[])) {
         Ok(a) => a,
-        Err(code) => return code.into(),
+        Err(Early::Help) => return exit::OK.into(),
+        Err(Early::Usage) => return exit::USAGE.into(),
     };
     match run(prog, args) {
         Ok(code) => code.into(),
@@ -863,10 +874,10 @@ mod tests {
         assert_eq!(a.conf_file.as_deref(), Some("/etc/x.conf"));
         assert!(a.syslog && a.tron && !a.once);
         assert_eq!(p(&["--once", "--timeout=7"]).unwrap().timeout, Some(7));
-        assert_eq!(p(&["--bogus"]), Err(exit::USAGE));
-        assert_eq!(p(&["stray"]), Err(exit::USAGE));
-        assert_eq!(p(&["--timeout", "3"]), Err(exit::USAGE));
-        assert_eq!(p(&["--once", "--dry-run"]), Err(exit::USAGE));
-        assert_eq!(p(&["--once", "--timeout", "x"]), Err(exit::USAGE));
+        assert_eq!(p(&["--bogus"]), Err(Early::Usage));
+        assert_eq!(p(&["stray"]), Err(Early::Usage));
+        assert_eq!(p(&["--timeout", "3"]), Err(Early::Usage));
+        assert_eq!(p(&["--once", "--dry-run"]), Err(Early::Usage));
+        assert_eq!(p(&["--once", "--timeout", "x"]), Err(Early::Usage));
     }
 }
