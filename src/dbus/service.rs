@@ -4,7 +4,7 @@
 //! controller_info), and the introspection document `--idl` writes (§6.3).
 //!
 //! Handlers run on zbus's executor thread. They only read the last
-//! [`View`](super::view::View) the loop published and post commands to the
+//! [`View`](super::view::View) the loop published and post events to the
 //! loop (setting `tron`); they never wait for the loop, never touch the
 //! kernel and never make a D-Bus call (a blocking call inside a handler
 //! freezes the object server, docs/design.md §C1). Every member carries
