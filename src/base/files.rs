@@ -42,9 +42,24 @@ impl std::fmt::Display for ReadError {
 
 impl std::error::Error for ReadError {}
 
+/// The same error: an I/O error by its kind and errno (`std::io::Error` has
+/// no equality of its own).
+impl PartialEq for ReadError {
+    fn eq(&self, other: &ReadError) -> bool {
+        match (self, other) {
+            (ReadError::NotRegular(a), ReadError::NotRegular(b)) => a == b,
+            (ReadError::TooLarge(a), ReadError::TooLarge(b)) => a == b,
+            (ReadError::Io(a), ReadError::Io(b)) => {
+                a.kind() == b.kind() && a.raw_os_error() == b.raw_os_error()
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Why one of our own record files (state.json, boot.json) cannot be
 /// used; the caller names the file.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub enum RecordError {
     /// It could not be read as a bounded regular file.
     File(ReadError),
