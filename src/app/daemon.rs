@@ -37,24 +37,19 @@ use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// A request to the loop that carries data (worker threads).
-#[derive(Debug)]
-pub enum Command {
-    /// A host name of stacd.conf was resolved ([`desired::Names`]).
-    Resolved,
-}
-
-/// Requests to the loop from outside (signals, tests, the resolver).
+/// Requests to the loop from outside (signals, tests, the resolver). Each
+/// is a flag and a byte on the wake pipe: none carries data (D-Bus has its
+/// own queue, [`Edge`]), so no channel is needed here.
 #[derive(Debug, Clone)]
 pub struct Control {
     stop: Arc<AtomicBool>,
     reload: Arc<AtomicBool>,
+    /// A host name of stacd.conf was resolved ([`desired::Names`]).
+    resolved: Arc<AtomicBool>,
     wake: Arc<OwnedFd>,
-    commands: Sender<Command>,
 }
 
 impl Control {
@@ -62,11 +57,11 @@ impl Control {
         let _ = rustix::io::write(&*self.wake, b"w");
     }
 
-    /// Queue `c` for the loop and wake it; never waits for the loop.
-    pub fn post(&self, c: Command) {
-        if self.commands.send(c).is_ok() {
-            self.poke();
-        }
+    /// A name was resolved: the desired set is built again. Never waits
+    /// for the loop.
+    fn post_resolved(&self) {
+        self.resolved.store(true, Ordering::SeqCst);
+        self.poke();
     }
 
     pub fn request_stop(&self) {
@@ -123,7 +118,6 @@ pub struct Daemon {
     /// Host names of stacd.conf, resolved off the loop.
     names: desired::Names,
     control: Control,
-    commands: Receiver<Command>,
     wake_r: OwnedFd,
     uevents: Option<Uevents>,
     discovery: Option<Discoverer>,
@@ -154,14 +148,14 @@ impl std::fmt::Debug for Daemon {
 }
 
 /// The daemon's resolver: `names`' cached answers, a lookup on a worker
-/// that posts [`Command::Resolved`] when it is done.
+/// that tells the loop ([`Control::post_resolved`]) when it is done.
 fn resolver(
     names: &desired::Names,
     control: &Control,
 ) -> impl Fn(&str) -> std::io::Result<Vec<std::net::IpAddr>> {
     let names = names.clone();
     let c = control.clone();
-    let done: desired::Waker = Arc::new(move || c.post(Command::Resolved));
+    let done: desired::Waker = Arc::new(move || c.post_resolved());
     move |name| names.lookup(name, &done)
 }
 
@@ -235,12 +229,11 @@ impl Daemon {
         engine.set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
         engine.set_ncc_attempts(conf.connect_attempts_on_ncc);
         let inputs = Inputs::default();
-        let (commands_tx, commands) = mpsc::channel();
         let control = Control {
             stop: Arc::new(AtomicBool::new(false)),
             reload: Arc::new(AtomicBool::new(false)),
             wake,
-            commands: commands_tx,
+            resolved: Arc::new(AtomicBool::new(false)),
         };
         let names = desired::Names::default();
         let uevents = match Uevents::open() {
@@ -261,7 +254,6 @@ impl Daemon {
             inputs,
             names,
             control,
-            commands,
             wake_r,
             uevents,
             discovery: None,
@@ -541,10 +533,8 @@ impl Daemon {
     }
 
     fn handle_commands(&mut self) {
-        while let Ok(c) = self.commands.try_recv() {
-            match c {
-                Command::Resolved => self.refresh_wanted(),
-            }
+        if self.control.resolved.swap(false, Ordering::SeqCst) {
+            self.refresh_wanted();
         }
         let evs = self.bus.drain(&view!(self));
         self.apply(evs);
