@@ -212,3 +212,64 @@ fn given_controllers_need_once_or_dry_run() {
     let o = stacd(Some(&fr), &["--controller", &given]);
     assert_eq!(o.status.code(), Some(2), "--controller needs --once");
 }
+
+// --dry-run writes nothing: an undecodable state file is reported and left
+// where it is (the daemon and --once set it aside as state.json.bad).
+#[test]
+fn dry_run_leaves_a_bad_state_file_alone() {
+    let fr = FakeRoot::new("drybad");
+    fr.write_conf(&format!("[Controllers]\n{}", ctrl_line(4420, SUB1)));
+    let state = fr.path("run/stacd/state.json");
+    std::fs::write(&state, "{not json").expect("write state");
+    let o = stacd(Some(&fr), &["--dry-run"]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("cannot be used"), "{err}");
+    assert!(!err.contains("set aside"), "{err}");
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), "{not json");
+    assert!(!common::exists(&fr.path("run/stacd/state.json.bad")));
+    assert_eq!(
+        std::fs::read_dir(fr.path("run/stacd")).unwrap().count(),
+        1,
+        "nothing else written"
+    );
+}
+
+// SIGTERM ends --once early, and it still prints its per-controller
+// report (a boot script that stops waiting learns what was live).
+#[test]
+fn once_reports_when_terminated() {
+    let fr = FakeRoot::new("onceterm");
+    fr.write_conf(&format!("[Controllers]\n{}", ctrl_line(4420, SUB1)));
+    // A character device that takes every write and answers nothing: the
+    // connect never succeeds, so only the budget or a signal ends the run.
+    std::os::unix::fs::symlink("/dev/null", fr.path("dev/nvme-fabrics")).expect("link");
+    let child = Command::new(env!("CARGO_BIN_EXE_stacd"))
+        .args(["--once", "--timeout", "60"])
+        .env("STACD_ROOT", &fr.dir)
+        .env_remove("RUNTIME_DIRECTORY")
+        .env_remove("NOTIFY_SOCKET")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn stacd");
+    let t0 = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let pid = child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let o = child.wait_with_output().expect("wait");
+    let out = text(&o.stdout);
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(20),
+        "not ended by SIGTERM"
+    );
+    assert_eq!(o.status.code(), Some(4), "{out}{}", text(&o.stderr));
+    assert!(
+        out.starts_with(&format!("failed - (tcp, 127.0.0.1, 4420, {SUB1})")),
+        "{out}"
+    );
+}

@@ -306,9 +306,9 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    if let Ok((pages, _)) = std::str::from_utf8(stafd)
-        .map_err(|_| String::new())
-        .and_then(stacd::sources::stafd::parse_pages)
+    if let Some((pages, _)) = std::str::from_utf8(stafd)
+        .ok()
+        .and_then(|t| stacd::sources::stafd::parse_pages(t).ok())
     {
         for w in stacd::sources::stafd::to_wanted(&pages, &conf, &host).wanted {
             d.push(&conf, w);

@@ -6,6 +6,7 @@
 //! spelling of the man page works, and errors exit 2 with a one-line reason.
 
 use crate::app::daemon::{Daemon, Inputs};
+use crate::app::edge;
 use crate::app::exit::{self, Fatal};
 use crate::base::root::{rel, Root};
 use crate::kernel::fabrics::{DevFabrics, Fabrics, Inert};
@@ -20,7 +21,9 @@ use crate::{
     app::once, base::logging, sources::boot::cmdline, sources::boot::handoff, sources::boot::nbft,
 };
 use argh::FromArgs;
+use rustix::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -157,19 +160,29 @@ pub fn normalise(args: &[String]) -> Vec<String> {
     out
 }
 
-/// Parse argv; `Err(code)` after printing help (0) or a usage error (2).
-pub fn parse(prog: &str, args: &[String]) -> Result<Args, u8> {
+/// Why [`parse`] gave no arguments to run with; [`main`] maps it to an
+/// exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Early {
+    /// `--help` was printed.
+    Help,
+    /// A usage error was printed.
+    Usage,
+}
+
+/// Parse argv; `Err` after printing the help or a usage error.
+pub fn parse(prog: &str, args: &[String]) -> Result<Args, Early> {
     let norm = normalise(args);
     let refs: Vec<&str> = norm.iter().map(String::as_str).collect();
     match Args::from_args(&[prog], &refs) {
         Ok(a) => {
             if a.timeout.is_some() && !a.once {
                 crate::say_err!("{prog}: --timeout only applies to --once");
-                return Err(exit::USAGE);
+                return Err(Early::Usage);
             }
             if a.once && a.dry_run {
                 crate::say_err!("{prog}: --once and --dry-run exclude each other");
-                return Err(exit::USAGE);
+                return Err(Early::Usage);
             }
             let given = !a.controller.is_empty() || !a.discover.is_empty();
             if (given || a.boot_net) && !(a.once || a.dry_run) {
@@ -179,19 +192,19 @@ pub fn parse(prog: &str, args: &[String]) -> Result<Args, u8> {
                     "--boot-net"
                 };
                 crate::say_err!("{prog}: {o} only apply to --once (or --dry-run)");
-                return Err(exit::USAGE);
+                return Err(Early::Usage);
             }
             Ok(a)
         }
         Err(early) => match early.status {
             Ok(()) => {
                 crate::say_raw!("{}", wrap80(&early.output));
-                Err(exit::OK)
+                Err(Early::Help)
             }
             Err(()) => {
                 let first = early.output.lines().next().unwrap_or("invalid arguments");
                 crate::say_err!("{prog}: {first}\nTry '{prog} --help' for more information.");
-                Err(exit::USAGE)
+                Err(Early::Usage)
             }
         },
     }
@@ -246,45 +259,21 @@ fn preflight(root: &Root) -> Result<(), Fatal> {
 }
 
 /// `--idl FILE`: the introspection XML of org.nvmexpress.stac (§6.3).
-#[cfg(feature = "dbus")]
 fn write_idl(file: &str) -> Result<u8, Fatal> {
-    std::fs::write(file, crate::dbus::service::idl())
+    let Some(xml) = edge::idl() else {
+        return Err(Fatal::Runtime(format!(
+            "--idl {file}: D-Bus is not built into this stacd (built without the dbus feature); nothing written"
+        )));
+    };
+    std::fs::write(file, xml)
         .map_err(|e| Fatal::Runtime(format!("--idl: cannot write {file}: {e}")))?;
     Ok(exit::OK)
-}
-
-#[cfg(not(feature = "dbus"))]
-fn write_idl(file: &str) -> Result<u8, Fatal> {
-    Err(Fatal::Runtime(format!(
-        "--idl {file}: D-Bus is not built into this stacd (built without the dbus feature); nothing written"
-    )))
-}
-
-/// `stacctl` (a link to this binary, docs/design.md §7).
-#[cfg(feature = "dbus")]
-fn stacctl(args: &[String]) -> u8 {
-    crate::dbus::ctl::main(args)
-}
-
-#[cfg(not(feature = "dbus"))]
-fn stacctl(_: &[String]) -> u8 {
-    crate::say_err!(
-        "stacctl: D-Bus is not built into this binary (built without the dbus feature)"
-    );
-    exit::RUNTIME
 }
 
 fn run(prog: &str, a: Args) -> Result<u8, Fatal> {
     if a.version {
         crate::say!("stacd {VERSION}");
-        crate::say!(
-            "nvme-stas 3.0 compatible; features:{}",
-            if cfg!(feature = "dbus") {
-                " dbus"
-            } else {
-                " (no dbus)"
-            }
-        );
+        crate::say!("nvme-stas 3.0 compatible; features:{}", edge::FEATURES);
         return Ok(exit::OK);
     }
     if let Some(f) = &a.idl {
@@ -492,7 +481,9 @@ fn given_controllers(conf: &mut StacdConf, a: &Args) -> Result<(), Fatal> {
 
 /// `--dry-run`: the plan, and the discovery controllers that would be read.
 fn dry_run(s: Setup) -> u8 {
-    let mut engine = Engine::new(&s.root, Arc::new(Inert), s.store(), Retry::DAEMON);
+    // Writes nothing: not even a bad state file is set aside.
+    let store = Store::read_only(&s.root.run_dir());
+    let mut engine = Engine::new(&s.root, Arc::new(Inert), store, Retry::DAEMON);
     engine.set_policy(s.conf.disconnect_scope, &s.conf.disconnect_trtypes);
     engine.set_wanted(s.inputs.desired(&s.conf, &s.host));
     let plan = engine.plan(Instant::now());
@@ -565,9 +556,12 @@ fn run_once(s: Setup, a: &Args) -> u8 {
     if net.is_some() {
         engine.set_link_gate(true);
     }
+    let (stop, stop_fd) = once_signals();
     let mut side = BootSide {
         s: &s,
         net,
+        stop,
+        stop_fd,
         boot: s.inputs.boot.clone(),
         discovered: Vec::new(),
         missing: s.boot.missing_paths(&s.conf, &s.net),
@@ -603,6 +597,29 @@ fn run_once(s: Setup, a: &Args) -> u8 {
     code
 }
 
+/// SIGTERM and SIGINT end `--once` early with its report (a boot script
+/// that gives up on it still learns what was live); without a handler
+/// they would end it silently. The flag is registered before the pipe
+/// write, so it is set when the poll wakes (signal-hook's pipe module).
+fn once_signals() -> (Arc<AtomicBool>, Option<OwnedFd>) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicBool::new(false));
+    let pipe = rustix::pipe::pipe_with(
+        rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+    );
+    let registered = pipe.ok().and_then(|(r, w)| {
+        for sig in [SIGTERM, SIGINT] {
+            signal_hook::flag::register(sig, stop.clone()).ok()?;
+            signal_hook::low_level::pipe::register(sig, rustix::io::dup(&w).ok()?).ok()?;
+        }
+        Some(r)
+    });
+    if registered.is_none() {
+        log::warn!("cannot handle SIGTERM: a stopped --once prints no report");
+    }
+    (stop, registered)
+}
+
 /// `--once`'s [`once::Side`]: the network (interfaces from the NBFT, the
 /// link watch), and the wanted set, which follows the interface table (an
 /// NBFT path's host-iface is the interface with its HFI's MAC, when there
@@ -610,6 +627,9 @@ fn run_once(s: Setup, a: &Args) -> u8 {
 struct BootSide<'a> {
     s: &'a Setup,
     net: Option<boot::net::NetBoot>,
+    /// Set by SIGTERM/SIGINT; `stop_fd` wakes the poll.
+    stop: Arc<AtomicBool>,
+    stop_fd: Option<OwnedFd>,
     boot: Vec<crate::desired::Wanted>,
     discovered: Vec<crate::desired::Wanted>,
     missing: Vec<boot::MissingPath>,
@@ -619,7 +639,13 @@ struct BootSide<'a> {
 
 impl once::Side for BootSide<'_> {
     fn fds(&self) -> Vec<rustix::fd::BorrowedFd<'_>> {
-        self.net.as_ref().map(|n| n.fds()).unwrap_or_default()
+        let mut fds = self.net.as_ref().map(|n| n.fds()).unwrap_or_default();
+        fds.extend(self.stop_fd.as_ref().map(|f| f.as_fd()));
+        fds
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
     }
 
     fn next_wake(&self) -> Option<Instant> {
@@ -778,12 +804,13 @@ pub fn main() -> std::process::ExitCode {
         .and_then(|a| std::path::Path::new(a).file_name())
         .and_then(|n| n.to_str());
     if called == Some("stacctl") {
-        return stacctl(argv.get(1..).unwrap_or(&[])).into();
+        return edge::stacctl(argv.get(1..).unwrap_or(&[])).into();
     }
     let prog = "stacd";
     let args = match parse(prog, argv.get(1..).unwrap_or(&[])) {
         Ok(a) => a,
-        Err(code) => return code.into(),
+        Err(Early::Help) => return exit::OK.into(),
+        Err(Early::Usage) => return exit::USAGE.into(),
     };
     match run(prog, args) {
         Ok(code) => code.into(),
@@ -847,10 +874,10 @@ mod tests {
         assert_eq!(a.conf_file.as_deref(), Some("/etc/x.conf"));
         assert!(a.syslog && a.tron && !a.once);
         assert_eq!(p(&["--once", "--timeout=7"]).unwrap().timeout, Some(7));
-        assert_eq!(p(&["--bogus"]), Err(exit::USAGE));
-        assert_eq!(p(&["stray"]), Err(exit::USAGE));
-        assert_eq!(p(&["--timeout", "3"]), Err(exit::USAGE));
-        assert_eq!(p(&["--once", "--dry-run"]), Err(exit::USAGE));
-        assert_eq!(p(&["--once", "--timeout", "x"]), Err(exit::USAGE));
+        assert_eq!(p(&["--bogus"]), Err(Early::Usage));
+        assert_eq!(p(&["stray"]), Err(Early::Usage));
+        assert_eq!(p(&["--timeout", "3"]), Err(Early::Usage));
+        assert_eq!(p(&["--once", "--dry-run"]), Err(Early::Usage));
+        assert_eq!(p(&["--once", "--timeout", "x"]), Err(Early::Usage));
     }
 }

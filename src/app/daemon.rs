@@ -14,7 +14,15 @@
 //! its results arrive on the same wake pipe, a discovery log change event
 //! on a discovery controller it holds schedules a re-read, and what it finds
 //! goes to [`Inputs::discovered`].
+//!
+//! D-Bus is at the edge ([`Edge`], a no-op without the `dbus` feature): the
+//! loop hands it a [`StateView`] and applies the [`BusEvent`]s it returns.
+//! Every source change only marks the desired set stale; it is built once,
+//! right before the engine steps ([`Daemon::refresh_wanted`]).
 
+use crate::app::bus::{BusEvent, StateView};
+use crate::app::edge::Edge;
+use crate::app::exit;
 use crate::base::root::Root;
 use crate::desired::{self, Desired, Origin, Wanted};
 use crate::kernel::uevent::{self, Uevents};
@@ -29,29 +37,19 @@ use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// A request to the loop that carries data (D-Bus handlers and threads).
-#[derive(Debug)]
-pub enum Command {
-    /// The D-Bus `tron` property was written (docs/design.md §6.2).
-    Tron(bool),
-    /// A D-Bus thread reports (bus attached or lost, stafd's answers).
-    #[cfg(feature = "dbus")]
-    Dbus(crate::dbus::Event),
-    /// A host name of stacd.conf was resolved ([`desired::Names`]).
-    Resolved,
-}
-
-/// Requests to the loop from outside (signals, tests, D-Bus).
+/// Requests to the loop from outside (signals, tests, the resolver). Each
+/// is a flag and a byte on the wake pipe: none carries data (D-Bus has its
+/// own queue, [`Edge`]), so no channel is needed here.
 #[derive(Debug, Clone)]
 pub struct Control {
     stop: Arc<AtomicBool>,
     reload: Arc<AtomicBool>,
+    /// A host name of stacd.conf was resolved ([`desired::Names`]).
+    resolved: Arc<AtomicBool>,
     wake: Arc<OwnedFd>,
-    commands: Sender<Command>,
 }
 
 impl Control {
@@ -59,11 +57,11 @@ impl Control {
         let _ = rustix::io::write(&*self.wake, b"w");
     }
 
-    /// Queue `c` for the loop and wake it; never waits for the loop.
-    pub fn post(&self, c: Command) {
-        if self.commands.send(c).is_ok() {
-            self.poke();
-        }
+    /// A name was resolved: the desired set is built again. Never waits
+    /// for the loop.
+    fn post_resolved(&self) {
+        self.resolved.store(true, Ordering::SeqCst);
+        self.poke();
     }
 
     pub fn request_stop(&self) {
@@ -93,6 +91,20 @@ impl Control {
     }
 }
 
+/// The state as D-Bus reads it ([`StateView`]), borrowing the fields only,
+/// so that `self.bus` can be borrowed mutably beside it.
+macro_rules! view {
+    ($d:expr) => {
+        StateView {
+            root: &$d.root,
+            conf: &$d.conf,
+            host: &$d.host,
+            engine: &$d.engine,
+            cli_tron: $d.cli_tron,
+        }
+    };
+}
+
 /// The running configuration and what derives from it.
 pub struct Daemon {
     pub root: Root,
@@ -106,7 +118,6 @@ pub struct Daemon {
     /// Host names of stacd.conf, resolved off the loop.
     names: desired::Names,
     control: Control,
-    commands: Receiver<Command>,
     wake_r: OwnedFd,
     uevents: Option<Uevents>,
     discovery: Option<Discoverer>,
@@ -122,8 +133,10 @@ pub struct Daemon {
     /// computed again from them when the interfaces change (an NBFT path's
     /// host-iface is the interface with its HFI's MAC).
     boot_src: Option<(boot::BootInputs, Vec<Wanted>)>,
-    #[cfg(feature = "dbus")]
-    pub(crate) bus: crate::dbus::Bus,
+    /// A source changed since the engine's desired set was built.
+    wanted_stale: bool,
+    /// D-Bus, or nothing (the feature's one seam).
+    bus: Edge,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -135,14 +148,14 @@ impl std::fmt::Debug for Daemon {
 }
 
 /// The daemon's resolver: `names`' cached answers, a lookup on a worker
-/// that posts [`Command::Resolved`] when it is done.
+/// that tells the loop ([`Control::post_resolved`]) when it is done.
 fn resolver(
     names: &desired::Names,
     control: &Control,
 ) -> impl Fn(&str) -> std::io::Result<Vec<std::net::IpAddr>> {
     let names = names.clone();
     let c = control.clone();
-    let done: desired::Waker = Arc::new(move || c.post(Command::Resolved));
+    let done: desired::Waker = Arc::new(move || c.post_resolved());
     move |name| names.lookup(name, &done)
 }
 
@@ -216,15 +229,13 @@ impl Daemon {
         engine.set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
         engine.set_ncc_attempts(conf.connect_attempts_on_ncc);
         let inputs = Inputs::default();
-        let (commands_tx, commands) = mpsc::channel();
         let control = Control {
             stop: Arc::new(AtomicBool::new(false)),
             reload: Arc::new(AtomicBool::new(false)),
             wake,
-            commands: commands_tx,
+            resolved: Arc::new(AtomicBool::new(false)),
         };
         let names = desired::Names::default();
-        engine.set_wanted(inputs.desired_with(&conf, &host, &resolver(&names, &control)));
         let uevents = match Uevents::open() {
             Ok(u) => Some(u),
             Err(e) => {
@@ -233,8 +244,7 @@ impl Daemon {
             }
         };
         Ok(Daemon {
-            #[cfg(feature = "dbus")]
-            bus: crate::dbus::Bus::new(&root),
+            bus: Edge::new(&root, control.wake.clone()),
             root,
             conf_path,
             host,
@@ -244,7 +254,6 @@ impl Daemon {
             inputs,
             names,
             control,
-            commands,
             wake_r,
             uevents,
             discovery: None,
@@ -252,6 +261,7 @@ impl Daemon {
             held_discovered: Vec::new(),
             net: None,
             boot_src: None,
+            wanted_stale: true,
         })
     }
 
@@ -418,8 +428,8 @@ impl Daemon {
                 self.conf = conf;
                 // A name may point elsewhere now: resolve again.
                 self.names.forget();
-                #[cfg(feature = "dbus")]
-                crate::dbus::on_reload(self);
+                let evs = self.bus.on_reload(&view!(self));
+                self.apply(evs);
                 self.refresh_wanted();
                 self.engine.revive();
                 self.update_dc_targets();
@@ -432,11 +442,40 @@ impl Daemon {
         notify::notify("READY=1");
     }
 
-    /// Recompute the desired set after a source changed.
+    /// A source changed: the desired set is built again, once, before the
+    /// engine's next step (however many sources changed in between).
     pub fn refresh_wanted(&mut self) {
-        let r = resolver(&self.names, &self.control);
-        self.engine
-            .set_wanted(self.inputs.desired_with(&self.conf, &self.host, &r));
+        self.wanted_stale = true;
+    }
+
+    /// Build the desired set if a source changed; its notes are logged
+    /// each time it is built.
+    fn sync_wanted(&mut self) {
+        if std::mem::take(&mut self.wanted_stale) {
+            let r = resolver(&self.names, &self.control);
+            self.engine
+                .set_wanted(self.inputs.desired_with(&self.conf, &self.host, &r));
+        }
+    }
+
+    /// What D-Bus asked for.
+    fn apply(&mut self, evs: Vec<BusEvent>) {
+        for ev in evs {
+            match ev {
+                BusEvent::Stafd(w) => {
+                    self.inputs.stafd = w;
+                    self.refresh_wanted();
+                }
+                BusEvent::Tron(on) => logging::set_debug(self.cli_tron || on),
+            }
+        }
+    }
+
+    /// One turn of the core: discovery, the desired set, the engine.
+    fn step(&mut self, now: Instant) {
+        self.step_discovery(now);
+        self.sync_wanted();
+        self.engine.step(now);
     }
 
     /// Kernel events only say "look again" at the controller they name:
@@ -494,26 +533,26 @@ impl Daemon {
     }
 
     fn handle_commands(&mut self) {
-        while let Ok(c) = self.commands.try_recv() {
-            match c {
-                Command::Tron(on) => logging::set_debug(self.cli_tron || on),
-                #[cfg(feature = "dbus")]
-                Command::Dbus(ev) => crate::dbus::handle(self, ev),
-                Command::Resolved => self.refresh_wanted(),
-            }
+        if self.control.resolved.swap(false, Ordering::SeqCst) {
+            self.refresh_wanted();
         }
+        let evs = self.bus.drain(&view!(self));
+        self.apply(evs);
     }
 
     /// Run until asked to stop. Returns the exit code.
     pub fn run(&mut self) -> u8 {
-        #[cfg(feature = "dbus")]
-        if let Err(e) = crate::dbus::start(self) {
-            log::error!("{e}");
-            return crate::app::exit::RUNTIME;
+        match self.bus.start(&view!(self)) {
+            Ok(evs) => self.apply(evs),
+            Err(e) => {
+                log::error!("{e}");
+                return exit::RUNTIME;
+            }
         }
+        self.sync_wanted();
+        self.publish();
         self.handle_net(Instant::now());
-        self.step_discovery(Instant::now());
-        self.engine.step(Instant::now());
+        self.step(Instant::now());
         notify::notify("READY=1");
         loop {
             if self.control.stop.swap(false, Ordering::SeqCst) {
@@ -523,11 +562,8 @@ impl Daemon {
                 self.reload();
             }
             self.handle_commands();
-            let now = Instant::now();
-            self.step_discovery(now);
-            self.engine.step(now);
-            #[cfg(feature = "dbus")]
-            crate::dbus::publish(self);
+            self.step(Instant::now());
+            self.publish();
             let next = self.engine.next_wake();
             let next = match self.discovery.as_ref().and_then(Discoverer::next_wake) {
                 Some(d) => Some(next.map_or(d, |e| e.min(d))),
@@ -559,7 +595,6 @@ impl Daemon {
                     fds.len() - 1
                 });
             // The D-Bus socket watch, while waiting for the bus.
-            #[cfg(feature = "dbus")]
             let bus_at = self.bus.watch_fd().map(|fd| {
                 fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
                 fds.len() - 1
@@ -573,7 +608,6 @@ impl Daemon {
             }
             let wake = fds[0].revents().contains(PollFlags::IN);
             let ev = self.uevents.is_some() && fds.get(1).is_some_and(|f| !f.revents().is_empty());
-            #[cfg(feature = "dbus")]
             let bus_ev = bus_at.is_some_and(|i| !fds[i].revents().is_empty());
             let net_ev = net_at.is_some_and(|i| !fds[i].revents().is_empty());
             if wake {
@@ -585,15 +619,19 @@ impl Daemon {
             if net_ev {
                 self.handle_net(Instant::now());
             }
-            #[cfg(feature = "dbus")]
             if bus_ev {
-                crate::dbus::on_watch(self);
+                self.bus.on_watch();
             }
         }
         notify::notify("STOPPING=1");
         // Connections are never torn down when stacd exits (§4.14): only
         // the ownership record is kept for the next start.
         log::info!("exiting; connections stay up");
-        0
+        exit::OK
+    }
+
+    /// Publish the state for the D-Bus handlers (nothing off the bus).
+    fn publish(&mut self) {
+        self.bus.publish(&view!(self));
     }
 }

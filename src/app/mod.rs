@@ -2,7 +2,9 @@
 //! one-shot modes), the daemon's poll loop ([`daemon`]), `--once`
 //! ([`once`]) and the exit codes, in one place ([`exit`]).
 
+pub mod bus;
 pub mod cli;
 pub mod daemon;
+pub mod edge;
 pub mod exit;
 pub mod once;

@@ -123,6 +123,11 @@ pub trait Side {
     fn describe(&self, _id: &Identity) -> Option<String> {
         None
     }
+    /// Asked to stop (SIGTERM, SIGINT): end the run now and report what
+    /// there is, as at the end of the budget.
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 /// A [`Side`] that only merges discovered controllers into the wanted set.
@@ -245,7 +250,7 @@ pub fn run_side(
                     || (round_done && first_live.is_some_and(|t| now >= later(t, policy.grace)))
             }
         };
-        if (done && side.settled()) || now >= deadline {
+        if (done && side.settled()) || now >= deadline || side.stopped() {
             break;
         }
         // Wake on a finished connect, a due retry, the side's deadline or

@@ -42,6 +42,60 @@ impl std::fmt::Display for ReadError {
 
 impl std::error::Error for ReadError {}
 
+/// The same error: an I/O error by its kind and errno (`std::io::Error` has
+/// no equality of its own).
+impl PartialEq for ReadError {
+    fn eq(&self, other: &ReadError) -> bool {
+        match (self, other) {
+            (ReadError::NotRegular(a), ReadError::NotRegular(b)) => a == b,
+            (ReadError::TooLarge(a), ReadError::TooLarge(b)) => a == b,
+            (ReadError::Io(a), ReadError::Io(b)) => {
+                a.kind() == b.kind() && a.raw_os_error() == b.raw_os_error()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Why one of our own record files (state.json, boot.json) cannot be
+/// used; the caller names the file.
+#[derive(Debug, PartialEq)]
+pub enum RecordError {
+    /// It could not be read as a bounded regular file.
+    File(ReadError),
+    NotUtf8,
+    /// Not JSON, or not the document we write.
+    Json(crate::base::json::JsonError),
+    /// Written by a stacd with another schema: the version found, ours,
+    /// and whether we write or only read that file.
+    Version {
+        found: u32,
+        ours: u32,
+        verb: &'static str,
+    },
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordError::File(e) => write!(f, "{e}"),
+            RecordError::NotUtf8 => f.write_str("not UTF-8 text"),
+            RecordError::Json(e) => write!(f, "{e}"),
+            RecordError::Version { found, ours, verb } => {
+                write!(f, "schema version {found} (this stacd {verb} {ours})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+impl From<crate::base::json::JsonError> for RecordError {
+    fn from(e: crate::base::json::JsonError) -> RecordError {
+        RecordError::Json(e)
+    }
+}
+
 /// What a file type is called in messages.
 fn kind(t: FileType) -> &'static str {
     match t {

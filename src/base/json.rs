@@ -61,13 +61,39 @@ impl Json {
     }
 }
 
+/// Why a document or one of its members cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JsonError {
+    /// Not well-formed JSON: what is wrong, at which byte.
+    Syntax { what: &'static str, at: usize },
+    /// A value that must be an object is not (`what` names the value).
+    NotObject(&'static str),
+    /// The member `key` is not `want` (`"a string"`, `"an array"`, ...).
+    Bad { key: String, want: &'static str },
+    /// The required member `key` is missing.
+    Missing(String),
+}
+
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JsonError::Syntax { what, at } => write!(f, "{what} at byte {at}"),
+            JsonError::NotObject(what) => write!(f, "{what} is not an object"),
+            JsonError::Bad { key, want } => write!(f, "\"{key}\" is not {want}"),
+            JsonError::Missing(key) => write!(f, "\"{key}\" is missing"),
+        }
+    }
+}
+
+impl std::error::Error for JsonError {}
+
 struct Parser<'a> {
     s: &'a [u8],
     i: usize,
 }
 
 /// Parse one JSON document (white space around it allowed).
-pub fn parse(text: &str) -> Result<Json, String> {
+pub fn parse(text: &str) -> Result<Json, JsonError> {
     let mut p = Parser {
         s: text.as_bytes(),
         i: 0,
@@ -81,8 +107,8 @@ pub fn parse(text: &str) -> Result<Json, String> {
 }
 
 impl Parser<'_> {
-    fn err(&self, what: &str) -> String {
-        format!("{what} at byte {}", self.i)
+    fn err(&self, what: &'static str) -> JsonError {
+        JsonError::Syntax { what, at: self.i }
     }
 
     fn ws(&mut self) {
@@ -104,7 +130,7 @@ impl Parser<'_> {
         }
     }
 
-    fn value(&mut self, depth: usize) -> Result<Json, String> {
+    fn value(&mut self, depth: usize) -> Result<Json, JsonError> {
         if depth > MAX_DEPTH {
             return Err(self.err("nested too deeply"));
         }
@@ -179,7 +205,7 @@ impl Parser<'_> {
 
     /// A number, by RFC 8259 §6's grammar:
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
-    fn number(&mut self) -> Result<Json, String> {
+    fn number(&mut self) -> Result<Json, JsonError> {
         let start = self.i;
         self.eat("-");
         let int_start = self.i;
@@ -201,7 +227,7 @@ impl Parser<'_> {
         Ok(Json::Num(t))
     }
 
-    fn hex4(&mut self) -> Result<u32, String> {
+    fn hex4(&mut self) -> Result<u32, JsonError> {
         // Four hex digits (from_str_radix alone would take a sign: "+fff").
         let h = self
             .s
@@ -215,7 +241,7 @@ impl Parser<'_> {
     }
 
     /// A string; `self.i` is at the opening quote.
-    fn string(&mut self) -> Result<String, String> {
+    fn string(&mut self) -> Result<String, JsonError> {
         self.i += 1;
         let mut out = Vec::new();
         loop {
@@ -274,10 +300,10 @@ pub struct Fields<'a>(&'a [(String, Json)]);
 
 impl<'a> Fields<'a> {
     /// The members of `v`, which must be an object (`what` names it).
-    pub fn of(v: &'a Json, what: &str) -> Result<Fields<'a>, String> {
+    pub fn of(v: &'a Json, what: &'static str) -> Result<Fields<'a>, JsonError> {
         match v {
             Json::Obj(m) => Ok(Fields(m)),
-            _ => Err(format!("{what} is not an object")),
+            _ => Err(JsonError::NotObject(what)),
         }
     }
 
@@ -285,25 +311,28 @@ impl<'a> Fields<'a> {
         self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v)
     }
 
-    fn bad(k: &str, want: &str) -> String {
-        format!("\"{k}\" is not {want}")
+    fn bad(k: &str, want: &'static str) -> JsonError {
+        JsonError::Bad {
+            key: k.to_string(),
+            want,
+        }
     }
 
-    fn missing(k: &str) -> String {
-        format!("\"{k}\" is missing")
+    fn missing(k: &str) -> JsonError {
+        JsonError::Missing(k.to_string())
     }
 
     /// A string member.
-    pub fn text(&self, k: &str) -> Result<String, String> {
+    pub fn text(&self, k: &str) -> Result<String, JsonError> {
         self.text_or_empty_if(k, false)
     }
 
     /// A string member; absent: empty.
-    pub fn text_or_empty(&self, k: &str) -> Result<String, String> {
+    pub fn text_or_empty(&self, k: &str) -> Result<String, JsonError> {
         self.text_or_empty_if(k, true)
     }
 
-    fn text_or_empty_if(&self, k: &str, optional: bool) -> Result<String, String> {
+    fn text_or_empty_if(&self, k: &str, optional: bool) -> Result<String, JsonError> {
         match self.get(k) {
             Some(Json::Str(s)) => Ok(s.clone()),
             Some(_) => Err(Self::bad(k, "a string")),
@@ -313,7 +342,7 @@ impl<'a> Fields<'a> {
     }
 
     /// An integer member in `T`'s range; absent: `default`, unless `None`.
-    fn int<T: std::str::FromStr>(&self, k: &str, default: Option<T>) -> Result<T, String> {
+    fn int<T: std::str::FromStr>(&self, k: &str, default: Option<T>) -> Result<T, JsonError> {
         match self.get(k) {
             Some(Json::Num(n)) => n.parse().map_err(|_| Self::bad(k, "an integer in range")),
             Some(_) => Err(Self::bad(k, "a number")),
@@ -322,17 +351,17 @@ impl<'a> Fields<'a> {
     }
 
     /// A `u32` member.
-    pub fn u32(&self, k: &str) -> Result<u32, String> {
+    pub fn u32(&self, k: &str) -> Result<u32, JsonError> {
         self.int(k, None)
     }
 
     /// A `u32` member; absent: 0.
-    pub fn u32_or_zero(&self, k: &str) -> Result<u32, String> {
+    pub fn u32_or_zero(&self, k: &str) -> Result<u32, JsonError> {
         self.int(k, Some(0))
     }
 
     /// An `i64` member; absent or `null`: `None`.
-    pub fn opt_i64(&self, k: &str) -> Result<Option<i64>, String> {
+    pub fn opt_i64(&self, k: &str) -> Result<Option<i64>, JsonError> {
         match self.get(k) {
             None | Some(Json::Null) => Ok(None),
             Some(_) => self.int(k, None).map(Some),
@@ -340,7 +369,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A boolean member; absent or `null`: `None`.
-    pub fn opt_bool(&self, k: &str) -> Result<Option<bool>, String> {
+    pub fn opt_bool(&self, k: &str) -> Result<Option<bool>, JsonError> {
         match self.get(k) {
             None | Some(Json::Null) => Ok(None),
             Some(Json::Bool(b)) => Ok(Some(*b)),
@@ -349,7 +378,7 @@ impl<'a> Fields<'a> {
     }
 
     /// An array member.
-    pub fn array(&self, k: &str) -> Result<&'a [Json], String> {
+    pub fn array(&self, k: &str) -> Result<&'a [Json], JsonError> {
         match self.get(k) {
             Some(Json::Arr(a)) => Ok(a),
             Some(_) => Err(Self::bad(k, "an array")),
@@ -514,7 +543,7 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad:?} accepted");
         }
         let deep = "[".repeat(100) + &"]".repeat(100);
-        assert!(parse(&deep).unwrap_err().contains("deeply"));
+        assert!(parse(&deep).unwrap_err().to_string().contains("deeply"));
         let ok = "[".repeat(10) + &"]".repeat(10);
         assert!(parse(&ok).is_ok());
         for n in ["0", "-0", "10", "1.5", "-0.25e-3", "1E+9", "12e0"] {
@@ -528,8 +557,14 @@ mod tests {
         let f = Fields::of(&v, "it").unwrap();
         assert_eq!(f.text("s"), Ok("x".into()));
         assert_eq!(f.text_or_empty("none"), Ok(String::new()));
-        assert_eq!(f.text("none"), Err("\"none\" is missing".into()));
-        assert_eq!(f.text("n"), Err("\"n\" is not a string".into()));
+        assert_eq!(f.text("none"), Err(JsonError::Missing("none".into())));
+        assert_eq!(
+            f.text("n"),
+            Err(JsonError::Bad {
+                key: "n".into(),
+                want: "a string"
+            })
+        );
         assert_eq!((f.u32("n"), f.u32_or_zero("none")), (Ok(7), Ok(0)));
         for k in ["neg", "big", "f"] {
             assert!(f.u32(k).is_err(), "{k}");

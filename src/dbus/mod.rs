@@ -6,10 +6,12 @@
 //!
 //! The loop stays the one thread of control of ours (docs/design.md §A2 rule 6):
 //! zbus's executor thread runs the handlers, which read a [`view::View`]
-//! the loop publishes after each step and post commands through
-//! [`Control`]; stafd's signal threads and worker, the thread that waits
-//! for the bus to close and the thread that waits for the bus to appear
-//! all report through the same wake pipe ([`Event`]).
+//! the loop publishes after each step ([`Bus::publish`]); stafd's signal
+//! threads and worker, the thread that waits for the bus to close, the
+//! thread that waits for the bus to appear and a written `tron` all report
+//! [`Event`]s through [`Post`], which wakes the loop. The loop hands this
+//! module a read-only [`StateView`] and applies the [`BusEvent`]s it gets
+//! back ([`crate::app::bus`]): nothing here holds the daemon's state.
 //!
 //! Bus availability (issue 3, item 6): no system bus at start (initramfs)
 //! is not an error. stacd runs without it and watches, with inotify(7) in
@@ -28,9 +30,9 @@ pub mod service;
 pub mod stafd;
 pub mod view;
 
-use crate::app::daemon::{Command, Control, Daemon};
+use crate::app::bus::{BusEvent, StateView};
 use crate::base::root::{rel, Root};
-use crate::desired::Origin;
+use crate::desired::{Origin, Wanted};
 use crate::kernel::sysfs;
 use crate::model::identity::Identity;
 use crate::model::secret::REDACTED;
@@ -41,6 +43,7 @@ use stafd::{DcPages, Dlpe};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use view::{CtrlView, View};
@@ -111,9 +114,27 @@ pub enum Event {
     /// stafd got or lost its name.
     StafdOwner(bool),
     /// A `get_all_log_pages` answer, with warnings about skipped parts.
-    Pages(Result<(Vec<DcPages>, Vec<String>), String>),
+    Pages(Result<(Vec<DcPages>, Vec<String>), stafd::StafdError>),
     /// An attach attempt started by the socket watch failed.
     AttachFailed(String),
+    /// A handler set `tron`.
+    Tron(bool),
+}
+
+/// How D-Bus threads reach the loop: queue an [`Event`] and write a byte
+/// to the loop's wake pipe; never waits for the loop.
+#[derive(Debug, Clone)]
+pub struct Post {
+    tx: Sender<Event>,
+    wake: Arc<OwnedFd>,
+}
+
+impl Post {
+    pub fn send(&self, ev: Event) {
+        if self.tx.send(ev).is_ok() {
+            let _ = rustix::io::write(&*self.wake, b"w");
+        }
+    }
 }
 
 /// Where the system bus is: `DBUS_SYSTEM_BUS_ADDRESS`, else its well-known
@@ -151,13 +172,19 @@ impl Address {
     }
 }
 
-/// Why an attach failed.
+/// Why an attach failed; at start, a refusal ends the daemon (§1).
 #[derive(Debug)]
-struct AttachError {
+pub struct AttachError {
     /// The bus answered but will not give us the name: another stacd owns
     /// it, or the policy does not allow us.
     refused: bool,
     msg: String,
+}
+
+impl std::fmt::Display for AttachError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
 }
 
 /// Connect, publish the object, then take the name (the original's order,
@@ -165,7 +192,7 @@ struct AttachError {
 fn attach(
     a: &Address,
     shared: &Arc<Shared>,
-    control: &Control,
+    post: &Post,
 ) -> Result<zbus::blocking::Connection, AttachError> {
     use zbus::fdo::{RequestNameFlags, RequestNameReply};
     let other = |e: zbus::Error| AttachError {
@@ -185,7 +212,7 @@ fn attach(
                     service::PATH,
                     service::Debug {
                         shared: shared.clone(),
-                        control: Some(control.clone()),
+                        post: Some(post.clone()),
                     },
                 )?
                 .build()
@@ -270,6 +297,8 @@ impl Watch {
 #[derive(Debug)]
 pub struct Bus {
     shared: Arc<Shared>,
+    post: Post,
+    events: Receiver<Event>,
     address: Address,
     conn: Option<zbus::blocking::Connection>,
     /// The socket watch (when the address names a socket path).
@@ -288,15 +317,21 @@ pub struct Bus {
     /// Warnings about stafd's pages already logged (logged once).
     warned: BTreeSet<String>,
     /// The error stafd's last fetch gave, logged once.
-    failing: Option<String>,
+    failing: Option<stafd::StafdError>,
     /// sysfs model, serial, dctype per device and cntlid.
     devinfo: BTreeMap<(String, Option<u16>), [String; 3]>,
+    /// stafd's controllers as last handed to the loop ([`BusEvent::Stafd`]).
+    stafd: Vec<Wanted>,
 }
 
 impl Bus {
-    pub fn new(root: &Root) -> Bus {
+    /// The loop's side of D-Bus; threads wake the loop through `wake`.
+    pub fn new(root: &Root, wake: Arc<OwnedFd>) -> Bus {
+        let (tx, events) = mpsc::channel();
         Bus {
             shared: Arc::new(Shared::default()),
+            post: Post { tx, wake },
+            events,
             address: Address::system(root),
             conn: None,
             watch: None,
@@ -309,6 +344,7 @@ impl Bus {
             warned: BTreeSet::new(),
             failing: None,
             devinfo: BTreeMap::new(),
+            stafd: Vec::new(),
         }
     }
 
@@ -328,13 +364,13 @@ impl Bus {
 
 /// One attach attempt on a worker thread (the socket just appeared: a few
 /// quick tries while the bus daemon starts listening).
-fn spawn_attach_once(a: Address, shared: Arc<Shared>, control: Control) {
+fn spawn_attach_once(a: Address, shared: Arc<Shared>, post: Post) {
     let spawned = crate::kernel::worker::spawn("dbus-attach", move || {
         let mut last = String::new();
         for _ in 0..5 {
-            match attach(&a, &shared, &control) {
+            match attach(&a, &shared, &post) {
                 Ok(conn) => {
-                    control.post(Command::Dbus(Event::Attached(conn)));
+                    post.send(Event::Attached(conn));
                     return;
                 }
                 Err(e) if e.refused => {
@@ -345,45 +381,15 @@ fn spawn_attach_once(a: Address, shared: Arc<Shared>, control: Control) {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        control.post(Command::Dbus(Event::AttachFailed(last)));
+        post.send(Event::AttachFailed(last));
     });
     if let Err(e) = spawned {
         log::error!("cannot start a thread to attach to the D-Bus system bus: {e}");
     }
 }
 
-/// Wait for the bus: arm the socket watch (or, without one, the back-off
-/// thread) and try at once if the socket is there.
-fn wait_for_bus(d: &mut Daemon) {
-    let Some(sock) = d.bus.address.path.clone() else {
-        spawn_attacher(d.bus.address.clone(), d.bus.shared.clone(), d.control());
-        return;
-    };
-    if d.bus.watch.is_none() {
-        d.bus.watch = Watch::new();
-    }
-    match d.bus.watch.as_mut() {
-        Some(w) => w.arm(&sock),
-        None => {
-            spawn_attacher(d.bus.address.clone(), d.bus.shared.clone(), d.control());
-            return;
-        }
-    }
-    if sock.exists() && !d.bus.attaching {
-        d.bus.attaching = true;
-        spawn_attach_once(d.bus.address.clone(), d.bus.shared.clone(), d.control());
-    }
-}
-
-/// The watched directory changed.
-pub fn on_watch(d: &mut Daemon) {
-    if d.bus.conn.is_none() {
-        wait_for_bus(d);
-    }
-}
-
 /// Wait for the bus on a thread of its own, with the capped back-off.
-fn spawn_attacher(a: Address, shared: Arc<Shared>, control: Control) {
+fn spawn_attacher(a: Address, shared: Arc<Shared>, post: Post) {
     // Worker threads block the handled signals (src/kernel/worker.rs);
     // zbus's own threads, started from here, inherit that mask.
     let spawned = crate::kernel::worker::spawn("dbus-attach", move || {
@@ -395,9 +401,9 @@ fn spawn_attacher(a: Address, shared: Arc<Shared>, control: Control) {
             if !a.present() {
                 continue;
             }
-            match attach(&a, &shared, &control) {
+            match attach(&a, &shared, &post) {
                 Ok(conn) => {
-                    control.post(Command::Dbus(Event::Attached(conn)));
+                    post.send(Event::Attached(conn));
                     return;
                 }
                 Err(e) => {
@@ -420,161 +426,205 @@ fn spawn_attacher(a: Address, shared: Arc<Shared>, control: Control) {
     }
 }
 
-/// The bus is ours: follow stafd and notice when the bus goes away.
-fn install(d: &mut Daemon, conn: zbus::blocking::Connection) {
-    log::info!(
-        "on the D-Bus system bus as {} ({})",
-        service::NAME,
-        d.bus.address.addr
-    );
-    stafd::follow(&conn, d.bus.shared.clone(), d.control());
-    let (c, control) = (conn.clone(), d.control());
-    let spawned = crate::kernel::worker::spawn("dbus-watch", move || {
-        c.closed();
-        control.post(Command::Dbus(Event::Lost));
-    });
-    if let Err(e) = spawned {
-        log::warn!("cannot watch the D-Bus connection: {e}; a bus restart will go unnoticed");
-    }
-    d.bus.conn = Some(conn);
-    publish(d);
-}
-
-/// At start: seed stafd's controllers from the ownership record, then
-/// attach to the bus if it is there, else wait for it. `Err` when the bus
-/// refuses us the name (another stacd runs, or the policy forbids it):
-/// the original exits 1 then (§1).
-pub fn start(d: &mut Daemon) -> Result<(), String> {
-    let seeded = stafd::from_owned(d.engine.owned(), &d.conf, &d.host);
-    if !seeded.is_empty() {
-        log::info!(
-            "keeping the {} controllers stafd listed before until it answers",
-            seeded.len()
-        );
-        d.inputs.stafd = seeded;
-        d.refresh_wanted();
-    }
-    d.bus.shared.cli_tron.store(d.cli_tron, Ordering::SeqCst);
-    d.bus.shared.set_tron(d.conf.tron);
-    let (a, shared, control) = (d.bus.address.clone(), d.bus.shared.clone(), d.control());
-    if !a.present() {
-        log::info!(
-            "no D-Bus system bus yet ({}); running without it until it appears",
-            a.addr
-        );
-        wait_for_bus(d);
-        return Ok(());
-    }
-    match attach(&a, &shared, &control) {
-        Ok(conn) => {
-            install(d, conn);
-            Ok(())
+impl Bus {
+    /// Wait for the bus: arm the socket watch (or, without one, the
+    /// back-off thread) and try at once if the socket is there.
+    fn wait_for_bus(&mut self) {
+        let spawn_attacher =
+            |b: &Bus| spawn_attacher(b.address.clone(), b.shared.clone(), b.post.clone());
+        let Some(sock) = self.address.path.clone() else {
+            spawn_attacher(self);
+            return;
+        };
+        if self.watch.is_none() {
+            self.watch = Watch::new();
         }
-        Err(e) if e.refused => Err(e.msg),
-        Err(e) => {
-            log::warn!("{}; running without D-Bus until it answers", e.msg);
-            d.bus.attach_error = Some(e.msg);
-            // A socket left by a dead bus: wait until it is made again.
-            d.bus.attaching = true;
-            wait_for_bus(d);
-            d.bus.attaching = false;
-            Ok(())
-        }
-    }
-}
-
-/// Apply what a D-Bus thread reported.
-pub fn handle(d: &mut Daemon, ev: Event) {
-    match ev {
-        Event::Attached(conn) => {
-            d.bus.attaching = false;
-            d.bus.attach_error = None;
-            install(d, conn);
-        }
-        Event::AttachFailed(msg) => {
-            d.bus.attaching = false;
-            if d.bus.attach_error.as_deref() != Some(&msg) {
-                log::warn!("{msg}; waiting for the bus to be started again");
+        match self.watch.as_mut() {
+            Some(w) => w.arm(&sock),
+            None => {
+                spawn_attacher(self);
+                return;
             }
-            d.bus.attach_error = Some(msg);
         }
-        Event::Lost => {
-            d.bus.conn = None;
-            log::warn!("the D-Bus system bus went away; running without it until it returns");
-            wait_for_bus(d);
+        if sock.exists() && !self.attaching {
+            self.attaching = true;
+            spawn_attach_once(self.address.clone(), self.shared.clone(), self.post.clone());
         }
-        Event::StafdOwner(true) => log::info!("stafd is on the bus"),
-        Event::StafdOwner(false) => log::warn!(
-            "stafd left the bus; keeping the {} controllers it listed",
-            d.inputs.stafd.len()
-        ),
-        Event::Pages(Ok((pages, warnings))) => {
-            if d.bus.failing.take().is_some() {
-                log::info!("stafd answers again");
+    }
+
+    /// The watched directory changed.
+    pub fn on_watch(&mut self) {
+        if self.conn.is_none() {
+            self.wait_for_bus();
+        }
+    }
+
+    /// The bus is ours: follow stafd and notice when the bus goes away.
+    fn install(&mut self, conn: zbus::blocking::Connection) {
+        log::info!(
+            "on the D-Bus system bus as {} ({})",
+            service::NAME,
+            self.address.addr
+        );
+        stafd::follow(&conn, self.shared.clone(), self.post.clone());
+        let (c, post) = (conn.clone(), self.post.clone());
+        let spawned = crate::kernel::worker::spawn("dbus-watch", move || {
+            c.closed();
+            post.send(Event::Lost);
+        });
+        if let Err(e) = spawned {
+            log::warn!("cannot watch the D-Bus connection: {e}; a bus restart will go unnoticed");
+        }
+        self.conn = Some(conn);
+    }
+
+    /// At start: seed stafd's controllers from the ownership record, then
+    /// attach to the bus if it is there, else wait for it. `Err` when the
+    /// bus refuses us the name (another stacd runs, or the policy forbids
+    /// it): the original exits 1 then (§1).
+    pub fn start(&mut self, v: &StateView) -> Result<Vec<BusEvent>, AttachError> {
+        let mut evs = Vec::new();
+        let seeded = stafd::from_owned(v.engine.owned(), v.conf, v.host);
+        if !seeded.is_empty() {
+            log::info!(
+                "keeping the {} controllers stafd listed before until it answers",
+                seeded.len()
+            );
+            self.stafd = seeded.clone();
+            evs.push(BusEvent::Stafd(seeded));
+        }
+        self.shared.cli_tron.store(v.cli_tron, Ordering::SeqCst);
+        self.shared.set_tron(v.conf.tron);
+        let a = self.address.clone();
+        if !a.present() {
+            log::info!(
+                "no D-Bus system bus yet ({}); running without it until it appears",
+                a.addr
+            );
+            self.wait_for_bus();
+            return Ok(evs);
+        }
+        match attach(&a, &self.shared, &self.post) {
+            // The loop publishes once it has applied the seeded list.
+            Ok(conn) => self.install(conn),
+            Err(e) if e.refused => return Err(e),
+            Err(e) => {
+                log::warn!("{}; running without D-Bus until it answers", e.msg);
+                self.attach_error = Some(e.msg);
+                // A socket left by a dead bus: wait until it is made again.
+                self.attaching = true;
+                self.wait_for_bus();
+                self.attaching = false;
             }
-            for w in &warnings {
-                if !d.bus.warned.contains(w) {
-                    log::warn!("{w}");
+        }
+        Ok(evs)
+    }
+
+    /// Apply what the D-Bus threads reported since the last call; what the
+    /// loop must do about it comes back.
+    pub fn drain(&mut self, v: &StateView) -> Vec<BusEvent> {
+        let mut evs = Vec::new();
+        while let Ok(ev) = self.events.try_recv() {
+            self.handle(ev, v, &mut evs);
+        }
+        evs
+    }
+
+    fn handle(&mut self, ev: Event, v: &StateView, evs: &mut Vec<BusEvent>) {
+        match ev {
+            Event::Attached(conn) => {
+                self.attaching = false;
+                self.attach_error = None;
+                self.install(conn);
+                self.publish(v);
+            }
+            Event::AttachFailed(msg) => {
+                self.attaching = false;
+                if self.attach_error.as_deref() != Some(&msg) {
+                    log::warn!("{msg}; waiting for the bus to be started again");
+                }
+                self.attach_error = Some(msg);
+            }
+            Event::Lost => {
+                self.conn = None;
+                log::warn!("the D-Bus system bus went away; running without it until it returns");
+                self.wait_for_bus();
+            }
+            Event::Tron(on) => evs.push(BusEvent::Tron(on)),
+            Event::StafdOwner(true) => log::info!("stafd is on the bus"),
+            Event::StafdOwner(false) => log::warn!(
+                "stafd left the bus; keeping the {} controllers it listed",
+                self.stafd.len()
+            ),
+            Event::Pages(Ok((pages, warnings))) => {
+                if self.failing.take().is_some() {
+                    log::info!("stafd answers again");
+                }
+                for w in &warnings {
+                    if !self.warned.contains(w) {
+                        log::warn!("{w}");
+                    }
+                }
+                self.pages_malformed = !warnings.is_empty();
+                self.warned = warnings.into_iter().collect();
+                self.pages = Some(pages);
+                evs.extend(self.rederive(v));
+            }
+            Event::Pages(Err(msg)) => {
+                if self.failing.as_ref() != Some(&msg) {
+                    log::warn!(
+                        "cannot read the discovery log pages from stafd: {msg}; keeping the {} controllers it listed",
+                        self.stafd.len()
+                    );
+                }
+                self.failing = Some(msg);
+            }
+        }
+    }
+
+    /// stafd's controllers from its last answer under the current
+    /// configuration (ignore-iface, [Global] parameters, host identity). An
+    /// answer with malformed parts may add controllers but removes none: we
+    /// cannot tell which controller a broken entry was about.
+    fn rederive(&mut self, v: &StateView) -> Option<BusEvent> {
+        let pages = self.pages.as_ref()?;
+        let mut new = stafd::to_wanted(pages, v.conf, v.host);
+        for w in &new.warnings {
+            if self.warned.insert(w.clone()) {
+                log::warn!("{w}");
+            }
+        }
+        if self.pages_malformed || new.malformed {
+            let mut kept = 0;
+            for w in &self.stafd {
+                if !new.wanted.iter().any(|n| n.id == w.id) {
+                    new.wanted.push(w.clone());
+                    if let Some(e) = self.dlpes.get(&w.id) {
+                        new.dlpes.insert(w.id.clone(), e.clone());
+                    }
+                    kept += 1;
                 }
             }
-            d.bus.pages_malformed = !warnings.is_empty();
-            d.bus.warned = warnings.into_iter().collect();
-            d.bus.pages = Some(pages);
-            rederive(d);
-        }
-        Event::Pages(Err(msg)) => {
-            if d.bus.failing.as_deref() != Some(&msg) {
-                log::warn!(
-                    "cannot read the discovery log pages from stafd: {msg}; keeping the {} controllers it listed",
-                    d.inputs.stafd.len()
-                );
+            if kept > 0 && kept != self.kept_said {
+                log::warn!("stafd's answer has malformed entries; keeping {kept} controllers it listed before and no longer lists");
             }
-            d.bus.failing = Some(msg);
+            self.kept_said = kept;
+        } else {
+            self.kept_said = 0;
         }
+        log::debug!("stafd lists {} I/O controllers", new.wanted.len());
+        self.stafd = new.wanted;
+        self.dlpes = new.dlpes;
+        Some(BusEvent::Stafd(self.stafd.clone()))
     }
-}
 
-/// stafd's controllers from its last answer under the current
-/// configuration (ignore-iface, [Global] parameters, host identity). An
-/// answer with malformed parts may add controllers but removes none: we
-/// cannot tell which controller a broken entry was about.
-fn rederive(d: &mut Daemon) {
-    let Some(pages) = &d.bus.pages else { return };
-    let mut new = stafd::to_wanted(pages, &d.conf, &d.host);
-    for w in &new.warnings {
-        if d.bus.warned.insert(w.clone()) {
-            log::warn!("{w}");
-        }
+    /// After SIGHUP: the file's `tron` replaces one written over D-Bus
+    /// (§4.11), and stafd's entries are mapped again under the new
+    /// configuration.
+    pub fn on_reload(&mut self, v: &StateView) -> Vec<BusEvent> {
+        self.shared.set_tron(v.conf.tron);
+        self.rederive(v).into_iter().collect()
     }
-    if d.bus.pages_malformed || new.malformed {
-        let mut kept = 0;
-        for w in &d.inputs.stafd {
-            if !new.wanted.iter().any(|n| n.id == w.id) {
-                new.wanted.push(w.clone());
-                if let Some(e) = d.bus.dlpes.get(&w.id) {
-                    new.dlpes.insert(w.id.clone(), e.clone());
-                }
-                kept += 1;
-            }
-        }
-        if kept > 0 && kept != d.bus.kept_said {
-            log::warn!("stafd's answer has malformed entries; keeping {kept} controllers it listed before and no longer lists");
-        }
-        d.bus.kept_said = kept;
-    } else {
-        d.bus.kept_said = 0;
-    }
-    log::debug!("stafd lists {} I/O controllers", new.wanted.len());
-    d.inputs.stafd = new.wanted;
-    d.bus.dlpes = new.dlpes;
-    d.refresh_wanted();
-}
-
-/// After SIGHUP: the file's `tron` replaces one written over D-Bus (§4.11),
-/// and stafd's entries are mapped again under the new configuration.
-pub fn on_reload(d: &mut Daemon) {
-    d.bus.shared.set_tron(d.conf.tron);
-    rederive(d);
 }
 
 /// The keys of a `controller=` line beyond the identity, as the original
@@ -612,70 +662,71 @@ pub fn conf_extras(e: &ControllerEntry) -> Vec<(String, String)> {
     v
 }
 
-/// Publish what the handlers answer from. Called after every step; does
-/// nothing off the bus.
-pub fn publish(d: &mut Daemon) {
-    if d.bus.conn.is_none() {
-        return;
+impl Bus {
+    /// Publish what the handlers answer from. Called after every step; does
+    /// nothing off the bus.
+    pub fn publish(&mut self, v: &StateView) {
+        if self.conn.is_none() {
+            return;
+        }
+        let snaps = v.engine.snapshot();
+        // Entries are in file order, so by line: a binary search per
+        // controller, not a scan of the file.
+        let entries = &v.conf.controllers;
+        let mut seen = BTreeSet::new();
+        let mut ctrls = Vec::with_capacity(snaps.len());
+        for snap in snaps {
+            let extras = match snap.wanted.origin {
+                Origin::Config { line } => entries
+                    .binary_search_by_key(&line, |e| e.line)
+                    .map_or_else(|_| snap.wanted.extras.clone(), |i| conf_extras(&entries[i])),
+                _ => snap.wanted.extras.clone(),
+            };
+            let dlpe = match snap.wanted.origin {
+                Origin::Stafd => self.dlpes.get(&snap.wanted.id).cloned(),
+                _ => None,
+            };
+            let [model, serial, dctype] = match &snap.status.device {
+                Some(dev) => {
+                    let key = (dev.clone(), snap.status.cntlid);
+                    seen.insert(key.clone());
+                    let root = v.root;
+                    self.devinfo
+                        .entry(key)
+                        .or_insert_with(|| {
+                            let dir = root.nvme_ctrl(dev);
+                            ["model", "serial", "dctype"]
+                                .map(|a| sysfs::read_attr(&dir, a).unwrap_or_default())
+                        })
+                        .clone()
+                }
+                None => Default::default(),
+            };
+            ctrls.push(CtrlView {
+                snap,
+                extras,
+                dlpe,
+                model,
+                serial,
+                dctype,
+            });
+        }
+        self.devinfo.retain(|k, _| seen.contains(k));
+        let kopts = v.engine.kernel_options();
+        let v = View {
+            ctrls,
+            hostnqn: v.host.nqn.to_string(),
+            hostid: v.host.id.map(|h| h.to_string()).unwrap_or_default(),
+            hostkey: v.host.key.is_some(),
+            symname: v.host.symname.clone(),
+            state_file: v.engine.state_path().display().to_string(),
+            tp8013: kopts.supports("discovery"),
+            host_iface: kopts.supports("host_iface"),
+            ignore_iface: v.conf.ignore_iface,
+            retry_later: v.engine.retry.later,
+        };
+        *lock(&self.shared.view) = Arc::new(v);
     }
-    let snaps = d.engine.snapshot();
-    // Entries are in file order, so by line: a binary search per
-    // controller, not a scan of the file.
-    let entries = &d.conf.controllers;
-    let mut seen = BTreeSet::new();
-    let mut ctrls = Vec::with_capacity(snaps.len());
-    for snap in snaps {
-        let extras = match snap.wanted.origin {
-            Origin::Config { line } => entries
-                .binary_search_by_key(&line, |e| e.line)
-                .map_or_else(|_| snap.wanted.extras.clone(), |i| conf_extras(&entries[i])),
-            _ => snap.wanted.extras.clone(),
-        };
-        let dlpe = match snap.wanted.origin {
-            Origin::Stafd => d.bus.dlpes.get(&snap.wanted.id).cloned(),
-            _ => None,
-        };
-        let [model, serial, dctype] = match &snap.status.device {
-            Some(dev) => {
-                let key = (dev.clone(), snap.status.cntlid);
-                seen.insert(key.clone());
-                let root = &d.root;
-                d.bus
-                    .devinfo
-                    .entry(key)
-                    .or_insert_with(|| {
-                        let dir = root.nvme_ctrl(dev);
-                        ["model", "serial", "dctype"]
-                            .map(|a| sysfs::read_attr(&dir, a).unwrap_or_default())
-                    })
-                    .clone()
-            }
-            None => Default::default(),
-        };
-        ctrls.push(CtrlView {
-            snap,
-            extras,
-            dlpe,
-            model,
-            serial,
-            dctype,
-        });
-    }
-    d.bus.devinfo.retain(|k, _| seen.contains(k));
-    let kopts = d.engine.kernel_options();
-    let v = View {
-        ctrls,
-        hostnqn: d.host.nqn.to_string(),
-        hostid: d.host.id.map(|h| h.to_string()).unwrap_or_default(),
-        hostkey: d.host.key.is_some(),
-        symname: d.host.symname.clone(),
-        state_file: d.engine.state_path().display().to_string(),
-        tp8013: kopts.supports("discovery"),
-        host_iface: kopts.supports("host_iface"),
-        ignore_iface: d.conf.ignore_iface,
-        retry_later: d.engine.retry.later,
-    };
-    *lock(&d.bus.shared.view) = Arc::new(v);
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! controller_info), and the introspection document `--idl` writes (§6.3).
 //!
 //! Handlers run on zbus's executor thread. They only read the last
-//! [`View`](super::view::View) the loop published and post commands to the
+//! [`View`](super::view::View) the loop published and post events to the
 //! loop (setting `tron`); they never wait for the loop, never touch the
 //! kernel and never make a D-Bus call (a blocking call inside a handler
 //! freezes the object server, docs/design.md §C1). Every member carries
@@ -20,8 +20,7 @@
 //! comments either (docs/dbus.md, "Introspection").
 
 use super::view::{self, Lookup};
-use super::Shared;
-use crate::app::daemon::{Command, Control};
+use super::{Event, Post, Shared};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -52,7 +51,7 @@ impl Stac {
 pub struct Debug {
     pub(super) shared: Arc<Shared>,
     /// Where a written `tron` goes; `None` for `--idl` (no loop).
-    pub(super) control: Option<Control>,
+    pub(super) post: Option<Post>,
 }
 
 #[zbus::interface(name = "org.nvmexpress.stac.debug", introspection_docs = false)]
@@ -68,8 +67,8 @@ impl Debug {
     fn set_tron(&mut self, value: bool) {
         // Answer a read-back at once; the loop applies it to the logger.
         self.shared.set_tron(value);
-        if let Some(c) = &self.control {
-            c.post(Command::Tron(value));
+        if let Some(p) = &self.post {
+            p.send(Event::Tron(value));
         }
     }
 
@@ -125,7 +124,7 @@ pub fn idl() -> String {
     );
     Debug {
         shared: shared.clone(),
-        control: None,
+        post: None,
     }
     .introspect_to_writer(&mut x, 2);
     Stac { shared }.introspect_to_writer(&mut x, 2);

@@ -20,9 +20,10 @@
 //!
 //! The reply's parsing and what it asks for live in [`crate::sources::stafd`].
 
-use super::{client, Event, Shared};
-use crate::app::daemon::{Command, Control};
-pub use crate::sources::stafd::{from_owned, parse_pages, to_wanted, DcPages, Derived, Dlpe};
+use super::{client, Event, Post, Shared};
+pub use crate::sources::stafd::{
+    from_owned, parse_pages, to_wanted, DcPages, Derived, Dlpe, StafdError,
+};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -67,7 +68,7 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
 /// worker. They end when the connection closes. The calls and signals go
 /// through [`super::client`] and bare match rules, not a generated proxy
 /// (one code path instead of one per signature: ~20 KB of the binary).
-pub fn follow(conn: &zbus::blocking::Connection, shared: Arc<Shared>, control: Control) {
+pub fn follow(conn: &zbus::blocking::Connection, shared: Arc<Shared>, post: Post) {
     let (tx, rx) = mpsc::channel::<Trigger>();
     // Subscribe before asking whether stafd is there, so an appearance in
     // between is not missed.
@@ -126,7 +127,7 @@ pub fn follow(conn: &zbus::blocking::Connection, shared: Arc<Shared>, control: C
     }
     drop(tx);
     let conn = conn.clone();
-    spawn("stafd", move || worker(conn, rx, shared, control));
+    spawn("stafd", move || worker(conn, rx, shared, post));
 }
 
 /// A signal's string arguments (others as empty strings).
@@ -139,13 +140,12 @@ fn message_args(m: &zbus::Message) -> Vec<String> {
 }
 
 /// stafd's `get_all_log_pages(true)`, parsed.
-fn fetch(conn: &zbus::blocking::Connection) -> Result<(Vec<DcPages>, Vec<String>), String> {
-    let failed = |e: String| format!("get_all_log_pages failed: {e}");
+fn fetch(conn: &zbus::blocking::Connection) -> Result<(Vec<DcPages>, Vec<String>), StafdError> {
     let args = vec![true.into()];
     let r = client::call(conn, NAME, PATH, NAME, "get_all_log_pages", args)
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|e| StafdError::Call(e.to_string()))?;
     let text = client::args(&r).first().and_then(|v| client::text(v));
-    parse_pages(&text.ok_or_else(|| failed("the reply is not a string".into()))?)
+    parse_pages(&text.ok_or(StafdError::NotString)?)
 }
 
 /// The soak timer and the fetch.
@@ -153,7 +153,7 @@ fn worker(
     conn: zbus::blocking::Connection,
     rx: mpsc::Receiver<Trigger>,
     shared: Arc<Shared>,
-    control: Control,
+    post: Post,
 ) {
     let mut next_appear = SOAK;
     let mut due: Option<Instant> = None;
@@ -173,12 +173,12 @@ fn worker(
                 let t = Instant::now() + next_appear;
                 due = Some(due.map_or(t, |d| d.min(t)));
                 next_appear = SOAK;
-                control.post(Command::Dbus(Event::StafdOwner(true)));
+                post.send(Event::StafdOwner(true));
             }
             Ok(Trigger::Owner(false)) => {
                 due = None;
                 next_appear = LONG_SOAK;
-                control.post(Command::Dbus(Event::StafdOwner(false)));
+                post.send(Event::StafdOwner(false));
             }
             Ok(Trigger::Changed) => {
                 // A restarted stafd announcing fresh pages ends the long soak.
@@ -188,7 +188,7 @@ fn worker(
             Err(RecvTimeoutError::Timeout) => {
                 due = None;
                 shared.set_soak(SOAK, None);
-                control.post(Command::Dbus(Event::Pages(fetch(&conn))));
+                post.send(Event::Pages(fetch(&conn)));
             }
             Err(RecvTimeoutError::Disconnected) => break,
         }

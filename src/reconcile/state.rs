@@ -13,7 +13,8 @@
 //! next scan adopts what is wanted. Entries are checked like any input: an
 //! invalid identity or a device name that is not `nvmeN` is skipped.
 
-use crate::base::json::{self, Fields};
+use crate::base::files::RecordError;
+use crate::base::json::{self, Fields, JsonError};
 use crate::model::identity::{IdFields, Identity};
 use nanoserde::SerJson;
 use std::collections::BTreeMap;
@@ -110,23 +111,24 @@ pub fn encode(owned: &OwnedMap) -> String {
 
 /// [`decode`] of a file's bytes: white space only is an empty map; bytes
 /// that are not UTF-8 are an error (the file is set aside).
-pub fn decode_bytes(bytes: &[u8]) -> Result<(OwnedMap, usize), String> {
+pub fn decode_bytes(bytes: &[u8]) -> Result<(OwnedMap, usize), RecordError> {
     match std::str::from_utf8(bytes) {
         Ok(t) if t.trim().is_empty() => Ok((OwnedMap::new(), 0)),
         Ok(t) => decode(t),
-        Err(_) => Err("not UTF-8 text".to_string()),
+        Err(_) => Err(RecordError::NotUtf8),
     }
 }
 
 /// Decode a state file; entries that no longer form a valid identity are
 /// skipped (counted in the second value).
-pub fn decode(text: &str) -> Result<(OwnedMap, usize), String> {
+pub fn decode(text: &str) -> Result<(OwnedMap, usize), RecordError> {
     let f = read(&json::parse(text)?)?;
     if f.version != VERSION {
-        return Err(format!(
-            "schema version {} (this stacd writes {VERSION})",
-            f.version
-        ));
+        return Err(RecordError::Version {
+            found: f.version,
+            ours: VERSION,
+            verb: "writes",
+        });
     }
     let mut out = OwnedMap::new();
     let mut skipped = 0;
@@ -154,7 +156,7 @@ pub fn decode(text: &str) -> Result<(OwnedMap, usize), String> {
 /// The file's document as [`StateFile`] (src/json.rs says why not with
 /// nanoserde): the members [`encode`] writes, those marked `default` there
 /// optional.
-fn read(doc: &json::Json) -> Result<StateFile, String> {
+fn read(doc: &json::Json) -> Result<StateFile, JsonError> {
     let f = Fields::of(doc, "the document")?;
     let version = f.u32("version")?;
     let mut controllers = Vec::new();
@@ -184,12 +186,24 @@ fn read(doc: &json::Json) -> Result<StateFile, String> {
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
+    /// `--dry-run`: read the file, never write, rename or set it aside.
+    read_only: bool,
 }
 
 impl Store {
     pub fn new(dir: &Path) -> Store {
         Store {
             dir: dir.to_path_buf(),
+            read_only: false,
+        }
+    }
+
+    /// A store that only reads (`--dry-run` writes nothing: an undecodable
+    /// file is reported and left where it is).
+    pub fn read_only(dir: &Path) -> Store {
+        Store {
+            read_only: true,
+            ..Store::new(dir)
         }
     }
 
@@ -199,7 +213,8 @@ impl Store {
 
     /// Read the file. Missing or empty → empty map. Undecodable (also: not
     /// UTF-8, too large, not a regular file) → the file is renamed
-    /// `state.json.bad`, a warning is logged, empty map. Other read errors
+    /// `state.json.bad` (left alone by a [`Store::read_only`]), a warning is
+    /// logged, empty map. Other read errors
     /// (permissions) → a warning, empty map, the file left alone.
     pub fn load(&self) -> OwnedMap {
         use crate::base::files::ReadError;
@@ -211,7 +226,7 @@ impl Store {
                 log::warn!("cannot read {}: {e}; starting without it", path.display());
                 return OwnedMap::new();
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(RecordError::File(e)),
         };
         match decoded {
             Ok((map, skipped)) => {
@@ -222,7 +237,7 @@ impl Store {
             }
             Err(e) => {
                 let bad = self.dir.join(format!("{FILE}.bad"));
-                let moved = std::fs::rename(&path, &bad).is_ok();
+                let moved = !self.read_only && std::fs::rename(&path, &bad).is_ok();
                 log::warn!(
                     "{} cannot be used ({e}); {}not trusted, controllers will be adopted again from the kernel",
                     path.display(),
@@ -237,6 +252,9 @@ impl Store {
     /// file in the same directory (never an existing name, never through a
     /// link), fsync, rename over the old one, fsync the directory.
     pub fn save(&self, owned: &OwnedMap) -> std::io::Result<()> {
+        if self.read_only {
+            return Ok(());
+        }
         let mut text = encode(owned);
         text.push('\n');
         crate::base::files::write_atomic(&self.dir, FILE, text.as_bytes())

@@ -42,14 +42,43 @@ fn text_of(v: &Json) -> String {
     }
 }
 
+/// Why stafd's discovery log pages could not be had (the caller keeps
+/// the controllers it listed last, docs/design.md D3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StafdError {
+    /// The `get_all_log_pages` call failed (the bus's or stafd's error).
+    Call(String),
+    /// The reply's first argument is not a string.
+    NotString,
+    /// The reply is not JSON.
+    NotJson(json::JsonError),
+    /// The reply is JSON but not an array.
+    NotArray,
+}
+
+impl std::fmt::Display for StafdError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StafdError::Call(e) => write!(f, "get_all_log_pages failed: {e}"),
+            StafdError::NotString => {
+                f.write_str("get_all_log_pages failed: the reply is not a string")
+            }
+            StafdError::NotJson(e) => write!(f, "not JSON: {e}"),
+            StafdError::NotArray => f.write_str("not a JSON array"),
+        }
+    }
+}
+
+impl std::error::Error for StafdError {}
+
 /// Parse `get_all_log_pages(true)`'s reply (§3.3): `[{"discovery-controller":
 /// {...}, "log-pages": [{...}, ...]}, ...]`. A reply that is not a JSON
 /// array is an error (the caller keeps its last list); a malformed element
 /// or entry is skipped with a warning.
-pub fn parse_pages(text: &str) -> Result<(Vec<DcPages>, Vec<String>), String> {
-    let doc = json::parse(text).map_err(|e| format!("not JSON: {e}"))?;
+pub fn parse_pages(text: &str) -> Result<(Vec<DcPages>, Vec<String>), StafdError> {
+    let doc = json::parse(text).map_err(StafdError::NotJson)?;
     let Json::Arr(dcs) = doc else {
-        return Err("not a JSON array".into());
+        return Err(StafdError::NotArray);
     };
     let mut out = Vec::new();
     let mut warnings = Vec::new();

@@ -15,7 +15,8 @@
 //! adopted without a connect, never disconnected (policy, stop, shutdown),
 //! and missing ones are connected again with the recorded options.
 
-use crate::base::json::{self, Fields};
+use crate::base::files::RecordError;
+use crate::base::json::{self, Fields, JsonError};
 use crate::desired::{Origin, Wanted};
 use crate::model::identity::{HostId, IdFields, Identity};
 use crate::model::params::ConnectParams;
@@ -222,17 +223,18 @@ pub fn encode(r: &BootRecord) -> String {
 }
 
 /// [`decode`] of a file's bytes, which must be UTF-8.
-pub fn decode_bytes(bytes: &[u8]) -> Result<BootRecord, String> {
-    decode(std::str::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())?)
+pub fn decode_bytes(bytes: &[u8]) -> Result<BootRecord, RecordError> {
+    decode(std::str::from_utf8(bytes).map_err(|_| RecordError::NotUtf8)?)
 }
 
-pub fn decode(text: &str) -> Result<BootRecord, String> {
+pub fn decode(text: &str) -> Result<BootRecord, RecordError> {
     let r = read(&json::parse(text)?)?;
     if r.version != VERSION {
-        return Err(format!(
-            "schema version {} (this stacd reads {VERSION})",
-            r.version
-        ));
+        return Err(RecordError::Version {
+            found: r.version,
+            ours: VERSION,
+            verb: "reads",
+        });
     }
     Ok(r)
 }
@@ -240,7 +242,7 @@ pub fn decode(text: &str) -> Result<BootRecord, String> {
 /// The document as [`BootRecord`] (src/json.rs says why not with
 /// nanoserde): the members [`encode`] writes, those marked `default` and
 /// the `Option`s optional.
-fn read(doc: &json::Json) -> Result<BootRecord, String> {
+fn read(doc: &json::Json) -> Result<BootRecord, JsonError> {
     let f = Fields::of(doc, "the document")?;
     let mut connections = Vec::new();
     for c in f.array("connections")? {
@@ -300,7 +302,7 @@ pub fn load(run_dir: &Path) -> Option<BootRecord> {
     let decoded = match crate::base::files::read_bounded(&p, MAX_BYTES, false) {
         Ok(Some(f)) => decode_bytes(&f.bytes),
         Ok(None) => return None,
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(RecordError::File(e)),
     };
     match decoded {
         Ok(r) => Some(r),

@@ -26,7 +26,8 @@ pub mod logpage;
 
 use crate::base::root::Root;
 use crate::desired::{Origin, Wanted};
-use crate::kernel::fabrics::Fabrics;
+use crate::kernel::admin::AdminError;
+use crate::kernel::fabrics::{ConnectError, Fabrics};
 use crate::kernel::netif::IfAddrs;
 use crate::kernel::sysfs::{self, KernelCtrl};
 use crate::kernel::uevent::Event;
@@ -137,7 +138,7 @@ struct Done {
     id: Identity,
     gen: u64,
     /// (device, connected by us, page).
-    result: Result<(String, bool, LogPage), String>,
+    result: Result<(String, bool, LogPage), DiscoveryError>,
 }
 
 #[derive(Debug)]
@@ -487,6 +488,7 @@ impl Discoverer {
                 changed
             }
             Err(e) => {
+                let e = e.to_string();
                 d.attempts += 1;
                 let delay = if d.attempts == 1 { first } else { later };
                 d.next_try = Some(now + delay);
@@ -545,6 +547,33 @@ impl Discoverer {
     }
 }
 
+/// Why one discovery did not read a page (the target is named by the
+/// caller's log line).
+#[derive(Debug)]
+pub enum DiscoveryError {
+    /// `/sys/class/nvme` could not be read.
+    Scan(std::io::Error),
+    /// The kernel refused the discovery controller's connect.
+    Connect(ConnectError),
+    /// Get Log Page on `device` failed or gave no consistent page.
+    Page {
+        device: String,
+        err: logpage::LogError<AdminError>,
+    },
+}
+
+impl std::fmt::Display for DiscoveryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DiscoveryError::Scan(e) => write!(f, "cannot read the kernel's controllers: {e}"),
+            DiscoveryError::Connect(e) => write!(f, "cannot connect: {e}"),
+            DiscoveryError::Page { device, err } => write!(f, "{device}: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for DiscoveryError {}
+
 /// One discovery: find or connect the controller, read its page; a
 /// controller connected here is deleted again unless `persistent`.
 fn job(
@@ -554,14 +583,13 @@ fn job(
     t: &DcTarget,
     known: Option<&str>,
     persistent: bool,
-) -> Result<(String, bool, LogPage), String> {
+) -> Result<(String, bool, LogPage), DiscoveryError> {
     let net = if t.id.host_iface.is_empty() && t.id.host_traddr.is_empty() {
         IfAddrs::default()
     } else {
         IfAddrs::load().unwrap_or_default()
     };
-    let scan =
-        sysfs::scan(root).map_err(|e| format!("cannot read the kernel's controllers: {e}"))?;
+    let scan = sysfs::scan(root).map_err(DiscoveryError::Scan)?;
     let (device, ours) = match find_dc(&t.id, &scan, known, &net) {
         Some(c) => (c.name.clone(), false),
         None => {
@@ -578,7 +606,7 @@ fn job(
             let t0 = Instant::now();
             let reply = kernel
                 .connect(opts.expose())
-                .map_err(|e| format!("cannot connect: {e}"))?;
+                .map_err(DiscoveryError::Connect)?;
             log::info!(
                 "{} | {} - discovery controller connected in {} ms",
                 t.id,
@@ -596,8 +624,10 @@ fn job(
             log::warn!("{} | {device} - failed to disconnect: {e}", t.id);
         }
     }
-    page.map(|p| (device.clone(), ours, p))
-        .map_err(|e| format!("{device}: {e}"))
+    match page {
+        Ok(p) => Ok((device, ours, p)),
+        Err(err) => Err(DiscoveryError::Page { device, err }),
+    }
 }
 
 #[cfg(test)]
