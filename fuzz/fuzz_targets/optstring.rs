@@ -159,9 +159,10 @@ fn check(id: &Identity, p: &ConnectParams, loss: i64, what: &str) {
     let s = option_string(id, p, kernel, loss);
     // TLS is refused off tcp, and a keyring name may not resolve here;
     // every other string is complete (the kernel here lists every option).
-    let named = p.tls.as_ref().is_some_and(|t| {
-        matches!(t.keyring, Some(stacd::model::params::Keyring::Name(_)))
-    });
+    let named = p
+        .tls
+        .as_ref()
+        .is_some_and(|t| matches!(t.keyring, Some(stacd::model::params::Keyring::Name(_))));
     if let Some(why) = &s.refused {
         assert!(
             p.tls.is_some() && (id.transport != Transport::Tcp || named),
@@ -169,7 +170,10 @@ fn check(id: &Identity, p: &ConnectParams, loss: i64, what: &str) {
         );
         return;
     }
-    assert!(p.tls.is_none() || id.transport == Transport::Tcp, "{what}: TLS off tcp");
+    assert!(
+        p.tls.is_none() || id.transport == Transport::Tcp,
+        "{what}: TLS off tcp"
+    );
     let text = s.expose();
     assert!(!text.contains(['\n', '\0']), "{what}: {text:?}");
     let got = kernel_tokens(text);

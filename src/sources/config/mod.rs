@@ -282,7 +282,7 @@ pub const KEYS: &[(&str, &str)] = &[
 #[rustfmt::skip]
 pub const CONTROLLER_KEYS: &[&str] = &[
     "transport", "traddr", "trsvcid", "nqn", "subsysnqn", "host-traddr", "host-iface",
-    "host-nqn", "dhchap-secret", "dhchap-ctrl-secret", "tls", "keyring", "tls-key", "tls_key",
+    "host-nqn", "dhchap-secret", "dhchap-ctrl-secret", "tls", "keyring", "tls-key",
     "hdr-digest", "data-digest", "kato", "nr-io-queues", "nr-write-queues", "nr-poll-queues",
     "queue-size", "reconnect-delay", "ctrl-loss-tmo", "disable-sqflow",
 ];
@@ -1141,6 +1141,9 @@ pub(crate) mod tests {
                 Some(Slot::Bool(_)) => "true",
                 Some(Slot::Int(..)) => "16",
                 None if k.contains("secret") => "DHHC-1:00:a2V5:",
+                None if *k == "tls" => "true",
+                None if *k == "keyring" => ".nvme",
+                None if *k == "tls-key" => "5",
                 None => "nqn.x",
             };
             let (c, w) = parse(&format!(
