@@ -420,6 +420,7 @@ fn from_entry(
             // docs/design.md D7: the per-controller key first, the host key as default.
             dhchap_secret: e.dhchap_secret.clone().or_else(|| host.key.clone()),
             dhchap_ctrl_secret: e.dhchap_ctrl_secret.clone(),
+            tls: e.tls.clone(),
         },
         id,
         origin: Origin::Config { line: e.line },
@@ -449,6 +450,7 @@ pub fn from_owned(
                 hostid: hostid_for(host, &id.host_nqn),
                 dhchap_secret: host.key.clone(),
                 dhchap_ctrl_secret: None,
+                tls: None,
             },
             id: id.clone(),
             origin: origin.clone(),

@@ -788,3 +788,41 @@ fn a_dying_controller_keeps_its_owner_for_its_remove_event() {
         assert_eq!(e.owner_of("nvme1"), None, "forgotten once connected again");
     }
 }
+
+// Issue 16: a kernel whose option list lacks an option a controller's
+// security needs (dhchap_secret, tls) never gets that controller's connect
+// write: connecting without it would be unauthenticated or in clear text.
+#[test]
+fn missing_security_options_refuse_the_controller() {
+    let fr = FakeRoot::new("refuse");
+    fr.write_conf(&format!(
+        "[Controllers]\n\
+         controller=transport=tcp;traddr=127.0.0.1;trsvcid=4420;nqn={SUB1};dhchap-secret=DHHC-1:00:c2VjcmV0:\n\
+         controller=transport=tcp;traddr=127.0.0.1;trsvcid=4421;nqn={SUB1};tls=true\n\
+         {}",
+        ctrl_line(4422, SUB2)
+    ));
+    let k = Arc::new(Recorder::new(&fr.root()));
+    k.set_options(
+        "instance=-1,cntlid=-1,transport=%s,traddr=%s,trsvcid=%s,nqn=%s,hostnqn=%s,host_iface=%s,hostid=%s,ctrl_loss_tmo=%d\n",
+    );
+    let mut e = engine(&fr, &k);
+    settle(&mut e, |e| {
+        e.status()[2].is_live() && e.status()[..2].iter().all(|s| s.attempts >= 1)
+    });
+    // Later steps make no attempt either (no retries until a reload).
+    for _ in 0..10 {
+        e.step(Instant::now());
+        e.wait(Instant::now() + Duration::from_millis(20));
+    }
+    let sent = k.connects();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].contains(SUB2) && !sent[0].contains("dhchap") && !sent[0].contains("tls"));
+    let st = e.status();
+    for (s, opt) in [(&st[0], "dhchap_secret"), (&st[1], "tls")] {
+        let err = s.last_error.as_deref().unwrap_or("");
+        assert!(err.contains(&format!("connect option {opt} ")), "{err}");
+        assert!(!s.is_live() && s.attempts == 1, "{s:?}");
+        assert!(!err.contains("c2VjcmV0"), "{err}");
+    }
+}

@@ -210,6 +210,10 @@ fn vm_table_is_current_and_embedded() {
     if std::env::var_os("STACD_REGEN").is_some() {
         std::fs::write(path, &t).expect("test setup");
     }
-    assert_eq!(std::fs::read(path).expect("test setup"), t, "{path} is stale");
+    assert_eq!(
+        std::fs::read(path).expect("test setup"),
+        t,
+        "{path} is stale"
+    );
     assert_eq!(common::embedded_nbft("tests/vm/v-boot-nbft-auth.sh"), t);
 }

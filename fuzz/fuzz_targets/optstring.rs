@@ -29,7 +29,7 @@ use stacd::desired::{from_config, from_owned, Desired, Origin, Wanted};
 use stacd::kernel::fabrics::FULL_OPTIONS;
 use stacd::kernel::netif::IfAddrs;
 use stacd::model::identity::{Identity, Transport};
-use stacd::model::params::{option_string, ConnectParams, KernelOptions};
+use stacd::model::params::{keyring_serial, option_string, ConnectParams, KernelOptions};
 use stacd::model::secret::{looks_like_key, REDACTED};
 use stacd::sources::boot::{config_discovery_targets, BootInputs, DcTarget, Sources};
 use stacd::sources::config::host::{resolve_host_with, HostIdentity};
@@ -102,6 +102,17 @@ fn intended(id: &Identity, p: &ConnectParams, loss: i64) -> Vec<(String, Option<
     if let Some(s) = &p.dhchap_ctrl_secret {
         v.push(("dhchap_ctrl_secret", Some(s.expose().into())));
     }
+    if let Some(t) = &p.tls {
+        v.push(("tls", None));
+        // A name is looked up in /proc/keys at connect time (unit-tested
+        // in params.rs); where it is not found the string is refused.
+        if let Some(n) = t.keyring.as_ref().and_then(|k| keyring_serial(k).ok()) {
+            v.push(("keyring", Some(format!("0x{n:08x}"))));
+        }
+        if let Some(n) = t.tls_key {
+            v.push(("tls_key", Some(format!("0x{n:08x}"))));
+        }
+    }
     let c = &p.conn;
     for (k, x, min) in [
         ("nr_io_queues", c.nr_io_queues, 1),
@@ -146,6 +157,23 @@ fn kernel() -> &'static (KernelOptions, BTreeSet<String>) {
 fn check(id: &Identity, p: &ConnectParams, loss: i64, what: &str) {
     let (kernel, known) = kernel();
     let s = option_string(id, p, kernel, loss);
+    // TLS is refused off tcp, and a keyring name may not resolve here;
+    // every other string is complete (the kernel here lists every option).
+    let named = p
+        .tls
+        .as_ref()
+        .is_some_and(|t| matches!(t.keyring, Some(stacd::model::params::Keyring::Name(_))));
+    if let Some(why) = &s.refused {
+        assert!(
+            p.tls.is_some() && (id.transport != Transport::Tcp || named),
+            "{what}: refused: {why}"
+        );
+        return;
+    }
+    assert!(
+        p.tls.is_none() || id.transport == Transport::Tcp,
+        "{what}: TLS off tcp"
+    );
     let text = s.expose();
     assert!(!text.contains(['\n', '\0']), "{what}: {text:?}");
     let got = kernel_tokens(text);

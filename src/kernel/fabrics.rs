@@ -266,7 +266,7 @@ pub const FULL_OPTIONS: &str = "instance=-1,cntlid=-1,transport=%s,traddr=%s,trs
     queue_size=%d,nr_io_queues=%d,reconnect_delay=%d,ctrl_loss_tmo=%d,keep_alive_tmo=%d,\
     hostnqn=%s,host_traddr=%s,host_iface=%s,hostid=%s,duplicate_connect,disable_sqflow,\
     hdr_digest,data_digest,nr_write_queues=%d,nr_poll_queues=%d,tos=%d,fast_io_fail_tmo=%d,\
-    discovery,dhchap_secret=%s,dhchap_ctrl_secret=%s\n";
+    discovery,dhchap_secret=%s,dhchap_ctrl_secret=%s,keyring=%d,tls_key=%d,tls\n";
 
 /// A kernel that refuses everything: for `--dry-run`, which must not touch
 /// the device (it is never asked to connect, by construction).

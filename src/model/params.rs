@@ -99,6 +99,101 @@ pub struct ConnectParams {
     pub hostid: Option<HostId>,
     pub dhchap_secret: Option<Secret>,
     pub dhchap_ctrl_secret: Option<Secret>,
+    /// NVMe/TCP TLS (docs/configuration.md, "TLS"); `None`: clear text.
+    pub tls: Option<Tls>,
+}
+
+/// What stacd.conf asks for a TLS controller: the kernel options `tls`,
+/// `keyring=` and `tls_key=` (kernel `drivers/nvme/host/fabrics.c`,
+/// `opt_tokens`; tcp only, `drivers/nvme/host/tcp.c` `allowed_opts`).
+/// No key material: stacd uses PSKs already in the kernel's keyring
+/// (inserted by `nvme check-tls-key --insert` or /etc/nvme/tls-keys); with
+/// neither field set the kernel picks the PSK by identity from `.nvme`
+/// (`drivers/nvme/common/keyring.c`, `nvme_tls_psk_default`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tls {
+    /// `keyring=`: the keyring to search instead of `.nvme`.
+    pub keyring: Option<Keyring>,
+    /// `tls_key=`: the serial of the PSK to use.
+    pub tls_key: Option<u32>,
+}
+
+/// A keyring by serial, or by name, resolved at each connect through
+/// /proc/keys ([`keyring_serial`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keyring {
+    Serial(u32),
+    Name(String),
+}
+
+/// A key or keyring serial as stacd.conf writes it: decimal, or hex after
+/// `0x` (as /proc/keys and keyctl print it). The kernel reads it with
+/// `match_int` and refuses 0 and negatives (fabrics.c), so 1..=i32::MAX.
+pub fn serial(s: &str) -> Result<u32, &'static str> {
+    const WANT: &str =
+        "expected a key serial: a decimal number, or hex after 0x, from 1 to 2147483647";
+    let n = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) if !h.is_empty() && h.len() <= 8 => u32::from_str_radix(h, 16),
+        Some(_) => return Err(WANT),
+        None if !s.is_empty() && s.len() <= 10 && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse::<u32>()
+        }
+        None => return Err(WANT),
+    };
+    match n {
+        Ok(n) if (1..=i32::MAX as u32).contains(&n) => Ok(n),
+        _ => Err(WANT),
+    }
+}
+
+/// `keyring=` of stacd.conf: a serial ([`serial`]) or a keyring's name
+/// (`.nvme`), of letters, digits and `._-:` only so that it can never add
+/// options of its own.
+pub fn keyring(s: &str) -> Result<Keyring, &'static str> {
+    if s.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
+        return serial(s).map(Keyring::Serial);
+    }
+    let ok = (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'));
+    if ok {
+        Ok(Keyring::Name(s.to_string()))
+    } else {
+        Err("expected a keyring name (such as .nvme) or serial")
+    }
+}
+
+/// The serial of the keyring named `name` in /proc/keys' text (proc(5),
+/// "/proc/keys": the serial in hex, flags, usage, timeout, permissions,
+/// uid, gid, type, then `description: summary`). rustix has no keyctl(2)
+/// wrapper and the design card adds no crate, so the name is looked up
+/// here; /proc/keys lists the keys the reader may view, and root may view
+/// `.nvme` (drivers/nvme/common/keyring.c creates it with KEY_USR_VIEW).
+pub fn find_keyring(proc_keys: &str, name: &str) -> Option<u32> {
+    proc_keys.lines().find_map(|l| {
+        let mut f = l.split_whitespace();
+        let id = u32::from_str_radix(f.next()?, 16).ok()?;
+        let kind = f.nth(6)?;
+        let desc = f.next()?;
+        let desc = desc.strip_suffix(':').unwrap_or(desc);
+        (kind == "keyring" && desc == name && id > 0 && id <= i32::MAX as u32).then_some(id)
+    })
+}
+
+/// The serial `k` names now: a name is looked up in /proc/keys at each
+/// connect (the keyring may be made after stacd starts: nvme-keyring is
+/// loaded with nvme-tcp).
+pub fn keyring_serial(k: &Keyring) -> Result<u32, String> {
+    match k {
+        Keyring::Serial(n) => Ok(*n),
+        Keyring::Name(n) => {
+            let text = std::fs::read_to_string("/proc/keys")
+                .map_err(|e| format!("cannot read /proc/keys to find the keyring {n}: {e}"))?;
+            find_keyring(&text, n).ok_or_else(|| {
+                format!("no keyring {n} in /proc/keys (is the nvme-keyring module loaded?)")
+            })
+        }
+    }
 }
 
 /// The option names the running kernel accepts.
@@ -162,6 +257,9 @@ impl KernelOptions {
             "dhchap_secret",
             "dhchap_ctrl_secret",
             "fast_io_fail_tmo",
+            "keyring",
+            "tls_key",
+            "tls",
         ] {
             k.names.insert(n.to_string());
         }
@@ -182,6 +280,12 @@ pub struct OptionString {
     shown: String,
     /// Tokens the kernel does not support, left out.
     pub omitted: Vec<&'static str>,
+    /// Why this string must not be written at all: the kernel lacks an
+    /// option that keeps the connection authenticated or encrypted
+    /// (dhchap_*, tls, keyring, tls_key). Connecting without it would
+    /// connect unauthenticated or in clear text (docs/configuration.md,
+    /// "Keys" and "TLS").
+    pub refused: Option<String>,
 }
 
 impl OptionString {
@@ -202,6 +306,23 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
+    /// Refuse the whole string (the first reason is kept).
+    fn refuse(&mut self, why: String) {
+        self.out.refused.get_or_insert(why);
+    }
+
+    /// An option the connection's security depends on: without kernel
+    /// support, refuse rather than leave it out.
+    fn must(&mut self, name: &'static str, value: Option<&str>, secret: bool, what: &str) {
+        if !self.kernel.supports(name) {
+            self.refuse(format!(
+                "the kernel does not support the connect option {name} (not in /dev/nvme-fabrics' \
+                 option list): not connecting without {what}"
+            ));
+        }
+        self.push(name, value, secret);
+    }
+
     fn push(&mut self, name: &'static str, value: Option<&str>, secret: bool) {
         if !self.kernel.supports(name) {
             self.out.omitted.push(name);
@@ -243,6 +364,7 @@ pub fn option_string(
             text: String::new(),
             shown: String::new(),
             omitted: Vec::new(),
+            refused: None,
         },
     };
     let set = |s: &str| !s.is_empty() && s != "none";
@@ -264,11 +386,33 @@ pub fn option_string(
     if let Some(h) = p.hostid {
         b.push("hostid", Some(&h.to_string()), false);
     }
+    const KEY: &str = "its DH-HMAC-CHAP key";
     if let Some(s) = &p.dhchap_secret {
-        b.push("dhchap_secret", Some(s.expose()), true);
+        b.must("dhchap_secret", Some(s.expose()), true, KEY);
     }
     if let Some(s) = &p.dhchap_ctrl_secret {
-        b.push("dhchap_ctrl_secret", Some(s.expose()), true);
+        b.must("dhchap_ctrl_secret", Some(s.expose()), true, KEY);
+    }
+    if let Some(t) = &p.tls {
+        const TLS: &str = "TLS (never in clear text)";
+        if id.transport != Transport::Tcp {
+            b.refuse(format!(
+                "TLS is for transport tcp only, not {}: not connecting",
+                id.transport.as_str()
+            ));
+        }
+        b.must("tls", None, false, TLS);
+        if let Some(k) = &t.keyring {
+            match keyring_serial(k) {
+                // libnvme writes serials in hex (src/nvme/fabrics.c); the
+                // kernel's match_int reads base 0.
+                Ok(n) => b.must("keyring", Some(&format!("0x{n:08x}")), false, TLS),
+                Err(why) => b.refuse(format!("{why}: not connecting without TLS")),
+            }
+        }
+        if let Some(n) = t.tls_key {
+            b.must("tls_key", Some(&format!("0x{n:08x}")), false, TLS);
+        }
     }
     let c = &p.conn;
     b.num("nr_io_queues", c.nr_io_queues, 1);
@@ -412,5 +556,109 @@ mod tests {
         assert!(!s.shown().contains("s3cr3t"));
         assert!(s.shown().contains("dhchap_secret=<redacted>"));
         assert!(!KernelOptions::legacy().supports("host_iface"));
+    }
+
+    // Issue 16: a kernel without an option that keeps the connection
+    // authenticated or encrypted gets no string at all.
+    #[test]
+    fn security_options_refuse_rather_than_drop() {
+        let k = KernelOptions::parse(
+            "instance=-1,cntlid=-1,transport=%s,traddr=%s,trsvcid=%s,nqn=%s,hostnqn=%s,hostid=%pU,ctrl_loss_tmo=%d\n",
+        );
+        let mut p = params();
+        assert_eq!(option_string(&tcp(""), &p, &k, 600).refused, None);
+        p.dhchap_secret = Secret::new("DHHC-1:01:s3cr3tK3y=:").ok();
+        let r = option_string(&tcp(""), &p, &k, 600).refused.unwrap();
+        assert!(
+            r.contains("dhchap_secret") && r.contains("DH-HMAC-CHAP") && !r.contains("s3cr3t"),
+            "{r}"
+        );
+        let mut p = params();
+        p.tls = Some(Tls::default());
+        let r = option_string(&tcp(""), &p, &k, 600).refused.unwrap();
+        assert!(r.contains("option tls ") && r.contains("clear text"), "{r}");
+        // A kernel with tls but no keyring option.
+        let k2 = KernelOptions::parse("transport=%s,traddr=%s,nqn=%s,hostnqn=%s,tls\n");
+        p.tls = Some(Tls {
+            keyring: Some(Keyring::Serial(5)),
+            tls_key: None,
+        });
+        let r = option_string(&tcp(""), &p, &k2, 600).refused.unwrap();
+        assert!(r.contains("option keyring "), "{r}");
+    }
+
+    #[test]
+    fn tls_options_in_hex_for_tcp_only() {
+        let mut p = params();
+        p.tls = Some(Tls {
+            keyring: Some(Keyring::Serial(0x2f2e_1d0c)),
+            tls_key: Some(77),
+        });
+        let s = option_string(&tcp(""), &p, &KernelOptions::all(), 600);
+        assert_eq!(s.refused, None);
+        assert!(
+            s.expose().contains(",hostid=01234567-89ab-cdef-0123-456789abcdef,tls,keyring=0x2f2e1d0c,tls_key=0x0000004d,"),
+            "{}",
+            s.expose()
+        );
+        assert_eq!(s.expose(), s.shown());
+        let rdma = Identity::new(&IdFields {
+            transport: "rdma",
+            traddr: "10.0.0.1",
+            subsysnqn: "nqn.x",
+            host_nqn: HOST,
+            ..Default::default()
+        })
+        .unwrap();
+        let r = option_string(&rdma, &p, &KernelOptions::all(), 600).refused;
+        assert!(r.is_some_and(|r| r.contains("tcp only")));
+        // A name not in /proc/keys refuses (no such keyring anywhere).
+        p.tls = Some(Tls {
+            keyring: Some(Keyring::Name("stacd-test-no-such-keyring".into())),
+            tls_key: None,
+        });
+        let r = option_string(&tcp(""), &p, &KernelOptions::all(), 600).refused;
+        assert!(r.is_some_and(|r| r.contains("stacd-test-no-such-keyring")));
+    }
+
+    #[test]
+    fn serials_and_keyring_names() {
+        assert_eq!(serial("123"), Ok(123));
+        assert_eq!(serial("0x1A"), Ok(26));
+        assert_eq!(serial("2147483647"), Ok(i32::MAX as u32));
+        for bad in [
+            "",
+            "0",
+            "0x",
+            "0x80000000",
+            "2147483648",
+            "-1",
+            "+5",
+            "1,tls",
+            "12a",
+            "0x1g",
+        ] {
+            assert!(serial(bad).is_err(), "{bad}");
+        }
+        assert_eq!(keyring(".nvme"), Ok(Keyring::Name(".nvme".into())));
+        assert_eq!(keyring("0x10"), Ok(Keyring::Serial(16)));
+        for bad in ["", ".nvme,tls_key=1", "a b", "x\n", &"a".repeat(65)] {
+            assert!(keyring(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn keyrings_found_by_name_in_proc_keys() {
+        let text = "\
+0b6e7a2c I--Q---     1 perm 3f010000     0     0 keyring   _ses: 1
+1f4b3a21 I------     1 perm 1f0f0000     0     0 keyring   .nvme: 1
+2a8d7c11 I--Q---     1 perm 3b010000     0     0 psk       NVMe0R01 nqn.h nqn.s: 32
+30000001 I------     1 perm 1f0f0000     0     0 user      .nvme: 3
+";
+        assert_eq!(find_keyring(text, ".nvme"), Some(0x1f4b_3a21));
+        assert_eq!(find_keyring(text, "_ses"), Some(0x0b6e_7a2c));
+        assert_eq!(find_keyring(text, "NVMe0R01"), None);
+        assert_eq!(find_keyring(text, ".nvm"), None);
+        assert_eq!(find_keyring("", ".nvme"), None);
     }
 }

@@ -867,6 +867,23 @@ impl Engine {
     ) {
         let Some(w) = self.wanted_of(id) else { return };
         let opts = params::option_string(&w.id, &w.params, &self.kopts, w.default_ctrl_loss_tmo());
+        if let Some(why) = &opts.refused {
+            // Never written: the kernel would connect unauthenticated or in
+            // clear text (params.rs, OptionString::refused). Nothing changes
+            // that before a reload (the option list and keyrings are the
+            // kernel's), so no retries until then.
+            let r = self.rt.entry(id.clone()).or_default();
+            if r.last_error.as_deref() != Some(why.as_str()) {
+                log::error!(
+                    "{id} Failed to connect to controller. {why} (no more attempts until a reload)"
+                );
+            }
+            r.attempts += 1;
+            r.gave_up = true;
+            r.next_try = None;
+            r.last_error = Some(why.clone());
+            return;
+        }
         for o in &opts.omitted {
             if self.warned_omitted.insert(o) {
                 log::warn!("the kernel does not support the connect option {o}; connecting without it ({id})");

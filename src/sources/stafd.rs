@@ -157,6 +157,7 @@ fn params(conf: &StacdConf, host: &HostIdentity, id: &Identity) -> ConnectParams
         hostid: hostid_for(host, &id.host_nqn),
         dhchap_secret: host.key.clone(),
         dhchap_ctrl_secret: None,
+        tls: None,
     }
 }
 

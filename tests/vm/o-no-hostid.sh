@@ -22,8 +22,7 @@ rc=$?
 echo "bare connect without hostid=: status $rc, reply ${r:-none}"
 dmesg | grep 'nvme_fabrics: found same' | tail -n 1
 for c in /sys/class/nvme/nvme*; do [ ! -e "$c/delete_controller" ] || echo 1 >"$c/delete_controller"; done
-i=0
-while [ "$(ctrl_count)" != 0 ] && [ $i -lt 50 ]; do usleep 100000; i=$((i + 1)); done
+check "the bare connect's controller is gone before stacd runs" wait_no_ctrl 5
 
 "$STACD" --once >/tmp/stacd.once.log 2>&1
 rc=$?

@@ -124,14 +124,6 @@ rm -f /etc/nvme/hostkey
 ID=$(stacd_id 4420 "$SUB1")
 # bad_round LABEL WORDS: stacd runs 20 s against a target that must refuse
 # it; every failure line names the controller and says WORDS
-wait_no_ctrl() { # wait_no_ctrl SECS: until /sys/class/nvme has no controller
-	local i=0 max=$(($1 * 100))
-	while [ "$(ctrl_count)" != 0 ]; do
-		[ "$i" -lt "$max" ] || return 1
-		i=$((i + 1))
-		usleep 10000
-	done
-}
 bad_round() {
 	dmesg -c >/dev/null
 	stacd_start >/dev/null

@@ -584,6 +584,16 @@ wait_gone() {
 	done
 }
 
+# wait_no_ctrl SECS: wait until /sys/class/nvme has no controller at all
+wait_no_ctrl() {
+	local i=0 max=$(($1 * 100))
+	while [ "$(ctrl_count)" != 0 ]; do
+		[ "$i" -lt "$max" ] || return 1
+		i=$((i + 1))
+		usleep 10000
+	done
+}
+
 # wait_ctrl_live PORT NQN [SECS]: wait until exactly one controller serves
 # 127.0.0.1:PORT NQN and it is live
 wait_ctrl_live() {

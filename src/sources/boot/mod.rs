@@ -693,6 +693,7 @@ fn boot_wanted(id: Identity, conn: &ConnParams, host: &HostIdentity, origin: Ori
             hostid: hostid_for(host, &id.host_nqn),
             dhchap_secret: None,
             dhchap_ctrl_secret: None,
+            tls: None,
         },
         id,
         origin,
@@ -714,6 +715,7 @@ fn dc_params(conn: &ConnParams, host: &HostIdentity, id: &Identity) -> ConnectPa
         hostid: hostid_for(host, &id.host_nqn),
         dhchap_secret: None,
         dhchap_ctrl_secret: None,
+        tls: None,
     }
 }
 
@@ -787,6 +789,7 @@ fn config_dc(
             hostid: hostid_for(host, &id.host_nqn),
             dhchap_secret: e.dhchap_secret.clone().or_else(|| host.key.clone()),
             dhchap_ctrl_secret: e.dhchap_ctrl_secret.clone(),
+            tls: e.tls.clone(),
         },
         io: conf.params.clone(),
         id,

@@ -134,6 +134,9 @@ pub struct ControllerEntry {
     pub host_nqn: Option<String>,
     pub dhchap_secret: Option<crate::model::secret::Secret>,
     pub dhchap_ctrl_secret: Option<crate::model::secret::Secret>,
+    /// `tls=true`, `keyring=`, `tls-key=` (docs/configuration.md, "TLS");
+    /// `None`: clear text.
+    pub tls: Option<crate::model::params::Tls>,
     /// Per-controller overrides; an invalid one is dropped with a warning
     /// (so `[Global]` applies).
     pub overrides: ConnParams,
@@ -279,10 +282,16 @@ pub const KEYS: &[(&str, &str)] = &[
 #[rustfmt::skip]
 pub const CONTROLLER_KEYS: &[&str] = &[
     "transport", "traddr", "trsvcid", "nqn", "subsysnqn", "host-traddr", "host-iface",
-    "host-nqn", "dhchap-secret", "dhchap-ctrl-secret",
+    "host-nqn", "dhchap-secret", "dhchap-ctrl-secret", "tls", "keyring", "tls-key",
     "hdr-digest", "data-digest", "kato", "nr-io-queues", "nr-write-queues", "nr-poll-queues",
     "queue-size", "reconnect-delay", "ctrl-loss-tmo", "disable-sqflow",
 ];
+
+/// Why a PSK is not a `tls-key=` value.
+const TLS_KEY_IS_A_PSK: &str =
+    "a PSK in interchange form: stacd does not insert keys; insert it with \
+    nvme check-tls-key --insert or /etc/nvme/tls-keys and give its serial, or leave tls-key out so \
+    that the kernel picks the PSK by identity";
 
 /// An integer as Python's `int()` reads it (§2.3): optional sign, ASCII
 /// digits, single `_` between digits; no hex, no empty string. Beyond i64 is
@@ -531,6 +540,7 @@ impl Sink<'_> {
             ..Default::default()
         };
         let mut bad_key = false;
+        let (mut tls_on, mut keyring, mut tls_key) = (None, None, None);
         for (k, v) in tokens {
             let mut secret = |s: &mut Option<crate::model::secret::Secret>, v: &str| {
                 if v.is_empty() {
@@ -556,6 +566,26 @@ impl Sink<'_> {
                 "host-nqn" => c.host_nqn = Some(v).filter(|v| !v.is_empty()),
                 "dhchap-secret" => secret(&mut c.dhchap_secret, &v),
                 "dhchap-ctrl-secret" => secret(&mut c.dhchap_ctrl_secret, &v),
+                // nvme-cli 2.13's names (`--tls`, `--keyring`, `--tls_key`,
+                // spelled `--tls-key` in its man page): docs/auth-tls.md §5.2.
+                // A bad value ignores the controller: one that asked for TLS
+                // is never connected in clear text.
+                "tls" | "keyring" | "tls-key" | "tls_key" => {
+                    let r = match k.as_str() {
+                        "tls" => boolean(&v).map(|b| tls_on = Some(b)),
+                        "keyring" => crate::model::params::keyring(&v).map(|r| keyring = Some(r)),
+                        _ if crate::model::secret::looks_like_key(&v) => Err(TLS_KEY_IS_A_PSK),
+                        _ => crate::model::params::serial(&v).map(|n| tls_key = Some(n)),
+                    };
+                    if let Err(why) = r {
+                        let msg = format!(
+                            "{k}: invalid value {} ({why}); controller ignored",
+                            shown(&v)
+                        );
+                        self.warn(e, msg);
+                        bad_key = true;
+                    }
+                }
                 _ => match slot(&mut c.overrides, &k) {
                     // docs/design.md D13: an invalid override falls back to
                     // [Global] (the original keeps the raw string or forces false).
@@ -589,6 +619,29 @@ impl Sink<'_> {
                     }
                 },
             }
+        }
+        // keyring= and tls-key= mean TLS (the kernel uses them for nothing
+        // else); with tls=false they contradict it.
+        let wants_tls = keyring.is_some() || tls_key.is_some();
+        if tls_on == Some(false) && wants_tls {
+            self.warn(
+                e,
+                "tls=false with keyring= or tls-key=: contradictory; controller ignored",
+            );
+            bad_key = true;
+        } else if tls_on == Some(true) || wants_tls {
+            c.tls = Some(crate::model::params::Tls { keyring, tls_key });
+        }
+        // The kernel allows tls, keyring and tls_key for tcp only
+        // (drivers/nvme/host/tcp.c, allowed_opts); a controller that asked
+        // for TLS is never connected without it.
+        if c.tls.is_some() && !c.transport.is_empty() && c.transport != "tcp" {
+            let msg = format!(
+                "tls: TLS is for transport tcp only, not {}; controller ignored",
+                shown(&c.transport)
+            );
+            self.warn(e, msg);
+            bad_key = true;
         }
         (!bad_key).then_some(c)
     }
@@ -1088,6 +1141,9 @@ pub(crate) mod tests {
                 Some(Slot::Bool(_)) => "true",
                 Some(Slot::Int(..)) => "16",
                 None if k.contains("secret") => "DHHC-1:00:a2V5:",
+                None if *k == "tls" => "true",
+                None if *k == "keyring" => ".nvme",
+                None if *k == "tls-key" => "5",
                 None => "nqn.x",
             };
             let (c, w) = parse(&format!(
@@ -1341,5 +1397,38 @@ pub(crate) mod tests {
             w[0]
         );
         assert_eq!(parse_controller_value("", Path::new("x")).0, None);
+    }
+
+    // Issue 16: TLS keys of controller= (docs/configuration.md, "TLS").
+    #[test]
+    #[rustfmt::skip]
+    fn tls_keys_and_their_errors() {
+        use crate::model::params::{Keyring, Tls};
+        let (c, w) = parse("[Controllers]\n\
+            controller=transport=tcp;traddr=1.1.1.1;nqn=a;tls=true\n\
+            controller=transport=tcp;traddr=1.1.1.1;nqn=b;keyring=.nvme;tls-key=0x1a2B\n\
+            controller=transport=tcp;traddr=1.1.1.1;nqn=c;tls=TRUE;keyring=123;tls_key=77\n\
+            controller=transport=tcp;traddr=1.1.1.1;nqn=d;tls=false\n\
+            controller=transport=rdma;traddr=1.1.1.1;nqn=e;tls=true\n\
+            controller=transport=tcp;traddr=1.1.1.1;nqn=f;tls=false;keyring=.nvme\n\
+            controller=transport=tcp;traddr=1.1.1.1;nqn=g;tls-key=NVMeTLSkey-1:01:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTIz:\n\
+            controller=transport=tcp;traddr=1.1.1.1;nqn=h;tls=yes\n\
+            controller=transport=tcp;traddr=1.1.1.1;nqn=i;keyring=.nvme,tls_key=5\n\
+            controller=transport=tcp;traddr=1.1.1.1;nqn=j;tls-key=0\n");
+        let nqns: Vec<&str> = c.controllers.iter().map(|c| c.subsysnqn.as_str()).collect();
+        assert_eq!(nqns, ["a", "b", "c", "d"], "{w:?}");
+        assert_eq!(c.controllers[0].tls, Some(Tls::default()));
+        assert_eq!(c.controllers[1].tls, Some(Tls { keyring: Some(Keyring::Name(".nvme".into())), tls_key: Some(0x1a2b) }));
+        assert_eq!(c.controllers[2].tls, Some(Tls { keyring: Some(Keyring::Serial(123)), tls_key: Some(77) }));
+        assert_eq!(c.controllers[3].tls, None);
+        assert!(c.controllers.iter().all(|c| c.extras.is_empty()), "{c:?}");
+        assert_eq!(w.len(), 6, "{w:?}");
+        assert_eq!(w[0], format!("{F}:6: [Controllers] controller: tls: TLS is for transport tcp only, not \"rdma\"; controller ignored"));
+        assert_eq!(w[1], format!("{F}:7: [Controllers] controller: tls=false with keyring= or tls-key=: contradictory; controller ignored"));
+        assert!(w[2].starts_with(&format!("{F}:8: [Controllers] controller: tls-key: invalid value <redacted> (a PSK in interchange form: stacd does not insert keys")), "{w:?}");
+        assert!(!w.iter().any(|w| w.contains("c2VjcmV0")), "{w:?}");
+        assert!(w[3].starts_with(&format!("{F}:9: [Controllers] controller: tls: invalid value \"yes\" (expected true or false); controller ignored")), "{w:?}");
+        assert!(w[4].starts_with(&format!("{F}:10: [Controllers] controller: keyring: invalid value")), "{w:?}");
+        assert!(w[5].starts_with(&format!("{F}:11: [Controllers] controller: tls-key: invalid value \"0\" (expected a key serial")), "{w:?}");
     }
 }

@@ -91,6 +91,7 @@ pub fn to_wanted(t: &DcTarget, page: &LogPage, notes: &mut Vec<String>) -> Vec<W
                     hostid: t.params.hostid,
                     dhchap_secret: None,
                     dhchap_ctrl_secret: None,
+                    tls: None,
                 },
                 origin: Origin::Discovery,
                 boot: t.boot,
@@ -598,6 +599,9 @@ fn job(
                 p.conn.kato = Some(PERSISTENT_KATO);
             }
             let opts = params::option_string(&t.id, &p, kopts, params::DEFAULT_CTRL_LOSS_TMO);
+            if let Some(why) = opts.refused {
+                return Err(why);
+            }
             log::debug!(
                 "{} Connecting discovery controller with {}",
                 t.id,
