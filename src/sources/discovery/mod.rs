@@ -556,6 +556,9 @@ pub enum DiscoveryError {
     Scan(std::io::Error),
     /// The kernel refused the discovery controller's connect.
     Connect(ConnectError),
+    /// Not connected at all: the kernel lacks an option the controller
+    /// needs (a key, TLS; model/params.rs `refused`), said in full.
+    Refused(String),
     /// Get Log Page on `device` failed or gave no consistent page.
     Page {
         device: String,
@@ -568,6 +571,7 @@ impl std::fmt::Display for DiscoveryError {
         match self {
             DiscoveryError::Scan(e) => write!(f, "cannot read the kernel's controllers: {e}"),
             DiscoveryError::Connect(e) => write!(f, "cannot connect: {e}"),
+            DiscoveryError::Refused(why) => f.write_str(why),
             DiscoveryError::Page { device, err } => write!(f, "{device}: {err}"),
         }
     }
@@ -600,7 +604,7 @@ fn job(
             }
             let opts = params::option_string(&t.id, &p, kopts, params::DEFAULT_CTRL_LOSS_TMO);
             if let Some(why) = opts.refused {
-                return Err(why);
+                return Err(DiscoveryError::Refused(why));
             }
             log::debug!(
                 "{} Connecting discovery controller with {}",
