@@ -948,6 +948,9 @@ impl Engine {
         let keyed = self.wanted_of(&d.id).is_some_and(|w| {
             w.params.dhchap_secret.is_some() || w.params.dhchap_ctrl_secret.is_some()
         });
+        let tls = self
+            .wanted_of(&d.id)
+            .is_some_and(|w| w.params.tls.is_some());
         let ncc_limit = match self.wanted_of(&d.id) {
             Some(w) if w.ncc && self.ncc_attempts > 0 => {
                 Some(u32::try_from(self.ncc_attempts).unwrap_or(u32::MAX))
@@ -988,7 +991,7 @@ impl Engine {
                 r.attempts += 1;
                 r.gave_up = true;
                 r.next_try = None;
-                let msg = describe(&e, keyed);
+                let msg = describe(&e, keyed, tls);
                 log::error!(
                     "{} Failed to connect to controller. {msg} (attempt {}); NCC is set: no more attempts (connect-attempts-on-ncc={}) until it clears or a reload",
                     d.id,
@@ -1006,7 +1009,7 @@ impl Engine {
                 };
                 let delay = jitter(&mut self.seed, base);
                 r.next_try = Some(now + delay);
-                let msg = describe(&e, keyed);
+                let msg = describe(&e, keyed, tls);
                 let changed = r.last_error.as_deref() != Some(msg.as_str());
                 if r.attempts <= 2 || changed {
                     log::error!(
@@ -1126,7 +1129,45 @@ impl Engine {
 /// FAILURE1/FAILURE2 before it answers (drivers/nvme/target/fabrics-cmd-auth.c),
 /// and the host then reports its own path error, "failed to receive
 /// success1, nvme status 880" (0x370), as EIO (docs/auth-tls.md 1.3).
-fn describe(e: &ConnectError, keyed: bool) -> String {
+///
+/// With TLS, three errnos have a TLS meaning first (drivers/nvme/host/tcp.c,
+/// net/handshake/netlink.c; ktls-utils' tlshd; docs/auth-tls.md 1.3): ESRCH,
+/// no handshake daemon listens; EACCES or EIO, the handshake failed; ENOKEY,
+/// no PSK in the keyring for this host and subsystem.
+fn describe(e: &ConnectError, keyed: bool, tls: bool) -> String {
+    if tls {
+        let why = match e {
+            ConnectError::Kernel(x) if *x == Errno::SRCH => Some(
+                "TLS: no handshake daemon answered the kernel (is tlshd of ktls-utils running?)",
+            ),
+            ConnectError::Kernel(x) if *x == Errno::ACCESS => Some(
+                "TLS: the handshake failed (tlshd: the target does not know this PSK identity, \
+                 or the PSKs differ; see tlshd's log)",
+            ),
+            ConnectError::Kernel(x) if *x == Errno::NOKEY => Some(
+                "TLS: no PSK for this host and subsystem in the keyring (insert one with nvme \
+                 check-tls-key --insert, or through /etc/nvme/tls-keys) or tls-key names no key",
+            ),
+            // ktls-utils 1.0's tlshd ends a handshake whose PSK the target
+            // does not share without an alert the kernel can map: the host
+            // logs "TLS handshake complete, error -5" and fails with EIO.
+            ConnectError::Kernel(x) if *x == Errno::IO => Some(
+                "TLS: the handshake failed or the target refused the connect (most often a PSK \
+                 the target does not share; the kernel logs \"TLS handshake complete, error -5\")",
+            ),
+            ConnectError::Kernel(x) if *x == Errno::KEYREVOKED => {
+                Some("TLS: the PSK named by tls-key was revoked")
+            }
+            ConnectError::Kernel(x) if *x == Errno::TIMEDOUT => Some(
+                "timed out (with TLS also a handshake tlshd did not finish within the kernel's \
+                 tls_handshake_timeout)",
+            ),
+            _ => None,
+        };
+        if let (Some(why), ConnectError::Kernel(x)) = (why, e) {
+            return format!("{why} (errno {})", x.raw_os_error());
+        }
+    }
     if keyed && matches!(e, ConnectError::Kernel(x) if *x == Errno::IO) {
         return format!(
             "{e}; with DH-HMAC-CHAP keys this is also how the kernel reports an authentication \
@@ -1153,6 +1194,39 @@ mod tests {
         ] {
             assert_eq!(Secs1(Duration::from_millis(ms)).to_string(), want, "{ms}");
         }
+    }
+
+    #[test]
+    fn tls_errnos_are_named_only_for_tls_controllers() {
+        let k = |e| ConnectError::Kernel(e);
+        let srch = describe(&k(Errno::SRCH), false, true);
+        assert!(
+            srch.contains("tlshd") && srch.ends_with("(errno 3)"),
+            "{srch}"
+        );
+        let acces = describe(&k(Errno::ACCESS), false, true);
+        assert!(
+            acces.contains("handshake failed") && acces.ends_with("(errno 13)"),
+            "{acces}"
+        );
+        let eio = describe(&k(Errno::IO), false, true);
+        assert!(eio.contains("PSK the target does not share"), "{eio}");
+        let nokey = describe(&k(Errno::NOKEY), false, true);
+        assert!(
+            nokey.contains("no PSK") && nokey.ends_with("(errno 126)"),
+            "{nokey}"
+        );
+        // Without TLS the same errnos keep their plain words.
+        assert!(describe(&k(Errno::NOKEY), false, false).contains("DH-HMAC-CHAP"));
+        assert_eq!(
+            describe(&k(Errno::ACCESS), false, false),
+            "permission denied (errno 13)"
+        );
+        // Errnos without a TLS meaning are unchanged for TLS controllers.
+        assert_eq!(
+            describe(&k(Errno::CONNREFUSED), false, true),
+            describe(&k(Errno::CONNREFUSED), false, false)
+        );
     }
 
     // Issue 12 case 3: `Instant + Duration` panics on overflow.
