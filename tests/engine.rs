@@ -826,3 +826,49 @@ fn missing_security_options_refuse_the_controller() {
         assert!(!err.contains("c2VjcmV0"), "{err}");
     }
 }
+
+// Issue 16: a DH-HMAC-CHAP key changed on reload goes to the live
+// controller's sysfs attribute (the kernel re-authenticates with it,
+// drivers/nvme/host/sysfs.c); nothing is disconnected or connected again,
+// and an unchanged key is not written.
+#[test]
+fn a_changed_key_on_reload_is_written_to_the_live_controller() {
+    const K1: &str = "DHHC-1:00:MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTGzT5M=:";
+    const K2: &str = "DHHC-1:00:MjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMpJ2X2c=:";
+    const C2: &str = "DHHC-1:01:MzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzM0F0bQ8=:";
+    let fr = FakeRoot::new("rekey");
+    let line = |extra: &str| {
+        format!(
+            "[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=4420;nqn={SUB1}{extra}\n"
+        )
+    };
+    fr.write_conf(&line(&format!(";dhchap-secret={K1}")));
+    let k = Arc::new(Recorder::new(&fr.root()));
+    let mut e = engine(&fr, &k);
+    settle(&mut e, all_live);
+    assert_eq!(k.connects().len(), 1);
+    let reload = |e: &mut Engine, text: &str| {
+        fr.write_conf(text);
+        let root = fr.root();
+        let (conf, _) = config::load_stacd_conf(&fr.conf_path()).expect("config");
+        let (host, _) = host::load_host(&root, &root.path(rel::SYS_CONF)).expect("host");
+        e.set_wanted(daemon::desired(&conf, &host));
+        settle(e, all_live);
+    };
+    reload(
+        &mut e,
+        &line(&format!(";dhchap-secret={K2};dhchap-ctrl-secret={C2}")),
+    );
+    assert_eq!(fr.attr("nvme0", "dhchap_secret"), K2);
+    assert_eq!(fr.attr("nvme0", "dhchap_ctrl_secret"), C2);
+    // The same keys again: nothing written (the marker stays).
+    std::fs::write(fr.path("sys/class/nvme/nvme0/dhchap_secret"), "marker").unwrap();
+    reload(
+        &mut e,
+        &line(&format!(";dhchap-secret={K2};dhchap-ctrl-secret={C2}")),
+    );
+    assert_eq!(fr.attr("nvme0", "dhchap_secret"), "marker");
+    assert_eq!(k.connects().len(), 1, "no new connect");
+    assert!(k.deletes().is_empty(), "nothing disconnected");
+    assert_eq!(e.owned().len(), 1);
+}

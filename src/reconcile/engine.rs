@@ -387,6 +387,9 @@ impl Engine {
                 }
             }
         }
+        for w in &wanted {
+            self.rekey(w);
+        }
         let keep: BTreeSet<&Identity> = wanted.iter().map(|w| &w.id).collect();
         for (id, o) in &self.owned {
             if o.boot && !keep.contains(id) && self.wanted_at.contains_key(id) {
@@ -405,6 +408,65 @@ impl Engine {
             .collect();
         self.wanted = wanted;
         self.dirty = true;
+    }
+
+    /// A DH-HMAC-CHAP key of a controller we own changed in the desired
+    /// set (a reload): the new key goes to the controller's sysfs attribute,
+    /// and the kernel re-authenticates the live association with it and
+    /// keeps it for its reconnects (drivers/nvme/host/sysfs.c,
+    /// `nvme_ctrl_dhchap_secret_store`; docs/auth-tls.md 1.5). The kernel
+    /// refuses (EINVAL) a key for a controller created without one, and
+    /// cannot drop a key: both are said, and apply once the controller is
+    /// connected anew. Nothing is disconnected here.
+    fn rekey(&self, w: &Wanted) {
+        let (Some(old), Some(o)) = (self.wanted_of(&w.id), self.owned.get(&w.id)) else {
+            return;
+        };
+        let pairs = [
+            (
+                "dhchap-secret",
+                "dhchap_secret",
+                &w.params.dhchap_secret,
+                &old.params.dhchap_secret,
+            ),
+            (
+                "dhchap-ctrl-secret",
+                "dhchap_ctrl_secret",
+                &w.params.dhchap_ctrl_secret,
+                &old.params.dhchap_ctrl_secret,
+            ),
+        ];
+        for (key, attr, new, was) in pairs {
+            if new == was {
+                continue;
+            }
+            let (id, dev) = (&w.id, &o.device);
+            let Some(k) = new else {
+                log::warn!(
+                    "{id} | {dev} - {key} removed from the configuration: the kernel cannot drop the \
+                     key of a controller; it applies when the controller is connected anew"
+                );
+                continue;
+            };
+            let path = self.root.nvme_ctrl(dev).join(attr);
+            match std::fs::write(&path, k.expose()) {
+                Ok(()) => log::info!(
+                    "{id} | {dev} - {key} changed: the new key is written to the kernel, which \
+                     re-authenticates the controller (see the kernel log)"
+                ),
+                Err(e) if e.raw_os_error() == Some(Errno::INVAL.raw_os_error()) => log::warn!(
+                    "{id} | {dev} - {key} changed, but the controller was connected without \
+                     {key} and the kernel cannot add one to it ({}: invalid argument); the key \
+                     applies when the controller is connected anew",
+                    path.display()
+                ),
+                Err(e) => log::warn!(
+                    "{id} | {dev} - {key} changed, but writing it to {} failed: {e}; the \
+                     controller keeps its old key",
+                    path.display()
+                ),
+            }
+        }
     }
 
     /// Every controller that is not connected gets an attempt now, even if
