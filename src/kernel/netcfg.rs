@@ -13,9 +13,10 @@
 
 use crate::sources::boot::nbft::Hfi;
 // The netlink and rtnetlink numbers both modules use are netif's.
+use crate::kernel::netif::{nlmsg, rta};
 use crate::kernel::netif::{
     AF_INET, AF_INET6, IFA_ADDRESS, IFA_LOCAL, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND,
-    IFLA_LINK, IFLA_LINKINFO, IFLA_VLAN_ID, NLMSG_HDRLEN, NLM_F_REQUEST, RTM_NEWADDR, RTM_NEWLINK,
+    IFLA_LINK, IFLA_LINKINFO, IFLA_VLAN_ID, NLM_F_REQUEST, RTM_NEWADDR, RTM_NEWLINK,
 };
 use rustix::net::{self, netlink, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 use std::io;
@@ -47,27 +48,10 @@ const IFA_F_NODAD: u32 = 0x02;
 /// IFNAMSIZ - 1 (linux/if.h).
 const IFNAME_MAX: usize = 15;
 
-fn rta(ty: u16, data: &[u8]) -> Vec<u8> {
-    let mut v = ((4 + data.len()) as u16).to_ne_bytes().to_vec();
-    v.extend_from_slice(&ty.to_ne_bytes());
-    v.extend_from_slice(data);
-    while v.len() % 4 != 0 {
-        v.push(0);
-    }
-    v
-}
-
-/// A request message: header, family header `body`, attributes.
+/// A request message: header, family header `body`, attributes; the
+/// kernel acknowledges it (NLM_F_ACK) with its error code.
 fn message(ty: u16, flags: u16, body: &[u8]) -> Vec<u8> {
-    let len = (NLMSG_HDRLEN + body.len()) as u32;
-    let mut v = Vec::with_capacity(len as usize);
-    v.extend_from_slice(&len.to_ne_bytes());
-    v.extend_from_slice(&ty.to_ne_bytes());
-    v.extend_from_slice(&(NLM_F_REQUEST | NLM_F_ACK | flags).to_ne_bytes());
-    v.extend_from_slice(&1u32.to_ne_bytes());
-    v.extend_from_slice(&0u32.to_ne_bytes());
-    v.extend_from_slice(body);
-    v
+    nlmsg(ty, NLM_F_REQUEST | NLM_F_ACK | flags, 1, body)
 }
 
 /// Send one request and read the kernel's acknowledgement: its error code.

@@ -299,14 +299,32 @@ fn add_addrs(ifaces: &mut [IfInfo], addrs: Vec<IfAddr>) {
 /// A dump request: `nlmsghdr` then the family header `body` (all zero:
 /// AF_UNSPEC, every interface).
 fn request(ty: u16, seq: u32, body: &[u8]) -> Vec<u8> {
+    nlmsg(ty, NLM_F_REQUEST | NLM_F_DUMP, seq, body)
+}
+
+/// A netlink message: the header (`struct nlmsghdr`, linux/netlink.h) and
+/// the family's `body`. Shared with [`crate::kernel::netcfg`]'s requests.
+pub(crate) fn nlmsg(ty: u16, flags: u16, seq: u32, body: &[u8]) -> Vec<u8> {
     let len = (NLMSG_HDRLEN + body.len()) as u32;
     let mut v = Vec::with_capacity(len as usize);
     v.extend_from_slice(&len.to_ne_bytes());
     v.extend_from_slice(&ty.to_ne_bytes());
-    v.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    v.extend_from_slice(&flags.to_ne_bytes());
     v.extend_from_slice(&seq.to_ne_bytes());
     v.extend_from_slice(&0u32.to_ne_bytes()); // nlmsg_pid: the kernel fills it
     v.extend_from_slice(body);
+    v
+}
+
+/// One route attribute (`struct rtattr`, linux/rtnetlink.h: length, type,
+/// data, padded to 4 bytes).
+pub(crate) fn rta(ty: u16, data: &[u8]) -> Vec<u8> {
+    let mut v = ((4 + data.len()) as u16).to_ne_bytes().to_vec();
+    v.extend_from_slice(&ty.to_ne_bytes());
+    v.extend_from_slice(data);
+    while v.len() % 4 != 0 {
+        v.push(0);
+    }
     v
 }
 
@@ -507,16 +525,6 @@ mod tests {
     fn nlmsg(ty: u16, flags: u16, body: &[u8]) -> Vec<u8> {
         let mut v = request(ty, 1, body);
         v[6..8].copy_from_slice(&flags.to_ne_bytes());
-        while v.len() % 4 != 0 {
-            v.push(0);
-        }
-        v
-    }
-
-    fn rta(ty: u16, data: &[u8]) -> Vec<u8> {
-        let mut v = ((4 + data.len()) as u16).to_ne_bytes().to_vec();
-        v.extend_from_slice(&ty.to_ne_bytes());
-        v.extend_from_slice(data);
         while v.len() % 4 != 0 {
             v.push(0);
         }

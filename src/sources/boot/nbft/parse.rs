@@ -188,11 +188,7 @@ impl<'a> Table<'a> {
         if count == 0 {
             return Ok(Vec::new());
         }
-        let err = |problem| NbftError::Descriptor {
-            desc,
-            offset,
-            problem,
-        };
+        let err = in_desc(desc, offset);
         if stride < size {
             return Err(err(Problem::TooSmall {
                 what: "descriptor length",
@@ -326,28 +322,14 @@ pub fn parse(bytes: &[u8]) -> Result<Nbft, NbftError> {
     };
 
     let control_offset = HEADER_SIZE as u64;
-    let control = t
-        .descriptor(control_offset, CONTROL_SIZE)
-        .map_err(|problem| NbftError::Descriptor {
-            desc: Desc::Control,
-            offset: control_offset,
-            problem,
-        })?;
+    let err = in_desc(Desc::Control, control_offset);
+    let control = t.descriptor(control_offset, CONTROL_SIZE).map_err(err)?;
     // libnvme returns an empty, successful decoding for a control
     // descriptor that is not valid.
     if control.u8(6) & VALID == 0 {
         return Ok(nbft);
     }
-    if control.u8(0) != ID_CONTROL {
-        return Err(NbftError::Descriptor {
-            desc: Desc::Control,
-            offset: control_offset,
-            problem: Problem::StructureId {
-                found: control.u8(0),
-                expected: ID_CONTROL,
-            },
-        });
-    }
+    structure_id(control, ID_CONTROL).map_err(err)?;
 
     nbft.host = Some(read_host(&t, control)?);
 
@@ -395,6 +377,25 @@ pub fn parse(bytes: &[u8]) -> Result<Nbft, NbftError> {
     Ok(nbft)
 }
 
+/// An error of descriptor `desc`, which starts at `offset` in the table.
+fn in_desc(desc: Desc, offset: u64) -> impl Fn(Problem) -> NbftError + Copy {
+    move |problem| NbftError::Descriptor {
+        desc,
+        offset,
+        problem,
+    }
+}
+
+/// Every NBFT structure starts with its Structure ID (NBFT 1.0, the first
+/// byte of each descriptor); a structure with another one is not the one
+/// its reference promised.
+fn structure_id(d: Le<'_>, expected: u8) -> Result<(), Problem> {
+    match d.u8(0) {
+        found if found == expected => Ok(()),
+        found => Err(Problem::StructureId { found, expected }),
+    }
+}
+
 /// A fixed-width ACPI text field: trailing spaces and NULs are padding.
 pub(super) fn ascii_field(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes)
@@ -406,22 +407,13 @@ pub(super) fn read_host(t: &Table<'_>, control: Le<'_>) -> Result<Host, NbftErro
     // The Host Descriptor location is an (offset, length) pair at 8; like
     // libnvme we read the fixed 1.0 descriptor at that offset.
     let offset = u64::from(control.u32(8));
-    let err = |problem| NbftError::Descriptor {
-        desc: Desc::Host,
-        offset,
-        problem,
-    };
+    let err = in_desc(Desc::Host, offset);
     let d = t.descriptor(offset, HOST_SIZE).map_err(err)?;
     let flags = d.u8(1);
     if flags & HOST_VALID == 0 {
         return Err(err(Problem::NotValid));
     }
-    if d.u8(0) != ID_HOST {
-        return Err(err(Problem::StructureId {
-            found: d.u8(0),
-            expected: ID_HOST,
-        }));
-    }
+    structure_id(d, ID_HOST).map_err(err)?;
     let nqn = t
         .heap_string(d.heap_ref(18), "host NQN")
         .map_err(err)?
@@ -451,20 +443,11 @@ pub(super) fn read_hfi(
     d: Le<'_>,
     problems: &mut Vec<NbftError>,
 ) -> Result<Option<Hfi>, NbftError> {
-    let err = |problem| NbftError::Descriptor {
-        desc: Desc::Hfi(n),
-        offset,
-        problem,
-    };
+    let err = in_desc(Desc::Hfi(n), offset);
     if d.u8(2) & VALID == 0 {
         return Ok(None);
     }
-    if d.u8(0) != ID_HFI {
-        return Err(err(Problem::StructureId {
-            found: d.u8(0),
-            expected: ID_HFI,
-        }));
-    }
+    structure_id(d, ID_HFI).map_err(err)?;
     let index = d.u8(1);
     let trtype = d.u8(3);
     if trtype != TRTYPE_TCP {
@@ -479,21 +462,12 @@ pub(super) fn read_hfi(
                 field: "transport info",
             })
         })?;
-    let ti_err = |problem| NbftError::Descriptor {
-        desc: Desc::HfiTransportInfo(n),
-        offset: u64::from(trinfo_ref.offset),
-        problem,
-    };
+    let ti_err = in_desc(Desc::HfiTransportInfo(n), u64::from(trinfo_ref.offset));
     let flags = ti.u8(6);
     if flags & HFI_TCP_VALID == 0 {
         return Err(ti_err(Problem::NotValid));
     }
-    if ti.u8(0) != ID_HFI_TRINFO {
-        return Err(ti_err(Problem::StructureId {
-            found: ti.u8(0),
-            expected: ID_HFI_TRINFO,
-        }));
-    }
+    structure_id(ti, ID_HFI_TRINFO).map_err(ti_err)?;
     if ti.u8(1) != 1 {
         return Err(ti_err(Problem::Version { found: ti.u8(1) }));
     }
@@ -540,21 +514,12 @@ pub(super) fn read_security(
     offset: u64,
     d: Le<'_>,
 ) -> Result<Option<Security>, NbftError> {
-    let err = |problem| NbftError::Descriptor {
-        desc: Desc::Security(n),
-        offset,
-        problem,
-    };
+    let err = in_desc(Desc::Security(n), offset);
     let flags = d.u16(2);
     if flags & u16::from(VALID) == 0 {
         return Ok(None);
     }
-    if d.u8(0) != ID_SECURITY {
-        return Err(err(Problem::StructureId {
-            found: d.u8(0),
-            expected: ID_SECURITY,
-        }));
-    }
+    structure_id(d, ID_SECURITY).map_err(err)?;
     let list = |at: usize, field: &'static str| -> Result<Vec<u8>, NbftError> {
         t.heap_object(d.heap_ref(at), field)
             .map(|b| b.unwrap_or_default().to_vec())
@@ -609,20 +574,11 @@ pub(super) fn read_discovery(
     offset: u64,
     d: Le<'_>,
 ) -> Result<WithProblems<Discovery>, NbftError> {
-    let err = |problem| NbftError::Descriptor {
-        desc: Desc::Discovery(n),
-        offset,
-        problem,
-    };
+    let err = in_desc(Desc::Discovery(n), offset);
     if d.u8(1) & VALID == 0 {
         return Ok(None);
     }
-    if d.u8(0) != ID_DISCOVERY {
-        return Err(err(Problem::StructureId {
-            found: d.u8(0),
-            expected: ID_DISCOVERY,
-        }));
-    }
+    structure_id(d, ID_DISCOVERY).map_err(err)?;
     let uri = t
         .heap_string(d.heap_ref(6), "discovery controller URI")
         .map_err(err)?
@@ -671,21 +627,12 @@ pub(super) fn read_ssns(
     offset: u64,
     d: Le<'_>,
 ) -> Result<WithProblems<SubsystemNs>, NbftError> {
-    let err = |problem| NbftError::Descriptor {
-        desc: Desc::Ssns(n),
-        offset,
-        problem,
-    };
+    let err = in_desc(Desc::Ssns(n), offset);
     let flags = d.u16(3);
     if flags & SSNS_VALID == 0 {
         return Ok(None);
     }
-    if d.u8(0) != ID_SSNS {
-        return Err(err(Problem::StructureId {
-            found: d.u8(0),
-            expected: ID_SSNS,
-        }));
-    }
+    structure_id(d, ID_SSNS).map_err(err)?;
     let trtype = d.u8(5);
     if trtype != TRTYPE_TCP {
         return Err(err(Problem::Transport { found: trtype }));
@@ -826,12 +773,7 @@ pub(super) fn read_ssns_ext_info(
     let Some(e) = t.heap_struct(r, "extended info", SSNS_EXT_SIZE)? else {
         return Ok(());
     };
-    if e.u8(0) != ID_SSNS_EXT_INFO {
-        return Err(Problem::StructureId {
-            found: e.u8(0),
-            expected: ID_SSNS_EXT_INFO,
-        });
-    }
+    structure_id(e, ID_SSNS_EXT_INFO)?;
     if e.u8(1) != 1 {
         return Err(Problem::Version { found: e.u8(1) });
     }
