@@ -18,10 +18,9 @@ use crate::kernel::netif::{
     AF_INET, AF_INET6, IFA_ADDRESS, IFA_LOCAL, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND,
     IFLA_LINK, IFLA_LINKINFO, IFLA_VLAN_ID, NLM_F_REQUEST, RTM_NEWADDR, RTM_NEWLINK,
 };
-use rustix::net::{self, netlink, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
+use rustix::net::{self, RecvFlags};
 use std::io;
 use std::net::IpAddr;
-use std::time::Duration;
 
 // linux/netlink.h
 const NLM_F_ACK: u16 = 0x4;
@@ -56,23 +55,7 @@ fn message(ty: u16, flags: u16, body: &[u8]) -> Vec<u8> {
 
 /// Send one request and read the kernel's acknowledgement: its error code.
 fn transact(msg: &[u8]) -> io::Result<()> {
-    let fd = net::socket_with(
-        AddressFamily::NETLINK,
-        SocketType::RAW,
-        SocketFlags::CLOEXEC,
-        None,
-    )?;
-    net::sockopt::set_socket_timeout(
-        &fd,
-        net::sockopt::Timeout::Recv,
-        Some(Duration::from_secs(5)),
-    )?;
-    net::sendto(
-        &fd,
-        msg,
-        SendFlags::empty(),
-        &netlink::SocketAddrNetlink::new(0, 0),
-    )?;
+    let fd = crate::kernel::netif::send_request(msg)?;
     let mut buf = vec![0u8; 8192];
     let (n, _) = net::recv(&fd, &mut buf[..], RecvFlags::empty())?;
     // walk() turns a negative NLMSG_ERROR code into that errno; an

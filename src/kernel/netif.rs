@@ -12,6 +12,7 @@
 //! `linux/if_addr.h`); every length in a reply is checked before use, so a
 //! malformed reply is an error or a skipped attribute, never a panic.
 
+use rustix::fd::OwnedFd;
 use rustix::net::{self, netlink, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -235,7 +236,7 @@ pub fn ip_eq(a: &str, b: &str) -> bool {
 /// overrun.
 #[derive(Debug)]
 pub struct Watch {
-    fd: rustix::fd::OwnedFd,
+    fd: OwnedFd,
     buf: Vec<u8>,
 }
 
@@ -328,27 +329,34 @@ pub(crate) fn rta(ty: u16, data: &[u8]) -> Vec<u8> {
     v
 }
 
-type Parser<T> = fn(&[u8]) -> io::Result<(Vec<T>, bool)>;
-
-/// Send one dump request on a fresh socket and collect the parsed replies
-/// until NLMSG_DONE. A fresh, unbound socket receives only the replies to
-/// this request, so sequence numbers need no checking.
-fn dump<T>(ty: u16, body: &[u8], parse: Parser<T>) -> io::Result<Vec<T>> {
+/// Open a fresh rtnetlink socket and send `msg` to the kernel; the reply
+/// is read from the socket returned. Shared with [`crate::kernel::netcfg`].
+pub(crate) fn send_request(msg: &[u8]) -> io::Result<OwnedFd> {
     let fd = net::socket_with(
         AddressFamily::NETLINK,
         SocketType::RAW,
         SocketFlags::CLOEXEC,
         None, // NETLINK_ROUTE is protocol 0
     )?;
-    // The kernel always answers a dump; the timeout only bounds the damage
-    // should it not.
+    // The kernel always answers; the timeout only bounds the damage should
+    // it not.
     net::sockopt::set_socket_timeout(
         &fd,
         net::sockopt::Timeout::Recv,
         Some(Duration::from_secs(5)),
     )?;
     let kernel = netlink::SocketAddrNetlink::new(0, 0);
-    net::sendto(&fd, &request(ty, 1, body), SendFlags::empty(), &kernel)?;
+    net::sendto(&fd, msg, SendFlags::empty(), &kernel)?;
+    Ok(fd)
+}
+
+type Parser<T> = fn(&[u8]) -> io::Result<(Vec<T>, bool)>;
+
+/// Send one dump request on a fresh socket and collect the parsed replies
+/// until NLMSG_DONE. A fresh, unbound socket receives only the replies to
+/// this request, so sequence numbers need no checking.
+fn dump<T>(ty: u16, body: &[u8], parse: Parser<T>) -> io::Result<Vec<T>> {
+    let fd = send_request(&request(ty, 1, body))?;
     // Dump datagrams are at most 32 KiB (kernel net/netlink/af_netlink.c,
     // netlink_dump); MSG_TRUNC reports a larger one instead of cutting it.
     let mut buf = vec![0u8; 64 * 1024];
