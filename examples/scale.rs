@@ -175,6 +175,7 @@ fn bench(n: usize, rounds: usize) -> Res<Figures> {
             scope: DisconnectScope::default(),
             trtypes: &[],
             net: &net,
+            held: &[],
             audit: true,
         });
         times[3].push(t.elapsed());

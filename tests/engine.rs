@@ -872,3 +872,59 @@ fn a_changed_key_on_reload_is_written_to_the_live_controller() {
     assert!(k.deletes().is_empty(), "nothing disconnected");
     assert_eq!(e.owned().len(), 1);
 }
+
+/// A mistyped key (or TLS setting) in a `controller=` line refuses the
+/// line; the live connection it names must not be disconnected for that,
+/// on a reload or at a restart, under either disconnect scope, and the
+/// fixed line takes it back without a new connect.
+#[test]
+fn a_refused_line_never_disconnects_what_it_names() {
+    const K1: &str = "DHHC-1:00:MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTGzT5M=:";
+    for scope in ["", "[I/O controller connection management]\ndisconnect-scope = all-connections-matching-disconnect-trtypes\n"] {
+        let fr = FakeRoot::new("refused-line");
+        let line = |extra: &str| {
+            format!(
+                "{scope}[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=4420;nqn={SUB1}{extra}\n"
+            )
+        };
+        fr.write_conf(&line(&format!(";dhchap-secret={K1}")));
+        let k = Arc::new(Recorder::new(&fr.root()));
+        let mut e = engine(&fr, &k);
+        settle(&mut e, all_live);
+        assert_eq!(k.connects().len(), 1);
+        let load = |e: &mut Engine, text: &str| {
+            fr.write_conf(text);
+            let root = fr.root();
+            let (conf, w) = config::load_stacd_conf(&fr.conf_path()).expect("config");
+            let (host, _) = host::load_host(&root, &root.path(rel::SYS_CONF)).expect("host");
+            e.set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
+            e.set_held(conf.refused.clone());
+            e.set_wanted(daemon::desired(&conf, &host));
+            settle(e, |_| true);
+            w
+        };
+        // a comma in the key, a key of another form, a contradictory TLS line
+        for bad in [
+            ";dhchap-secret=DHHC-1:00:MTEx,MTEx:",
+            ";dhchap-ctrl-secret=NVMeTLSkey-1:01:abc:",
+            ";tls=false;keyring=.nvme",
+        ] {
+            let w = load(&mut e, &line(bad));
+            assert_eq!(w.len(), 1, "{bad}: one warning: {w:?}");
+            assert!(k.deletes().is_empty(), "{scope}{bad}: nothing disconnected");
+            // a restart with the line still refused: nothing either
+            let mut e2 = engine(&fr, &k);
+            e2.set_held(config::load_stacd_conf(&fr.conf_path()).unwrap().0.refused);
+            settle(&mut e2, |_| true);
+            assert!(k.deletes().is_empty(), "{scope}{bad}: restart: nothing disconnected");
+        }
+        // fixed: the line manages its controller again, no new connect
+        load(&mut e, &line(&format!(";dhchap-secret={K1}")));
+        settle(&mut e, all_live);
+        assert_eq!(k.connects().len(), 1, "{scope}: no new connect");
+        assert!(k.deletes().is_empty());
+        // and a line removed for good still disconnects as before
+        load(&mut e, "[Controllers]\n");
+        assert_eq!(k.deletes(), ["nvme0"], "{scope}: removed: disconnected");
+    }
+}

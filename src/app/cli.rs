@@ -485,6 +485,7 @@ fn dry_run(s: Setup) -> u8 {
     let store = Store::read_only(&s.root.run_dir());
     let mut engine = Engine::new(&s.root, Arc::new(Inert), store, Retry::DAEMON);
     engine.set_policy(s.conf.disconnect_scope, &s.conf.disconnect_trtypes);
+    engine.set_held(s.conf.refused.clone());
     engine.set_wanted(s.inputs.desired(&s.conf, &s.host));
     let plan = engine.plan(Instant::now());
     for act in &plan.actions {

@@ -227,6 +227,7 @@ impl Daemon {
         let wake = Arc::new(wake_w);
         engine.set_waker(wake.clone());
         engine.set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
+        engine.set_held(conf.refused.clone());
         engine.set_ncc_attempts(conf.connect_attempts_on_ncc);
         let inputs = Inputs::default();
         let control = Control {
@@ -424,6 +425,7 @@ impl Daemon {
                 logging::set_debug(self.cli_tron || conf.tron);
                 self.engine
                     .set_policy(conf.disconnect_scope, &conf.disconnect_trtypes);
+                self.engine.set_held(conf.refused.clone());
                 self.engine.set_ncc_attempts(conf.connect_attempts_on_ncc);
                 self.conf = conf;
                 // A name may point elsewhere now: resolve again.

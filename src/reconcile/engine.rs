@@ -37,7 +37,7 @@ use crate::model::identity::{Identity, Transport};
 use crate::model::params::{self, KernelOptions};
 use crate::reconcile::plan::{self, Action, Busy, Keeping, Plan, PlanInput};
 use crate::reconcile::state::{Owned, OwnedMap, Store};
-use crate::sources::config::DisconnectScope;
+use crate::sources::config::{DisconnectScope, Pattern};
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -207,6 +207,8 @@ pub struct Engine {
     probe: Option<Duration>,
     /// The audit waits until every source of wanted controllers answered.
     audit_held: bool,
+    /// stacd.conf's refused `controller=` lines ([`Engine::set_held`]).
+    held: Vec<Pattern>,
     /// Hold connects whose host-iface has no link (the caller watches
     /// rtnetlink and calls [`Engine::links_changed`]).
     link_gate: bool,
@@ -299,6 +301,7 @@ impl Engine {
             ncc_attempts: 0,
             probe: None,
             audit_held: false,
+            held: Vec::new(),
             link_gate: false,
             soon: None,
             pruned: false,
@@ -367,6 +370,16 @@ impl Engine {
     pub fn hold_audit(&mut self, hold: bool) {
         if self.audit_held != hold {
             self.audit_held = hold;
+            self.dirty = true;
+        }
+    }
+
+    /// The identity patterns of stacd.conf's refused `controller=` lines:
+    /// a connection one names is never disconnected for the refusal (a
+    /// mistyped key on reload must not drop a live path).
+    pub fn set_held(&mut self, held: Vec<Pattern>) {
+        if self.held != held {
+            self.held = held;
             self.dirty = true;
         }
     }
@@ -612,6 +625,7 @@ impl Engine {
             scope: self.scope,
             trtypes: &self.trtypes,
             net: &self.net,
+            held: &self.held,
             audit: !self.audit_held,
         })
     }

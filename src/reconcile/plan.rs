@@ -18,7 +18,9 @@
 //!    spelling, e.g. after `ignore-iface` changed), ownership moves and
 //!    nothing is disconnected — the original bounces the connection here
 //!    (§4.11 step 5); else it is disconnected only if the disconnect scope
-//!    says so, otherwise released and the connection stays. A boot path is
+//!    says so, otherwise released and the connection stays; so is one that
+//!    a refused stacd.conf line still names (a bad key on reload never
+//!    drops a path; the audit skips those too). A boot path is
 //!    neither: it stays ours (so the audit never takes it) for as long as
 //!    it exists (D18);
 //! 5. audit (`disconnect-scope = all-connections-matching-disconnect-trtypes`,
@@ -34,7 +36,7 @@ use crate::kernel::netif::IfAddrs;
 use crate::kernel::sysfs::KernelCtrl;
 use crate::model::identity::{IdFields, Identity, Transport, DISCOVERY_NQN};
 use crate::reconcile::state::{Owned, OwnedMap};
-use crate::sources::config::DisconnectScope;
+use crate::sources::config::{DisconnectScope, Pattern};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Instant;
@@ -69,6 +71,10 @@ pub enum Keeping {
     /// A wanted identity adopted its device: the connection stays and
     /// changes hands.
     TakenOver,
+    /// The stacd.conf line of this line number that names it was refused
+    /// (a bad key, say): a refusal never disconnects; the line, once
+    /// fixed, adopts the device again.
+    Refused(usize),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,12 +147,15 @@ impl fmt::Display for Action {
 
 impl Keeping {
     /// Why the connection stays.
-    pub fn reason(self) -> &'static str {
+    pub fn reason(self) -> String {
         match self {
-            Keeping::Gone => "already gone",
-            Keeping::NoDisconnect => "left up: disconnect-scope=no-disconnect",
-            Keeping::Trtype => "left up: transport not in disconnect-trtypes",
-            Keeping::TakenOver => "left up: adopted by a wanted identity",
+            Keeping::Gone => "already gone".into(),
+            Keeping::NoDisconnect => "left up: disconnect-scope=no-disconnect".into(),
+            Keeping::Trtype => "left up: transport not in disconnect-trtypes".into(),
+            Keeping::TakenOver => "left up: adopted by a wanted identity".into(),
+            Keeping::Refused(line) => format!(
+                "left up: its controller= line (stacd.conf line {line}) is refused; fixed, it manages it again"
+            ),
         }
     }
 }
@@ -176,6 +185,9 @@ pub struct PlanInput<'a> {
     pub scope: DisconnectScope,
     pub trtypes: &'a [Transport],
     pub net: &'a IfAddrs,
+    /// stacd.conf's refused `controller=` lines: what they name is never
+    /// disconnected, by rule 4 or by the audit.
+    pub held: &'a [Pattern],
     /// Whether the audit may run now. The engine holds it while a source of
     /// wanted controllers has not answered yet (docs/design.md D3: never disconnect
     /// because a source is silent).
@@ -321,6 +333,14 @@ pub fn plan(inp: &PlanInput<'_>) -> Plan {
             });
             continue;
         }
+        if let Some(line) = held_by(inp.held, &id.as_pairs()) {
+            actions.push(Action::Release {
+                id: id.clone(),
+                device,
+                why: Keeping::Refused(line),
+            });
+            continue;
+        }
         let keep = match inp.scope {
             DisconnectScope::NoDisconnect => Some(Keeping::NoDisconnect),
             DisconnectScope::AllConnectionsMatchingDisconnectTrtypes
@@ -381,6 +401,12 @@ pub fn identity_of(dev: &KernelCtrl) -> Option<Identity> {
     .ok()
 }
 
+/// The line of the first refused stacd.conf line whose identity keys
+/// `pairs` has.
+fn held_by(held: &[Pattern], pairs: &[(&str, &str)]) -> Option<usize> {
+    held.iter().find(|p| p.matches(pairs)).map(|p| p.line)
+}
+
 /// Rule 5 (§3.6). Deliberate differences from the original (docs/design.md D23), both to never
 /// disconnect something that is, or is about to be, wanted:
 /// - a device that any wanted identity matches (adoption rules, §4.4) is
@@ -422,6 +448,18 @@ fn audit(inp: &PlanInput<'_>, taken: &HashSet<&str>, actions: &mut Vec<Action>) 
             .iter()
             .any(|w| crate::reconcile::matching::matches(&w.id, dev, inp.net))
         {
+            continue;
+        }
+        let pairs = [
+            ("transport", dev.transport.as_str()),
+            ("traddr", dev.traddr.as_str()),
+            ("trsvcid", dev.trsvcid.as_str()),
+            ("subsysnqn", dev.subsysnqn.as_str()),
+            ("host-traddr", dev.host_traddr.as_str()),
+            ("host-iface", dev.host_iface.as_str()),
+            ("host-nqn", dev.hostnqn.as_str()),
+        ];
+        if held_by(inp.held, &pairs).is_some() {
             continue;
         }
         if let Some(id) = identity_of(dev) {
@@ -505,6 +543,7 @@ mod tests {
             scope,
             trtypes: &[Transport::Tcp],
             net: &IfAddrs::default(),
+            held: &[],
             audit: true,
         });
         p.actions
@@ -534,6 +573,7 @@ mod tests {
             scope: DisconnectScope::default(),
             trtypes: &[],
             net: &IfAddrs::default(),
+            held: &[],
             audit: true,
         });
         assert_eq!(p.actions, [Action::Wait { id: a, until: None }]);
@@ -573,6 +613,7 @@ mod tests {
             scope: DisconnectScope::default(),
             trtypes: &[],
             net: &IfAddrs::default(),
+            held: &[],
             audit: true,
         });
         assert_eq!(
@@ -623,6 +664,7 @@ mod tests {
             scope,
             trtypes,
             net: &IfAddrs::default(),
+            held: &[],
             audit,
         })
         .changes()
@@ -717,6 +759,7 @@ mod tests {
             scope: audit,
             trtypes: &[Transport::Tcp],
             net: &IfAddrs::default(),
+            held: &[],
             audit: true,
         });
         assert_eq!(

@@ -188,6 +188,12 @@ pub struct StacdConf {
     pub connect_attempts_on_ncc: i64,
     pub controllers: Vec<ControllerEntry>,
     pub excludes: Vec<Pattern>,
+    /// `controller=` lines refused for a value that would change how the
+    /// controller is connected (a key that is not a key, a contradictory
+    /// TLS setting), as patterns of the identity keys they gave: a
+    /// connection they name is left as it is, never disconnected because
+    /// of the refusal (docs/configuration.md, "A line that is refused").
+    pub refused: Vec<Pattern>,
     /// `[Standalone]`: stacd's own sources (ours, not nvme-stas's).
     pub standalone: Standalone,
 }
@@ -245,6 +251,7 @@ impl StacdConf {
             connect_attempts_on_ncc: 0,
             controllers: Vec::new(),
             excludes: Vec::new(),
+            refused: Vec::new(),
             standalone: Standalone::default(),
         }
     }
@@ -530,10 +537,20 @@ impl Sink<'_> {
     }
 
     fn controller(&mut self, e: &ini::Entry) -> Option<ControllerEntry> {
-        let tokens = self.tokens(e)?;
+        self.controller_or_refused(e).ok()
+    }
+
+    /// A `controller=` entry, or `Err` with the pattern of the identity keys
+    /// of one refused for its keys or TLS settings (`None`: nothing to
+    /// match, or refused for something else).
+    fn controller_or_refused(
+        &mut self,
+        e: &ini::Entry,
+    ) -> Result<ControllerEntry, Option<Pattern>> {
+        let tokens = self.tokens(e).ok_or(None)?;
         if tokens.is_empty() {
             self.warn(e, "no key=value pair; ignored");
-            return None;
+            return Err(None);
         }
         let mut c = ControllerEntry {
             line: e.line,
@@ -643,7 +660,25 @@ impl Sink<'_> {
             self.warn(e, msg);
             bad_key = true;
         }
-        (!bad_key).then_some(c)
+        if !bad_key {
+            return Ok(c);
+        }
+        let keys: Vec<(String, String)> = [
+            ("transport", &c.transport),
+            ("traddr", &c.traddr),
+            ("trsvcid", &c.trsvcid),
+            ("subsysnqn", &c.subsysnqn),
+            ("host-traddr", &c.host_traddr),
+            ("host-iface", &c.host_iface),
+        ]
+        .into_iter()
+        .chain(c.host_nqn.as_ref().map(|n| ("host-nqn", n)))
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+        // A line without a subsystem names no controller to keep.
+        let names = keys.iter().any(|(k, _)| k == "subsysnqn");
+        Err(names.then_some(Pattern { line: c.line, keys }))
     }
 
     fn exclude(&mut self, e: &ini::Entry) -> Option<Pattern> {
@@ -716,7 +751,10 @@ pub fn parse_stacd_conf(text: &str, path: &Path) -> Result<(StacdConf, Vec<Warni
                 let n = w.value(e, int, "0").unwrap_or(0);
                 c.connect_attempts_on_ncc = if n == 1 { 2 } else { n };
             }
-            (CONTROLLERS, "controller") => c.controllers.extend(w.controller(e)),
+            (CONTROLLERS, "controller") => match w.controller_or_refused(e) {
+                Ok(x) => c.controllers.push(x),
+                Err(p) => c.refused.extend(p),
+            },
             (CONTROLLERS, "exclude") => c.excludes.extend(w.exclude(e)),
             (STANDALONE, "nbft") => c.standalone.nbft = w.value(e, boolean, "true").unwrap_or(true),
             (STANDALONE, "kernel-cmdline") => {
