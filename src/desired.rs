@@ -496,7 +496,7 @@ mod tests {
         HostIdentity {
             nqn: crate::model::identity::Value::new("nqn", NQN).unwrap(),
             id: HostId::parse("01234567-89ab-cdef-0123-456789abcdef"),
-            key: Secret::new("DHHC-1:00:hostkey:").ok(),
+            key: Secret::new("DHHC-1:00:C3XYGmiTHxAgTrLt5prkU/1zb+fFR3zs15M0B6ccdyfrvjWZ:").ok(),
             symname: None,
             source: HostSource::EtcNvme,
         }
@@ -537,7 +537,8 @@ mod tests {
         conf.params.kato = Some(30);
         let mut e = entry(5, "tcp", "1.1.1.1", "x");
         e.overrides.kato = Some(71);
-        e.dhchap_secret = Secret::new("DHHC-1:01:ctrl:").ok();
+        e.dhchap_secret =
+            Secret::new("DHHC-1:01:ZLA/Z8QA8Z6eZUpx65KvHfYwWEyWbnYTOkJEcgK0WYN8ps8D:").ok();
         conf.controllers = vec![
             e,
             entry(6, "tcp", "2.2.2.2", "y"),
@@ -551,14 +552,14 @@ mod tests {
         assert_eq!(w.params.conn.kato, Some(71));
         assert_eq!(
             w.params.dhchap_secret.as_ref().unwrap().expose(),
-            "DHHC-1:01:ctrl:"
+            "DHHC-1:01:ZLA/Z8QA8Z6eZUpx65KvHfYwWEyWbnYTOkJEcgK0WYN8ps8D:"
         );
         assert_eq!(w.origin, Origin::Config { line: 5 });
         let w = &d.wanted[1];
         assert_eq!(w.params.conn.kato, Some(30));
         assert_eq!(
             w.params.dhchap_secret.as_ref().unwrap().expose(),
-            "DHHC-1:00:hostkey:"
+            "DHHC-1:00:C3XYGmiTHxAgTrLt5prkU/1zb+fFR3zs15M0B6ccdyfrvjWZ:"
         );
         assert_eq!(
             w.params.hostid.map(|h| h.to_string()).as_deref(),

@@ -400,9 +400,13 @@ fn stacctl(bus: &Bus, uid: Option<&str>, args: &[&str]) -> Output {
 #[test]
 fn service_answers_like_the_original() {
     let fr = FakeRoot::new("dbus-svc");
-    std::fs::write(fr.path("etc/nvme/hostkey"), "DHHC-1:00:hostsecret:\n").unwrap();
+    std::fs::write(
+        fr.path("etc/nvme/hostkey"),
+        "DHHC-1:00:JU6Mv3HGFPLhiO00kYIaLegm/aWohqf887sIm00nOfq6UBFN:\n",
+    )
+    .unwrap();
     fr.write_conf(&format!(
-        "[Controllers]\n{}controller = transport=tcp;traddr=127.0.0.2;trsvcid=4420;nqn={SUB2};kato=71;hdr-digest=true;dhchap-ctrl-secret=DHHC-1:00:ctrlsecret:;zone=blue\n",
+        "[Controllers]\n{}controller = transport=tcp;traddr=127.0.0.2;trsvcid=4420;nqn={SUB2};kato=71;hdr-digest=true;dhchap-ctrl-secret=DHHC-1:00:OSegEdauCRtQ0zXn3/WGLhVMzCoDG2vJXOwdUcw2rhGDe+sc:;zone=blue\n",
         ctrl_line(4420, SUB1)
     ));
     let bus = Bus::start(&fr);

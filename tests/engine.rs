@@ -797,7 +797,7 @@ fn missing_security_options_refuse_the_controller() {
     let fr = FakeRoot::new("refuse");
     fr.write_conf(&format!(
         "[Controllers]\n\
-         controller=transport=tcp;traddr=127.0.0.1;trsvcid=4420;nqn={SUB1};dhchap-secret=DHHC-1:00:c2VjcmV0:\n\
+         controller=transport=tcp;traddr=127.0.0.1;trsvcid=4420;nqn={SUB1};dhchap-secret=DHHC-1:00:hG0Y9jGeP3mwOwe/iLZ4jMf/2QvxzzwaguBDNaWQ4pbjrxqp:\n\
          controller=transport=tcp;traddr=127.0.0.1;trsvcid=4421;nqn={SUB1};tls=true\n\
          {}",
         ctrl_line(4422, SUB2)
@@ -833,9 +833,11 @@ fn missing_security_options_refuse_the_controller() {
 // and an unchanged key is not written.
 #[test]
 fn a_changed_key_on_reload_is_written_to_the_live_controller() {
-    const K1: &str = "DHHC-1:00:MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTGzT5M=:";
-    const K2: &str = "DHHC-1:00:MjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMpJ2X2c=:";
-    const C2: &str = "DHHC-1:01:MzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzM0F0bQ8=:";
+    const K1: &str =
+        "DHHC-1:00:dVo5FavliFADLIf+p7pg00WeLaZRi+z695kVqVfjxyx8QEq78BY90COLN54f58WHrZv1tA==:";
+    const K2: &str =
+        "DHHC-1:00:js976Uqvq2nNI2cokvkCfLOWbe51inCACLdhmRCQ9OmagvEYjVroI3zfc2JBP7Jcgyr3jw==:";
+    const C2: &str = "DHHC-1:01:czMjPvYPO9QSh+4e3MFVQfLz0SuR0yfNHm7GjKZDStGHdY8d:";
     let fr = FakeRoot::new("rekey");
     let line = |extra: &str| {
         format!(
@@ -879,7 +881,8 @@ fn a_changed_key_on_reload_is_written_to_the_live_controller() {
 /// fixed line takes it back without a new connect.
 #[test]
 fn a_refused_line_never_disconnects_what_it_names() {
-    const K1: &str = "DHHC-1:00:MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTGzT5M=:";
+    const K1: &str =
+        "DHHC-1:00:dVo5FavliFADLIf+p7pg00WeLaZRi+z695kVqVfjxyx8QEq78BY90COLN54f58WHrZv1tA==:";
     for scope in ["", "[I/O controller connection management]\ndisconnect-scope = all-connections-matching-disconnect-trtypes\n"] {
         let fr = FakeRoot::new("refused-line");
         let line = |extra: &str| {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 const SUB: &str = "nqn.2024-01.io.testbed:sub1";
 
 /// A key of the kernel's form (DHHC-1, no hash, base64 of 36 bytes).
-const KEY: &str = "DHHC-1:00:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2Vj:";
+const KEY: &str = "DHHC-1:00:TqK6pgiTQZtMBKuLDIbyEZHfTfupGOEdBJvzYWkiwpLrhomS:";
 
 const FAST: Retry = Retry {
     first: Duration::from_millis(100),
@@ -275,7 +275,7 @@ fn case5_one_path_is_one_controller() {
 #[test]
 fn case6_misspelled_secrets_are_warned_and_hidden() {
     let fr = FakeRoot::new("h6");
-    fr.write_conf(&ctrl(";dhchap_secret=DHHC-1:00:S1:;DHCHAP-SECRET=S2"));
+    fr.write_conf(&ctrl(";dhchap_secret=DHHC-1:00:QK9HhYIk2Ii5KphoKc8ofDErT890kyeysw+BD34lZH/2dUMT:;DHCHAP-SECRET=S2"));
     let (c, w) = config::load_stacd_conf(&fr.conf_path()).expect("config");
     let w: Vec<String> = w.iter().map(ToString::to_string).collect();
     let file = fr.conf_path().display().to_string();

@@ -20,7 +20,8 @@ use stacd::sources::boot::{self, BootInputs, Sources};
 use stacd::sources::config::{self, host};
 
 const NQN: &str = "nqn.2014-08.org.nvmexpress:uuid:b0070000-0000-4000-8000-0000000000f7";
-const KEY: &str = "DHHC-1:00:c2VjdXJpdHlwcm9maWxla2V5Zm9ydGVzdHMxMjM0NTY3ODkwYWI=:";
+const KEY: &str =
+    "DHHC-1:00:/YlkjiKPf4TonQ39ZAj+sOxag82hlOyuW/p9Dm0jg1K8OKLZ0oODYYY0Vwc2Q7WH/lB68A==:";
 
 /// SSNS 1-4 at 127.0.0.1:4420 (sub1-sub4) through an HFI without a MAC (no
 /// interface needed), with profiles 1 (authentication required), 2 (secure

@@ -303,7 +303,7 @@ fn sys_conf_doc_documents_every_key_and_its_defaults_hold() {
     s.write(rel::HOSTID, "00000000-0000-4000-8000-000000000001\n");
     s.write(
         rel::HOSTKEY,
-        "DHHC-1:00:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0:\n",
+        "DHHC-1:00:zb3HJGLMxWeeTKWVzOHKPuqMkPVXYQf7FhEf62vyAT7ERCvv:\n",
     );
     let root = Root::new(&s.0);
     // A key readable by others is warned about (ssh's rule): not here.

@@ -738,7 +738,10 @@ mod tests {
     fn config_extras_redact_secrets() {
         let mut e = ControllerEntry {
             extras: vec![("zone".into(), "blue".into())],
-            dhchap_ctrl_secret: Secret::new("DHHC-1:00:abc:").ok(),
+            dhchap_ctrl_secret: Secret::new(
+                "DHHC-1:00:o6Nwod3W/IHmeE8jkGKZ7VxshGPHpmvxmWWNiLto4ZYK2bNF:",
+            )
+            .ok(),
             ..Default::default()
         };
         e.overrides.kato = Some(71);

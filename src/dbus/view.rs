@@ -456,9 +456,15 @@ mod tests {
     fn extras_that_look_secret_are_never_shown() {
         let mut v = view();
         v.ctrls[0].extras = vec![
-            ("dhchap_secret".into(), "DHHC-1:00:S1:".into()),
+            (
+                "dhchap_secret".into(),
+                "DHHC-1:00:QK9HhYIk2Ii5KphoKc8ofDErT890kyeysw+BD34lZH/2dUMT:".into(),
+            ),
             ("DHCHAP-SECRET".into(), "S2".into()),
-            ("zone".into(), "DHHC-1:00:S3:".into()),
+            (
+                "zone".into(),
+                "DHHC-1:00:j62rZXSp+SkD2UcZ892hyDusSUENZYhxkSq6SXW0Za7dEdmX:".into(),
+            ),
             ("rack".into(), "7".into()),
         ];
         for detailed in [false, true] {

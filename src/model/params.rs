@@ -545,14 +545,18 @@ mod tests {
     #[test]
     fn unsupported_options_are_left_out_and_secrets_hidden() {
         let mut p = params();
-        p.dhchap_secret = Secret::new("DHHC-1:01:s3cr3tK3y=:").ok();
-        p.dhchap_ctrl_secret = Secret::new("DHHC-1:01:def=:").ok();
+        p.dhchap_secret =
+            Secret::new("DHHC-1:01:UyBHnXNxOCzBKM8G0nFtwEtpcL6+FPVeWyp/fETpXmKH82Nf:").ok();
+        p.dhchap_ctrl_secret =
+            Secret::new("DHHC-1:01:Ni9+t4Rt3XB6HQvx3HM3nO27JUv4h4CaZcmj46vnVOtboi/n:").ok();
         let k = KernelOptions::parse(
             "instance=-1,cntlid=-1,transport=%s,traddr=%s,trsvcid=%s,nqn=%s,hostnqn=%s,hostid=%pU,ctrl_loss_tmo=%d,dhchap_secret=%s\n",
         );
         let s = option_string(&tcp("eth0"), &p, &k, 600);
         assert_eq!(s.omitted, vec!["host_iface", "dhchap_ctrl_secret"]);
-        assert!(s.expose().contains("dhchap_secret=DHHC-1:01:s3cr3tK3y=:"));
+        assert!(s
+            .expose()
+            .contains("dhchap_secret=DHHC-1:01:UyBHnXNxOCzBKM8G0nFtwEtpcL6+FPVeWyp/fETpXmKH82Nf:"));
         assert!(!s.shown().contains("s3cr3t"));
         assert!(s.shown().contains("dhchap_secret=<redacted>"));
         assert!(!KernelOptions::legacy().supports("host_iface"));
@@ -567,7 +571,8 @@ mod tests {
         );
         let mut p = params();
         assert_eq!(option_string(&tcp(""), &p, &k, 600).refused, None);
-        p.dhchap_secret = Secret::new("DHHC-1:01:s3cr3tK3y=:").ok();
+        p.dhchap_secret =
+            Secret::new("DHHC-1:01:UyBHnXNxOCzBKM8G0nFtwEtpcL6+FPVeWyp/fETpXmKH82Nf:").ok();
         let r = option_string(&tcp(""), &p, &k, 600).refused.unwrap();
         assert!(
             r.contains("dhchap_secret") && r.contains("DH-HMAC-CHAP") && !r.contains("s3cr3t"),

@@ -43,18 +43,85 @@ impl Secret {
             && b[2] == b':'
             && b[b.len() - 1] == b':'
             && b[3..b.len() - 1].iter().all(b64);
-        if ok {
-            no_core_dumps();
-            Ok(Secret(s.into()))
-        } else {
-            Err(NOT_A_KEY)
+        if !ok {
+            return Err(NOT_A_KEY);
         }
+        key_material(&b[3..b.len() - 1])?;
+        no_core_dumps();
+        Ok(Secret(s.into()))
     }
 
     /// The key itself, for the kernel's option string only.
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+/// The checks the kernel makes of a key's base64 text before it sends
+/// anything (drivers/nvme/common/auth.c, `nvme_auth_extract_key`; seen on
+/// 6.12: "Invalid key len 18", "key crc mismatch"): it decodes to a key of
+/// 32, 48 or 64 bytes followed by the key's CRC-32, little-endian. A key
+/// failing them is refused here, where the file and line can be named,
+/// instead of at every connect as EINVAL or EKEYREJECTED, which reads like
+/// a target refusing a key (docs/auth-tls.md 1.3, 3.1).
+fn key_material(text: &[u8]) -> Result<(), &'static str> {
+    let bytes =
+        base64(text).ok_or("not a DH-HMAC-CHAP key: its text after DHHC-1:NN: is not base64")?;
+    let Some(n) = [36, 52, 68].into_iter().find(|n| *n == bytes.len()) else {
+        return Err(
+            "not a DH-HMAC-CHAP key: it decodes to a length the kernel refuses \
+                    (a key of 32, 48 or 64 bytes and its CRC-32; cut or pasted twice?)",
+        );
+    };
+    let (key, crc) = bytes.split_at(n - 4);
+    if crc32(key).to_le_bytes() != crc {
+        return Err(
+            "not a DH-HMAC-CHAP key: its CRC-32 does not match its bytes \
+                    (a mistyped key; nvme check-dhchap-key tells)",
+        );
+    }
+    Ok(())
+}
+
+/// RFC 4648 base64 with its `=` padding at the end only; `None` for any
+/// other character or a padding in the middle.
+fn base64(text: &[u8]) -> Option<Vec<u8>> {
+    let body = text
+        .strip_suffix(b"==")
+        .or_else(|| text.strip_suffix(b"="))
+        .unwrap_or(text);
+    let mut out = Vec::with_capacity(body.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for &c in body {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// CRC-32 (IEEE 802.3, reflected, as zlib's crc32 and the kernel's
+/// `~crc32(~0, ...)` compute it).
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+        }
+    }
+    !crc
 }
 
 /// From the first key read on, the process is not dumpable: no core file
@@ -136,29 +203,33 @@ pub fn shown_param(arg: &str) -> String {
 mod tests {
     use super::*;
 
+    // 32 bytes and their CRC-32, as nvme gen-dhchap-key writes a key
+    const KEY: &str = "DHHC-1:00:H0D8ktokFpR1CXnubPWC8tXX0o4YM13gWrxU0FYOD1PSgP0x:";
+
     #[test]
     fn a_key_read_makes_the_process_undumpable() {
         use rustix::process::{dumpable_behavior, DumpableBehavior};
-        Secret::new("DHHC-1:00:abc=:").unwrap();
+        Secret::new(KEY).unwrap();
         assert_eq!(dumpable_behavior().unwrap(), DumpableBehavior::NotDumpable);
     }
 
     #[test]
     fn never_prints_itself() {
-        let s = Secret::new("DHHC-1:00:abc=:").unwrap();
+        let s = Secret::new(KEY).unwrap();
         assert_eq!(
             format!("{s} {s:?} {:?}", Some(&s)),
             "<redacted> <redacted> Some(<redacted>)"
         );
-        assert_eq!(s.expose(), "DHHC-1:00:abc=:");
+        assert_eq!(s.expose(), KEY);
     }
 
     // Issue 12 case 1: a `,` in a key would add options of its own.
     #[test]
     fn only_keys_of_the_kernel_form() {
         for ok in [
-            "DHHC-1:00:abc=:",
-            "DHHC-1:03:qwertyuioplkjhgfdsazxcvbnm0123456789QWERTYUIOPLKJHGFDSAZXCVBNM0101+/==:",
+            KEY,
+            "DHHC-1:03:Umd2iCLuYk1I/OFexcp5y9YCy39MIVelFlVpkfIu+Me173sY0f9BxZNw77CFhlHUSpNsEbexRMSP4E3zxqPo2mGvxl0=:",
+            "DHHC-1:02:rMKNsr63tCuqHLAkPUAcy04/zkTXsCh5pSeZqt/1QVItiCJZiy+mZPnVFWwAySSAwQchQQ==:",
         ] {
             assert!(Secret::new(ok).is_ok(), "{ok}");
         }
@@ -178,6 +249,49 @@ mod tests {
         ] {
             let e = Secret::new(bad).unwrap_err();
             assert!(!e.contains("evil"), "{e}");
+        }
+    }
+
+    // What the kernel would refuse at every connect (drivers/nvme/common/
+    // auth.c: "key crc mismatch", "Invalid key len"), refused at load with
+    // what is wrong.
+    #[test]
+    fn a_mistyped_or_cut_key_is_refused_with_its_fault() {
+        let cases = [
+            // one bit of the key changed, the CRC left as it was
+            (
+                "DHHC-1:00:SfsQsV89RKCdyC0CsGWB4MDGlHjJ/Sz4+Qk2WQGaFofbLHRA:",
+                "CRC-32",
+            ),
+            // a 16-byte key with a right CRC: a length the kernel refuses
+            ("DHHC-1:00:279UNC8AaEna5+6f87Ah4F0pdYQ=:", "length"),
+            // the key cut short
+            (&KEY[..KEY.len() - 5], "form"),
+            (&format!("{}:", &KEY[..KEY.len() - 5]), "length"),
+            // a key pasted twice
+            (
+                &format!("{}{}", &KEY[..KEY.len() - 1], &KEY[10..]),
+                "length",
+            ),
+            // padding in the middle
+            (
+                "DHHC-1:00:H0D8=tokFpR1CXnubPWC8tXX0o4YM13gWrxU0FYOD1PSgP0x:",
+                "base64",
+            ),
+            // one character of the base64 changed
+            (
+                "DHHC-1:00:H0D8ktokFpR1CXnubPWC8tXX0o4YM13gWrxU0FYOD1PSgP0y:",
+                "CRC-32",
+            ),
+        ];
+        for (bad, why) in cases {
+            let e = Secret::new(bad).unwrap_err();
+            let why = if why == "form" {
+                "expected DHHC-1"
+            } else {
+                why
+            };
+            assert!(e.contains(why), "{bad}: {e}");
         }
     }
 

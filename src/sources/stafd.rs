@@ -329,7 +329,7 @@ mod tests {
     #[test]
     fn secret_members_of_a_log_page_entry_are_hidden() {
         let (p, _) = parse_pages(
-            r#"[{"discovery-controller": {}, "log-pages": [{"subtype": "nvme", "dhchap_key": "x", "tsas": "DHHC-1:00:y:"}]}]"#,
+            r#"[{"discovery-controller": {}, "log-pages": [{"subtype": "nvme", "dhchap_key": "x", "tsas": "DHHC-1:00:R0Cco4buxWUfW/XxcBudgYhw3lJqlPGmjCMUedZNYLSFWCL2:"}]}]"#,
         )
         .unwrap();
         assert_eq!(

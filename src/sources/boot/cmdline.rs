@@ -703,7 +703,7 @@ mod tests {
     fn durations_capped_and_secrets_hidden() {
         let c = parse(
             "rd.stacd.budget=18446744073709551615 rd.stacd.grace=99999999999999999999999 \
-             rd.stacd.timeout=31536000 rd.stacd.dhchap_key=DHHC-1:00:S1: rd.nvmf.hostkey=S2 \
+             rd.stacd.timeout=31536000 rd.stacd.dhchap_key=DHHC-1:00:QK9HhYIk2Ii5KphoKc8ofDErT890kyeysw+BD34lZH/2dUMT: rd.nvmf.hostkey=S2 \
              rd.stacd.controller=transport=tcp,traddr=1.1.1.1,nqn=nqn.x,Dhchap_Secret=S3",
         );
         let year = crate::reconcile::engine::MAX_WAIT;
@@ -724,7 +724,7 @@ mod tests {
         let c = parse(
             "rd.stacd.controller=transport=tcp,traddr=10.0.0.5,trsvcid=4420,nqn=nqn.x,hdr-digest=true,host-iface=eth1 \
              \"rd.stacd.controller=transport=tcp;traddr=10.0.0.6;nqn=nqn.y\" \
-             rd.stacd.controller=transport=tcp,traddr=1.1.1.1,nqn=nqn.z,dhchap-secret=DHHC-1:00:abc: \
+             rd.stacd.controller=transport=tcp,traddr=1.1.1.1,nqn=nqn.z,dhchap-secret=DHHC-1:00:o6Nwod3W/IHmeE8jkGKZ7VxshGPHpmvxmWWNiLto4ZYK2bNF: \
              rd.stacd.controller=",
         );
         assert_eq!(c.stacd.controllers.len(), 2);

@@ -341,7 +341,10 @@ mod tests {
                     ..Default::default()
                 },
                 hostid: HostId::parse("11111111-2222-3333-4444-555555555555"),
-                dhchap_secret: crate::model::secret::Secret::new("DHHC-1:00:s3cr3t:").ok(),
+                dhchap_secret: crate::model::secret::Secret::new(
+                    "DHHC-1:00:x/dTRyaGzRZUf3NMPFcHBAcXmzTxcu/zb6aYIaHey4GTQBwr:",
+                )
+                .ok(),
                 dhchap_ctrl_secret: None,
                 tls: None,
             },

@@ -403,7 +403,7 @@ mod tests {
 
     const NQN: &str = "nqn.2014-08.org.nvmexpress:uuid:9aae2691-b275-4b64-8bfe-5da429a2bab9";
     const ID: &str = "56529e15-0f3e-4ede-87e2-63932a4adb99";
-    const KEY: &str = "DHHC-1:03:qwertyuioplkjhgfdsazxcvbnm0123456789QWERTYUIOPLKJHGFDSAZXCVBNM010101010101010101010101010101:";
+    const KEY: &str = "DHHC-1:03:RZ3pYipvu3jgn0JVERUyZFOefhf0c/rlphhz2SmTlZt9JiFtG3a5Yn8+4poro+3N2HJru1lKNvSovfkUcBXuvt7obec=:";
     const SYS: &str = rel::SYS_CONF;
 
     /// Resolve with `files` (relative path, content, mode 0600) under a
@@ -654,11 +654,17 @@ mod tests {
         );
         // Secrets stay out of every message, even when something is wrong.
         let sys = format!("[Host]\nnqn=nqn.x\nkey={KEY}\nkey\n");
-        let files = [(SYS, &*sys), (rel::HOSTKEY, "DHHC-1:00:SECRET:")];
+        let files = [
+            (SYS, &*sys),
+            (
+                rel::HOSTKEY,
+                "DHHC-1:00:26gRZK7wMudgXgiBreq7h5KL8+ooYJAxCGj3M2yVnWyPL4PH:",
+            ),
+        ];
         let (h, w) = run("host-secret", &files, &[]).expect("resolves");
         assert_eq!(
             h.key.as_ref().map(Secret::expose),
-            Some("DHHC-1:00:SECRET:")
+            Some("DHHC-1:00:26gRZK7wMudgXgiBreq7h5KL8+ooYJAxCGj3M2yVnWyPL4PH:")
         );
         assert!(
             w.len() == 1 && !w[0].contains("SECRET") && !w[0].contains(KEY),

@@ -956,7 +956,7 @@ pub(crate) mod tests {
             [I/O controller connection management]\ndisconnect-scope = joe\n\
             disconnect-trtypes = bob\nconnect-attempts-on-ncc = 1\n\n[Controllers]\n\
             controller=transport=tcp;traddr=100.100.100.100;host-iface=enp0s8\n\
-            controller=transport=tcp;traddr=100.100.100.200;host-iface=enp0s7;dhchap-ctrl-secret=DHHC-1:00:c3VwZXI=:;hdr-digest=true;data-digest=true;nr-io-queues=8;nr-write-queues=6;nr-poll-queues=4;queue-size=400;kato=71;reconnect-delay=13;ctrl-loss-tmo=666;disable-sqflow=true\n\
+            controller=transport=tcp;traddr=100.100.100.200;host-iface=enp0s7;dhchap-ctrl-secret=DHHC-1:00:SL79bwRM9sl0612GezsBBQCFIiAWVC1lJ8NwstQldFFM3CegZlcfqHjNlclGYg34U3mjJw==:;hdr-digest=true;data-digest=true;nr-io-queues=8;nr-write-queues=6;nr-poll-queues=4;queue-size=400;kato=71;reconnect-delay=13;ctrl-loss-tmo=666;disable-sqflow=true\n\
             exclude=transport=tcp;traddr=10.10.10.10\n");
         let mut want = defaults();
         want.tron = true;
@@ -967,7 +967,7 @@ pub(crate) mod tests {
             line, transport: "tcp".into(), traddr: traddr.into(), host_iface: iface.into(), ..Default::default()
         };
         want.controllers = vec![tcp(12, "100.100.100.100", "enp0s8"), ControllerEntry {
-            dhchap_ctrl_secret: Secret::new("DHHC-1:00:c3VwZXI=:").ok(),
+            dhchap_ctrl_secret: Secret::new("DHHC-1:00:SL79bwRM9sl0612GezsBBQCFIiAWVC1lJ8NwstQldFFM3CegZlcfqHjNlclGYg34U3mjJw==:").ok(),
             overrides: ConnParams {
                 hdr_digest: Some(true), data_digest: Some(true), kato: Some(71), nr_io_queues: Some(8),
                 nr_write_queues: Some(6), nr_poll_queues: Some(4), queue_size: Some(400),
@@ -1099,7 +1099,7 @@ pub(crate) mod tests {
     fn controller_entries() {
         let (c, w) = parse("[Controllers]\ncontroller=transport=tcp;traddr=1.1.1.1;nqn=x\n\
             controller=transport=fc;traddr=nn-0x1:pn-0x2;nqn=x;host-nqn=nqn.other;zone=blue\n\
-            controller=transport=tcp;traddr=1.1.1.1;nqn=x;dhchap-secret=DHHC-1:01:abc=:\n\
+            controller=transport=tcp;traddr=1.1.1.1;nqn=x;dhchap-secret=DHHC-1:01:TAr7XaUd6Wwa4FBVXrU3DaBjlNNEkxyuSYKEbV51oBGvc40j:\n\
             controller=transport=tcp;traddr=1.1.1.1;nqn=x;kato=abc;queue-size=5;hdr-digest=yes;nr-io-queues=4\n\
             controller=\ncontroller\ncontroller=;\n");
         assert_eq!(c.controllers.len(), 4);
@@ -1112,7 +1112,7 @@ pub(crate) mod tests {
         assert_eq!(id(&c.controllers[1]).as_deref(), Ok("(fc, nn-0x1:pn-0x2, , x)"));
         assert_eq!(c.controllers[1].host_nqn.as_deref(), Some("nqn.other"));
         assert_eq!(c.controllers[1].extras, pairs(&[("zone", "blue")]));
-        assert_eq!(c.controllers[2].dhchap_secret.as_ref().map(Secret::expose), Some("DHHC-1:01:abc=:"));
+        assert_eq!(c.controllers[2].dhchap_secret.as_ref().map(Secret::expose), Some("DHHC-1:01:TAr7XaUd6Wwa4FBVXrU3DaBjlNNEkxyuSYKEbV51oBGvc40j:"));
         assert_eq!(c.controllers[3].overrides, ConnParams { nr_io_queues: Some(4), ..Default::default() });
         assert_eq!(c.controllers[3].line, 5);
         assert_eq!(w.len(), 7, "{w:?}");
@@ -1178,7 +1178,9 @@ pub(crate) mod tests {
             let v = match slot(&mut p, k) {
                 Some(Slot::Bool(_)) => "true",
                 Some(Slot::Int(..)) => "16",
-                None if k.contains("secret") => "DHHC-1:00:a2V5:",
+                None if k.contains("secret") => {
+                    "DHHC-1:00:hdLAnFlqXBliYGAKx0TxJdtteD6bkYJ6qKRjnMbKESQHtcN7:"
+                }
                 None if *k == "tls" => "true",
                 None if *k == "keyring" => ".nvme",
                 None if *k == "tls-key" => "5",
@@ -1256,7 +1258,7 @@ pub(crate) mod tests {
     #[test]
     #[rustfmt::skip]
     fn misspelled_secrets_warn_and_never_show() {
-        let (c, w) = parse("[Controllers]\ncontroller=transport=tcp;traddr=1.1.1.1;nqn=x;dhchap_secret=DHHC-1:00:S1:;DHCHAP-SECRET=S2;zone=DHHC-1:00:S3:;Zone=red\n");
+        let (c, w) = parse("[Controllers]\ncontroller=transport=tcp;traddr=1.1.1.1;nqn=x;dhchap_secret=DHHC-1:00:QK9HhYIk2Ii5KphoKc8ofDErT890kyeysw+BD34lZH/2dUMT:;DHCHAP-SECRET=S2;zone=DHHC-1:00:j62rZXSp+SkD2UcZ892hyDusSUENZYhxkSq6SXW0Za7dEdmX:;Zone=red\n");
         assert_eq!(c.controllers[0].extras, pairs(&[("dhchap_secret", REDACTED), ("DHCHAP-SECRET", REDACTED), ("zone", REDACTED), ("Zone", "red")]));
         assert_eq!(c.controllers[0].dhchap_secret, None);
         assert_eq!(w.len(), 4, "{w:?}");
@@ -1264,7 +1266,7 @@ pub(crate) mod tests {
         assert!(w[3].ends_with("\"Zone\": unknown key: not sent to the kernel (kept for exclude= and D-Bus)"), "{w:?}");
         assert!(w.iter().all(|m| !m.contains("S1") && !m.contains("S2") && !m.contains("S3")), "{w:?}");
         // A key pasted as a key name is not shown either.
-        let (_, w) = parse("[Controllers]\ncontroller=transport=tcp;DHHC-1:00:S4=:\n");
+        let (_, w) = parse("[Controllers]\ncontroller=transport=tcp;DHHC-1:00:hoDxSkIfEQKCmEyV0AzTuzZgAciCwVBeA8/U4Ify9tAhITm3RhQVyxy4wXfNjYmvsAVHOg==:\n");
         assert!(w.iter().all(|m| !m.contains("S4")), "{w:?}");
     }
 
@@ -1312,7 +1314,7 @@ pub(crate) mod tests {
     #[test]
     fn a_readable_file_with_keys_is_warned_about() {
         let dir = TempDir::new("conf-mode");
-        let p = dir.write("stacd.conf", b"[Controllers]\ncontroller=transport=tcp;traddr=1.1.1.1;nqn=x;dhchap-secret=DHHC-1:00:a2V5:\n");
+        let p = dir.write("stacd.conf", b"[Controllers]\ncontroller=transport=tcp;traddr=1.1.1.1;nqn=x;dhchap-secret=DHHC-1:00:hdLAnFlqXBliYGAKx0TxJdtteD6bkYJ6qKRjnMbKESQHtcN7:\n");
         let chmod = |m| {
             std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(m))
                 .expect("chmod")
@@ -1341,10 +1343,10 @@ pub(crate) mod tests {
     fn secrets_never_appear_in_warnings() {
         let (c, w) = parse(
             "[Global]\ndhchap-secret = SECRET1\n[Controllers]\n\
-             controller = transport=tcp;dhchap-secret DHHC-1:00:SECRET2:;kato=x\n\
-             controller = DHHC-1:00:SECRET3:\nexclude = Dhchap-Secret   SECRET4\n\
+             controller = transport=tcp;dhchap-secret DHHC-1:00:BgUuZ7N5/BTwYv38Is7qc+us8/5KTHCrC8KnupWjIZJ0tALR:;kato=x\n\
+             controller = DHHC-1:00:H2NUA0XolBDugfUHx5iL8MfPvE/EaQ7/EbPUWWwAY3WNXjRj:\nexclude = Dhchap-Secret   SECRET4\n\
              controller=transport=tcp;dhchap-ctrl-secret=SECRET5;queue-size=1\n[Host]\nkey=SECRET6\n\
-             [Global]\nDHHC-1:00:SECRET7:\n",
+             [Global]\nDHHC-1:00:kErSC9BkjnaeEcXIoT3wJwHGvvcujxe07VHh2Ca6zmS13D0I:\n",
         );
         // SECRET5 is not a DH-HMAC-CHAP key: its controller is dropped.
         assert_eq!(w.len(), 11, "{w:?}");
