@@ -23,6 +23,7 @@
 use crate::app::bus::{BusEvent, StateView};
 use crate::app::edge::Edge;
 use crate::app::exit;
+use crate::app::run_loop::{self, Mode};
 use crate::base::root::Root;
 use crate::desired::{self, Desired, Origin, Wanted};
 use crate::kernel::uevent::{self, Uevents};
@@ -32,9 +33,7 @@ use crate::sources::config::host::HostIdentity;
 use crate::sources::config::{self, StacdConf};
 use crate::sources::discovery::Discoverer;
 use crate::{base::logging, base::notify};
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
-use rustix::fd::OwnedFd;
-use rustix::io::Errno;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -137,6 +136,8 @@ pub struct Daemon {
     wanted_stale: bool,
     /// D-Bus, or nothing (the feature's one seam).
     bus: Edge,
+    /// READY=1 was sent (after the first turn).
+    ready: bool,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -263,6 +264,7 @@ impl Daemon {
             net: None,
             boot_src: None,
             wanted_stale: true,
+            ready: false,
         })
     }
 
@@ -315,21 +317,6 @@ impl Daemon {
             log::warn!("{n}");
         }
         if disc.set_targets(targets) {
-            self.sync_discovered();
-        }
-        self.hold_audit_for_discovery();
-    }
-
-    /// Step discovery; a changed page changes the desired set.
-    fn step_discovery(&mut self, now: Instant) {
-        let Some(disc) = self.discovery.as_mut() else {
-            return;
-        };
-        let changed = disc.step(now);
-        // The last silent target answering releases the held controllers
-        // even when the pages themselves did not change.
-        let released = !self.held_discovered.is_empty() && disc.all_read();
-        if changed || released {
             self.sync_discovered();
         }
         self.hold_audit_for_discovery();
@@ -473,13 +460,6 @@ impl Daemon {
         }
     }
 
-    /// One turn of the core: discovery, the desired set, the engine.
-    fn step(&mut self, now: Instant) {
-        self.step_discovery(now);
-        self.sync_wanted();
-        self.engine.step(now);
-    }
-
     /// Kernel events only say "look again" at the controller they name:
     /// the engine reads those once per burst (debounce) and the plan
     /// decides. Events are logged for the
@@ -525,15 +505,6 @@ impl Daemon {
         }
     }
 
-    fn drain_wake(&self) {
-        let mut b = [0u8; 64];
-        while let Ok(n) = rustix::io::read(&self.wake_r, &mut b) {
-            if n < b.len() {
-                break;
-            }
-        }
-    }
-
     fn handle_commands(&mut self) {
         if self.control.resolved.swap(false, Ordering::SeqCst) {
             self.refresh_wanted();
@@ -542,7 +513,8 @@ impl Daemon {
         self.apply(evs);
     }
 
-    /// Run until asked to stop. Returns the exit code.
+    /// Run until asked to stop, on the loop core ([`crate::app::run_loop`],
+    /// [`Mode`] below). Returns the exit code.
     pub fn run(&mut self) -> u8 {
         match self.bus.start(&view!(self)) {
             Ok(evs) => self.apply(evs),
@@ -554,77 +526,7 @@ impl Daemon {
         self.sync_wanted();
         self.publish();
         self.handle_net(Instant::now());
-        self.step(Instant::now());
-        notify::notify("READY=1");
-        loop {
-            if self.control.stop.swap(false, Ordering::SeqCst) {
-                break;
-            }
-            if self.control.reload.swap(false, Ordering::SeqCst) {
-                self.reload();
-            }
-            self.handle_commands();
-            self.step(Instant::now());
-            self.publish();
-            let next = self.engine.next_wake();
-            let next = match self.discovery.as_ref().and_then(Discoverer::next_wake) {
-                Some(d) => Some(next.map_or(d, |e| e.min(d))),
-                None => next,
-            };
-            let timeout = next.map(|t| {
-                let d = t.saturating_duration_since(Instant::now());
-                Timespec {
-                    tv_sec: d.as_secs().min(i32::MAX as u64) as _,
-                    // Round up so the deadline has passed when poll returns.
-                    tv_nsec: (d.subsec_nanos() + 999_999).min(999_999_999) as _,
-                }
-            });
-            if self.control.stop.load(Ordering::SeqCst)
-                || self.control.reload.load(Ordering::SeqCst)
-            {
-                continue;
-            }
-            let mut fds = vec![PollFd::new(&self.wake_r, PollFlags::IN)];
-            if let Some(u) = &self.uevents {
-                fds.push(PollFd::from_borrowed_fd(u.fd(), PollFlags::IN));
-            }
-            let net_at = self
-                .net
-                .as_ref()
-                .and_then(|n| n.fds().first().copied())
-                .map(|fd| {
-                    fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
-                    fds.len() - 1
-                });
-            // The D-Bus socket watch, while waiting for the bus.
-            let bus_at = self.bus.watch_fd().map(|fd| {
-                fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
-                fds.len() - 1
-            });
-            match poll(&mut fds, timeout.as_ref()) {
-                Ok(_) | Err(Errno::INTR) => {}
-                Err(e) => {
-                    log::error!("poll failed: {e}");
-                    std::thread::sleep(std::time::Duration::from_millis(100));
-                }
-            }
-            let wake = fds[0].revents().contains(PollFlags::IN);
-            let ev = self.uevents.is_some() && fds.get(1).is_some_and(|f| !f.revents().is_empty());
-            let bus_ev = bus_at.is_some_and(|i| !fds[i].revents().is_empty());
-            let net_ev = net_at.is_some_and(|i| !fds[i].revents().is_empty());
-            if wake {
-                self.drain_wake();
-            }
-            if ev {
-                self.handle_uevents();
-            }
-            if net_ev {
-                self.handle_net(Instant::now());
-            }
-            if bus_ev {
-                self.bus.on_watch();
-            }
-        }
+        run_loop::run(self, None);
         notify::notify("STOPPING=1");
         // Connections are never torn down when stacd exits (§4.14): only
         // the ownership record is kept for the next start.
@@ -635,5 +537,88 @@ impl Daemon {
     /// Publish the state for the D-Bus handlers (nothing off the bus).
     fn publish(&mut self) {
         self.bus.publish(&view!(self));
+    }
+}
+
+/// The daemon on the loop core: signals and D-Bus before each turn, the
+/// sources merged once per turn, the state published after it; the kernel
+/// uevents, the link watch and the bus socket polled beside the wake pipe.
+impl Mode for Daemon {
+    fn engine(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
+    fn discovery(&mut self) -> Option<&mut Discoverer> {
+        self.discovery.as_mut()
+    }
+
+    fn pipe(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.wake_r.as_fd())
+    }
+
+    /// The uevent socket, the link watch, the bus socket (while waiting
+    /// for the bus), each when there is one, in that order.
+    fn fds(&self) -> Vec<BorrowedFd<'_>> {
+        let mut fds: Vec<BorrowedFd<'_>> = self.uevents.iter().map(|u| u.fd()).collect();
+        fds.extend(self.net.as_ref().and_then(|n| n.fds().first().copied()));
+        fds.extend(self.bus.watch_fd());
+        fds
+    }
+
+    fn before(&mut self, _: Instant) -> bool {
+        if self.control.stop.swap(false, Ordering::SeqCst) {
+            return false;
+        }
+        if self.control.reload.swap(false, Ordering::SeqCst) {
+            self.reload();
+        }
+        self.handle_commands();
+        true
+    }
+
+    /// Discovery's pages (or the last silent target answering, which
+    /// releases the held controllers even when the pages did not change),
+    /// then the desired set, built once whatever changed.
+    fn merge(&mut self, _: Instant, found: bool) {
+        if let Some(disc) = self.discovery.as_ref() {
+            let released = !self.held_discovered.is_empty() && disc.all_read();
+            if found || released {
+                self.sync_discovered();
+            }
+            self.hold_audit_for_discovery();
+        }
+        self.sync_wanted();
+    }
+
+    fn after(&mut self, _: Instant) -> bool {
+        self.publish();
+        if !std::mem::replace(&mut self.ready, true) {
+            notify::notify("READY=1");
+        }
+        false
+    }
+
+    /// A stop or reload that came during the turn: the next turn starts
+    /// at once.
+    fn next_wake(&mut self, now: Instant) -> Option<Instant> {
+        let c = &self.control;
+        (c.stop.load(Ordering::SeqCst) || c.reload.load(Ordering::SeqCst)).then_some(now)
+    }
+
+    fn woke(&mut self, ready: &[bool], _: bool) {
+        let mut ready = ready.iter().copied();
+        let mut next = |present: bool| present && ready.next().unwrap_or(false);
+        let ev = next(self.uevents.is_some());
+        let net_ev = next(self.net.as_ref().is_some_and(|n| !n.fds().is_empty()));
+        let bus_ev = next(self.bus.watch_fd().is_some());
+        if ev {
+            self.handle_uevents();
+        }
+        if net_ev {
+            self.handle_net(Instant::now());
+        }
+        if bus_ev {
+            self.bus.on_watch();
+        }
     }
 }

@@ -8,3 +8,4 @@ pub mod daemon;
 pub mod edge;
 pub mod exit;
 pub mod once;
+pub mod run_loop;

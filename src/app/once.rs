@@ -14,13 +14,13 @@
 //! any case.
 
 use crate::app::exit;
+use crate::app::run_loop;
 use crate::desired::Wanted;
 use crate::model::identity::Identity;
 use crate::reconcile::engine::{later, Engine, How, Status};
 use crate::sources::boot::cmdline::Wait;
 use crate::sources::discovery::Discoverer;
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
-use rustix::fd::{BorrowedFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -179,9 +179,10 @@ fn every_subsystem_live(st: &[Status], missing: &[crate::sources::boot::MissingP
         && missing.iter().all(|m| live.contains(m.subsysnqn.as_str()))
 }
 
-/// [`run_boot`] with a [`Side`]. The loop polls the engine's wake pipe
-/// (finished connects and discovery jobs write to it) and the side's
-/// descriptors, with the timeout set to the next deadline.
+/// [`run_boot`] with a [`Side`], on the loop core
+/// ([`crate::app::run_loop`]): it polls the engine's wake pipe (finished
+/// connects and discovery jobs write to it) and the side's descriptors,
+/// with the timeout set to the next deadline.
 ///
 /// `rd.stacd.wait=root` ends the run as soon as every wanted subsystem has
 /// a live path (the root's namespace is there whichever subsystem holds
@@ -199,7 +200,6 @@ pub fn run_side(
     out: &mut dyn Write,
 ) -> u8 {
     let deadline = later(Instant::now(), budget);
-    let mut first_live: Option<Instant> = None;
     let pipe = rustix::pipe::pipe_with(
         rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
     )
@@ -212,78 +212,21 @@ pub fn run_side(
         }
         r
     });
-    // The side first (the network, the link gates), before anything starts.
-    side.step(Instant::now(), engine, disc.as_deref_mut(), None);
-    loop {
-        let now = Instant::now();
-        let mut discovered = None;
-        if let Some(d) = disc.as_deref_mut() {
-            if d.step(now) {
-                discovered = Some(d.wanted());
-            }
-        }
-        side.step(now, engine, disc.as_deref_mut(), discovered);
-        engine.step(now);
-        let st = engine.status();
-        let missing = side.missing();
-        let all_live = st.iter().all(Status::is_live) && missing.is_empty();
-        if first_live.is_none() && st.iter().any(Status::is_live) {
-            first_live = Some(now);
-        }
-        let (disc_read, disc_tried, disc_busy) = disc.as_deref().map_or((true, true, false), |d| {
-            (d.all_read(), d.tried(), d.in_flight() > 0)
-        });
-        // A path held for its link has had its round: nothing to try yet.
-        let round_done = disc_tried
-            && st.iter().all(|s| {
-                s.is_live()
-                    || s.attempts > 0
-                    || (s.device.is_some() && !s.connecting)
-                    || (!s.connecting && engine.link_held(&s.id).is_some())
-            });
-        let done = match policy.wait {
-            Wait::All => all_live && disc_read,
-            Wait::None => round_done,
-            Wait::Root => {
-                (all_live && disc_read)
-                    || (disc_tried && !disc_busy && every_subsystem_live(&st, &missing))
-                    || (round_done && first_live.is_some_and(|t| now >= later(t, policy.grace)))
-            }
-        };
-        if (done && side.settled()) || now >= deadline || side.stopped() {
-            break;
-        }
-        // Wake on a finished connect, a due retry, the side's deadline or
-        // descriptors, or (while something sits in the kernel without being
-        // live, or discovery runs) a short poll.
-        let waiting_kernel = st.iter().any(|s| s.device.is_some() && !s.is_live());
-        let mut until = engine.next_wake().unwrap_or(deadline).min(deadline);
-        if let Some(t) = disc.as_deref().and_then(Discoverer::next_wake) {
-            until = until.min(t);
-        }
-        if let Some(t) = side.next_wake() {
-            until = until.min(t);
-        }
-        if let Some(t) = first_live.filter(|_| policy.wait == Wait::Root) {
-            until = until.min(later(t, policy.grace).max(now));
-        }
-        if waiting_kernel || disc_busy {
-            until = until.min(now + SETTLE_POLL);
-        } else if engine.in_flight() == 0 {
-            until = until.min(now + IDLE_POLL);
-        }
-        let woke = match &pipe {
-            Some(r) => wait(r, side, until),
-            None => engine.wait(until),
-        };
-        if !woke {
-            if waiting_kernel {
-                engine.refresh_unsettled();
-            } else if !disc_busy {
-                engine.refresh();
-            }
-        }
-    }
+    let mut run = Once {
+        engine,
+        disc,
+        side,
+        policy,
+        pipe,
+        started: false,
+        first_live: None,
+        waiting_kernel: false,
+        disc_busy: false,
+    };
+    run_loop::run(&mut run, Some(deadline));
+    let Once {
+        engine, disc, side, ..
+    } = run;
     let st = engine.status();
     for s in &st {
         match side.describe(&s.id).filter(|_| !s.is_live()) {
@@ -315,26 +258,125 @@ pub fn run_side(
     }
 }
 
-/// Poll the wake pipe and the side's descriptors until `until`; true when
-/// something woke us (the pipe is drained).
-fn wait(pipe: &OwnedFd, side: &dyn Side, until: Instant) -> bool {
-    let left = until.saturating_duration_since(Instant::now());
-    let timeout = Timespec {
-        tv_sec: left.as_secs() as _,
-        // Round up so the deadline has passed when poll returns.
-        tv_nsec: (left.subsec_nanos() + 999_999).min(999_999_999) as _,
-    };
-    let extra = side.fds();
-    let mut fds = vec![PollFd::new(pipe, PollFlags::IN)];
-    fds.extend(
-        extra
-            .iter()
-            .map(|fd| PollFd::from_borrowed_fd(*fd, PollFlags::IN)),
-    );
-    let n = poll(&mut fds, Some(&timeout)).unwrap_or(0);
-    if fds[0].revents().contains(PollFlags::IN) {
-        let mut b = [0u8; 64];
-        while matches!(rustix::io::read(pipe, &mut b), Ok(64)) {}
+/// `--once` on the loop core: the engine, discovery and the side, and
+/// what the wait policy needs to remember between turns.
+struct Once<'a, 'b> {
+    engine: &'a mut Engine,
+    disc: Option<&'a mut Discoverer>,
+    side: &'b mut dyn Side,
+    policy: Policy,
+    pipe: Option<OwnedFd>,
+    /// The side has had its first step (the network, the link gates),
+    /// before anything starts.
+    started: bool,
+    first_live: Option<Instant>,
+    /// Something sits in the kernel without being live (the last turn).
+    waiting_kernel: bool,
+    /// Discovery has a job in flight (the last turn).
+    disc_busy: bool,
+}
+
+impl run_loop::Mode for Once<'_, '_> {
+    fn engine(&mut self) -> &mut Engine {
+        self.engine
     }
-    n > 0
+
+    fn discovery(&mut self) -> Option<&mut Discoverer> {
+        self.disc.as_deref_mut()
+    }
+
+    fn pipe(&self) -> Option<BorrowedFd<'_>> {
+        self.pipe.as_ref().map(|p| p.as_fd())
+    }
+
+    fn fds(&self) -> Vec<BorrowedFd<'_>> {
+        self.side.fds()
+    }
+
+    fn before(&mut self, now: Instant) -> bool {
+        if !std::mem::replace(&mut self.started, true) {
+            self.side
+                .step(now, self.engine, self.disc.as_deref_mut(), None);
+        }
+        true
+    }
+
+    fn merge(&mut self, now: Instant, found: bool) {
+        let discovered = found.then(|| self.disc.as_deref().map(Discoverer::wanted));
+        self.side.step(
+            now,
+            self.engine,
+            self.disc.as_deref_mut(),
+            discovered.flatten(),
+        );
+    }
+
+    fn after(&mut self, now: Instant) -> bool {
+        let (engine, policy) = (&*self.engine, self.policy);
+        let st = engine.status();
+        let missing = self.side.missing();
+        let all_live = st.iter().all(Status::is_live) && missing.is_empty();
+        if self.first_live.is_none() && st.iter().any(Status::is_live) {
+            self.first_live = Some(now);
+        }
+        let (disc_read, disc_tried, disc_busy) =
+            self.disc.as_deref().map_or((true, true, false), |d| {
+                (d.all_read(), d.tried(), d.in_flight() > 0)
+            });
+        // A path held for its link has had its round: nothing to try yet.
+        let round_done = disc_tried
+            && st.iter().all(|s| {
+                s.is_live()
+                    || s.attempts > 0
+                    || (s.device.is_some() && !s.connecting)
+                    || (!s.connecting && engine.link_held(&s.id).is_some())
+            });
+        let done = match policy.wait {
+            Wait::All => all_live && disc_read,
+            Wait::None => round_done,
+            Wait::Root => {
+                (all_live && disc_read)
+                    || (disc_tried && !disc_busy && every_subsystem_live(&st, &missing))
+                    || (round_done
+                        && self
+                            .first_live
+                            .is_some_and(|t| now >= later(t, policy.grace)))
+            }
+        };
+        self.waiting_kernel = st.iter().any(|s| s.device.is_some() && !s.is_live());
+        self.disc_busy = disc_busy;
+        (done && self.side.settled()) || self.side.stopped()
+    }
+
+    /// Wake on the side's deadline, the end of the grace period, or
+    /// (while something sits in the kernel without being live, or
+    /// discovery runs) a short poll.
+    fn next_wake(&mut self, now: Instant) -> Option<Instant> {
+        let mut until = self.side.next_wake();
+        if let Some(t) = self.first_live.filter(|_| self.policy.wait == Wait::Root) {
+            let t = later(t, self.policy.grace).max(now);
+            until = Some(until.map_or(t, |u| u.min(t)));
+        }
+        let poll = if self.waiting_kernel || self.disc_busy {
+            Some(SETTLE_POLL)
+        } else if self.engine.in_flight() == 0 {
+            Some(IDLE_POLL)
+        } else {
+            None
+        };
+        match (until, poll.map(|p| now + p)) {
+            (Some(u), Some(p)) => Some(u.min(p)),
+            (u, p) => u.or(p),
+        }
+    }
+
+    fn woke(&mut self, _: &[bool], woke: bool) {
+        if !woke {
+            if self.waiting_kernel {
+                self.engine.refresh_unsettled();
+            } else if !self.disc_busy {
+                self.engine.refresh();
+            }
+        }
+    }
 }
