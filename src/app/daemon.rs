@@ -1,7 +1,9 @@
-//! The daemon: one thread of control, a `poll(2)` loop over the wake pipe
-//! (signals and finished connects write to it) and the kernel uevent
-//! socket, with the timeout set to the engine's next deadline — nothing
-//! wakes up when nothing changes (docs/design.md §A2 rule 6).
+//! The daemon: one thread of control on the loop core
+//! ([`crate::app::run_loop`]), polling the wake pipe (signals and finished
+//! connects write to it), the kernel uevent socket, the link watch and,
+//! while it waits for the bus, the bus socket, with the timeout set to the
+//! next deadline — nothing wakes up when nothing changes (docs/design.md
+//! §A2 rule 6).
 //!
 //! Signals (docs/design.md §4.11, §4.14, D13, D17): SIGHUP reloads
 //! stacd.conf — a broken file keeps the running configuration, and so does

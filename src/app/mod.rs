@@ -1,6 +1,7 @@
 //! The edges a user starts: the command line ([`cli`]: argv, setup, the
-//! one-shot modes), the daemon's poll loop ([`daemon`]), `--once`
-//! ([`once`]) and the exit codes, in one place ([`exit`]).
+//! one-shot modes), the daemon ([`daemon`]) and `--once` ([`once`]), both
+//! on one loop core ([`run_loop`]), and the exit codes, in one place
+//! ([`exit`]).
 
 pub mod bus;
 pub mod cli;
