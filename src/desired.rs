@@ -111,7 +111,7 @@ enum NameState {
 /// a worker thread; until it answers, its entry waits ("still resolving")
 /// and `done` wakes the loop, which computes the desired set again with
 /// the answer. Answers are kept until [`Names::forget`] (a reload); a
-/// failure is retried after [`NAME_RETRY`].
+/// failure is retried after `NAME_RETRY` (60 s).
 #[derive(Clone, Default)]
 pub struct Names {
     cache: Arc<Mutex<HashMap<String, NameState>>>,

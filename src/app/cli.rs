@@ -64,7 +64,7 @@ pub struct Args {
     /// print the firmware's NBFT tables, decoded, then exit
     #[argh(switch)]
     pub dump_nbft: bool,
-    /// do not use the NBFT (as [Standalone] nbft=false)
+    /// do not use the NBFT (as `[Standalone] nbft=false`)
     #[argh(switch)]
     pub no_nbft: bool,
     /// do not use the kernel command line's rd.nvmf.*/rd.stacd.*

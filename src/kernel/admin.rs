@@ -1,6 +1,6 @@
 //! NVMe admin commands through the controller's character device: the
 //! `NVME_IOCTL_ADMIN_CMD` ioctl, and the one Get Log Page command stacd
-//! sends. The only `unsafe` code of the crate lives here, in [`submit`]
+//! sends. The only `unsafe` code of the crate lives here, in `submit`
 //! and the [`Ioctl`] implementation it needs; everything else is safe.
 //!
 //! Kernel interface: `include/uapi/linux/nvme_ioctl.h` —

@@ -27,7 +27,7 @@
 //! the target asks for, never a key: the table holds at most a key path
 //! for the firmware (docs/auth-tls.md section 6). nvme-cli and libnvme
 //! ignore the profile. We honour it where the host can
-//! ([`nbft_security`]): in-band authentication with the host's own
+//! (`nbft_security`): in-band authentication with the host's own
 //! DH-HMAC-CHAP key (sys.conf `[Host] key=`, `/etc/nvme/hostkey`), and
 //! skip with a note naming what is missing when the profile requires
 //! authentication and the host has no key, or requires a secure channel

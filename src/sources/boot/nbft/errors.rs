@@ -166,11 +166,11 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Why a table (or one of its descriptors, see [`Nbft::problems`]) was not
+/// Why a table (or one of its descriptors, see [`Nbft::problems`](crate::sources::boot::nbft::records::Nbft::problems)) was not
 /// decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NbftError {
-    /// The file could not be read ([`read_all`]).
+    /// The file could not be read ([`read_all`](crate::sources::boot::nbft::parse::read_all)).
     Io {
         kind: io::ErrorKind,
         message: String,

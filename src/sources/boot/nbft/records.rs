@@ -83,7 +83,7 @@ pub const NID_TYPE_UUID: u8 = 3;
 /// One decoded NBFT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Nbft {
-    /// Size of the bytes given to [`parse`] (libnvme's `raw_nbft_size`).
+    /// Size of the bytes given to [`parse`](crate::sources::boot::nbft::parse::parse) (libnvme's `raw_nbft_size`).
     pub raw_size: usize,
     pub header: Header,
     /// `None` when the control descriptor's Valid flag is clear: the table
