@@ -554,8 +554,8 @@ impl Mode for Daemon {
         self.discovery.as_mut()
     }
 
-    fn pipe(&self) -> Option<BorrowedFd<'_>> {
-        Some(self.wake_r.as_fd())
+    fn pipe(&self) -> BorrowedFd<'_> {
+        self.wake_r.as_fd()
     }
 
     /// The uevent socket, the link watch, the bus socket (while waiting

@@ -200,18 +200,23 @@ pub fn run_side(
     out: &mut dyn Write,
 ) -> u8 {
     let deadline = later(Instant::now(), budget);
-    let pipe = rustix::pipe::pipe_with(
+    let pipe = match rustix::pipe::pipe_with(
         rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
-    )
-    .ok()
-    .map(|(r, w)| {
-        let w = Arc::new(w);
-        engine.set_waker(w.clone());
-        if let Some(d) = disc.as_deref_mut() {
-            d.set_waker(w);
+    ) {
+        Ok((r, w)) => {
+            let w = Arc::new(w);
+            engine.set_waker(w.clone());
+            if let Some(d) = disc.as_deref_mut() {
+                d.set_waker(w);
+            }
+            r
         }
-        r
-    });
+        // Out of descriptors: no worker could report back either.
+        Err(e) => {
+            log::error!("cannot set up the event loop: {e}");
+            return exit::RUNTIME;
+        }
+    };
     let mut run = Once {
         engine,
         disc,
@@ -265,7 +270,7 @@ struct Once<'a, 'b> {
     disc: Option<&'a mut Discoverer>,
     side: &'b mut dyn Side,
     policy: Policy,
-    pipe: Option<OwnedFd>,
+    pipe: OwnedFd,
     /// The side has had its first step (the network, the link gates),
     /// before anything starts.
     started: bool,
@@ -285,8 +290,8 @@ impl run_loop::Mode for Once<'_, '_> {
         self.disc.as_deref_mut()
     }
 
-    fn pipe(&self) -> Option<BorrowedFd<'_>> {
-        self.pipe.as_ref().map(|p| p.as_fd())
+    fn pipe(&self) -> BorrowedFd<'_> {
+        self.pipe.as_fd()
     }
 
     fn fds(&self) -> Vec<BorrowedFd<'_>> {

@@ -25,9 +25,8 @@ use std::time::Instant;
 pub trait Mode {
     fn engine(&mut self) -> &mut Engine;
     fn discovery(&mut self) -> Option<&mut Discoverer>;
-    /// The wake pipe's read end. `None` (no pipe could be made): the core
-    /// waits on the engine's channel alone ([`Engine::wait`]).
-    fn pipe(&self) -> Option<BorrowedFd<'_>>;
+    /// The wake pipe's read end.
+    fn pipe(&self) -> BorrowedFd<'_>;
     /// Descriptors to poll besides the wake pipe, in an order
     /// [`Mode::woke`] knows.
     fn fds(&self) -> Vec<BorrowedFd<'_>> {
@@ -75,21 +74,10 @@ pub fn run<M: Mode>(m: &mut M, deadline: Option<Instant>) {
             .into_iter()
             .flatten()
             .min();
-        let (ready, woke) = match m.pipe() {
-            Some(_) => wait(&*m, until),
-            None => {
-                let t = until.unwrap_or_else(|| crate::reconcile::engine::later(now, MAX_BLOCK));
-                let woke = m.engine().wait(t);
-                (Vec::new(), woke)
-            }
-        };
+        let (ready, woke) = wait(&*m, until);
         m.woke(&ready, woke);
     }
 }
-
-/// The longest wait without a pipe, when nothing has a deadline: the
-/// engine's channel is the only thing that can wake the core then.
-const MAX_BLOCK: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Poll the wake pipe and the mode's descriptors until `until` (forever
 /// when `None`); drain the pipe. Returns which of the mode's descriptors
@@ -103,9 +91,7 @@ fn wait<M: Mode>(m: &M, until: Option<Instant>) -> (Vec<bool>, bool) {
             tv_nsec: (d.subsec_nanos() + 999_999).min(999_999_999) as _,
         }
     });
-    let Some(pipe) = m.pipe() else {
-        return (Vec::new(), false);
-    };
+    let pipe = m.pipe();
     let extra = m.fds();
     let mut fds = vec![PollFd::from_borrowed_fd(pipe, PollFlags::IN)];
     fds.extend(
