@@ -56,27 +56,59 @@ pub enum Cmd {
     Ls { detailed: bool },
 }
 
-/// Parse argv (without the program name). `Err(code)` after printing help
-/// (0), the bare usage line (no command: stdout, 1) or a usage error
-/// (stderr, 2), as argparse does for the original.
-pub fn parse(args: &[String]) -> Result<Cmd, u8> {
+/// What the command line asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parsed {
+    Run(Cmd),
+    /// Nothing to run: the help or version (exit 0), the bare usage line
+    /// (no command: stdout, 1) or a usage error (stderr, 2) was printed,
+    /// as argparse does for the original; end with this code.
+    Done(u8),
+}
+
+/// Why a command could not be carried out.
+#[derive(Debug)]
+pub enum CtlError {
+    /// The bus could not be reached, or a call or property failed.
+    Bus(zbus::Error),
+    /// stacd answered, but not what its interface says (named in the text).
+    Reply(String),
+}
+
+impl std::fmt::Display for CtlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CtlError::Bus(e) => e.fmt(f),
+            CtlError::Reply(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<zbus::Error> for CtlError {
+    fn from(e: zbus::Error) -> CtlError {
+        CtlError::Bus(e)
+    }
+}
+
+/// Parse argv (without the program name).
+pub fn parse(args: &[String]) -> Parsed {
     let bad = |msg: String| {
         crate::say_err!("{USAGE}\nstacctl: error: {msg}");
-        Err(exit::USAGE)
+        Parsed::Done(exit::USAGE)
     };
     let mut it = args.iter().map(String::as_str);
     let cmd = match it.next() {
         None => {
             crate::say!("{USAGE}");
-            return Err(exit::RUNTIME);
+            return Parsed::Done(exit::RUNTIME);
         }
         Some("-h" | "--help") => {
             crate::say_raw!("{HELP}");
-            return Err(exit::OK);
+            return Parsed::Done(exit::OK);
         }
         Some("-v" | "--version") => {
             crate::say!("stacctl {}", crate::VERSION);
-            return Err(exit::OK);
+            return Parsed::Done(exit::OK);
         }
         Some(c) => c,
     };
@@ -85,11 +117,11 @@ pub fn parse(args: &[String]) -> Result<Cmd, u8> {
         "tron" | "troff" | "status" => match rest.first() {
             Some(&"-h" | &"--help") => {
                 crate::say!("usage: stacctl {cmd} [-h]");
-                Err(exit::OK)
+                Parsed::Done(exit::OK)
             }
             Some(x) => bad(format!("unrecognized arguments: {x}")),
-            None if cmd == "status" => Ok(Cmd::Status),
-            None => Ok(Cmd::Tron(cmd == "tron")),
+            None if cmd == "status" => Parsed::Run(Cmd::Status),
+            None => Parsed::Run(Cmd::Tron(cmd == "tron")),
         },
         "ls" => {
             let mut detailed = false;
@@ -98,12 +130,12 @@ pub fn parse(args: &[String]) -> Result<Cmd, u8> {
                     "-d" | "--detailed" => detailed = true,
                     "-h" | "--help" => {
                         crate::say_raw!("{LS_HELP}");
-                        return Err(exit::OK);
+                        return Parsed::Done(exit::OK);
                     }
                     x => return bad(format!("unrecognized arguments: {x}")),
                 }
             }
-            Ok(Cmd::Ls { detailed })
+            Parsed::Run(Cmd::Ls { detailed })
         }
         c => bad(format!(
             "argument command: invalid choice: '{c}' (choose from 'tron', 'troff', 'status', 'ls')"
@@ -113,7 +145,7 @@ pub fn parse(args: &[String]) -> Result<Cmd, u8> {
 
 /// `list_controllers(detailed)`: an array of string-to-string dicts
 /// (`aa{ss}`), each as its members in the order received.
-fn list_controllers(conn: &Connection, detailed: bool) -> Result<Vec<Members>, String> {
+fn list_controllers(conn: &Connection, detailed: bool) -> Result<Vec<Members>, CtlError> {
     let reply = client::call(
         conn,
         NAME,
@@ -121,9 +153,8 @@ fn list_controllers(conn: &Connection, detailed: bool) -> Result<Vec<Members>, S
         IFACE,
         "list_controllers",
         vec![detailed.into()],
-    )
-    .map_err(|e| e.to_string())?;
-    let bad = || "list_controllers returned an unexpected type".to_string();
+    )?;
+    let bad = || CtlError::Reply("list_controllers returned an unexpected type".into());
     let args = client::args(&reply);
     let Some(Value::Array(a)) = args.first().map(|v| client::unwrap_variant(v)) else {
         return Err(bad());
@@ -153,31 +184,29 @@ fn obj_of(m: Members) -> Json {
 }
 
 /// The one string a method returns.
-fn text_reply(r: zbus::Result<Body>, what: &str) -> Result<String, String> {
-    let r = r.map_err(|e| e.to_string())?;
+fn text_reply(r: zbus::Result<Body>, what: &str) -> Result<String, CtlError> {
+    let r = r?;
     client::args(&r)
         .first()
         .and_then(|v| client::text(v))
-        .ok_or_else(|| format!("{what} returned an unexpected type"))
+        .ok_or_else(|| CtlError::Reply(format!("{what} returned an unexpected type")))
 }
 
 /// Carry out `cmd`, returning what to print.
-pub fn execute(cmd: Cmd) -> Result<String, String> {
+pub fn execute(cmd: Cmd) -> Result<String, CtlError> {
     // The same bus stacd uses: DBUS_SYSTEM_BUS_ADDRESS, else
     // /run/dbus/system_bus_socket (zbus's default, /var/run/..., is missing
     // where /var/run is not a link to /run, e.g. an initramfs).
     let addr = super::Address::system(&crate::base::root::Root::from_env()).addr;
     let conn = zbus::blocking::connection::Builder::address(addr.as_str())
         .map(|b| b.method_timeout(Duration::from_secs(30)))
-        .and_then(|b| b.build())
-        .map_err(|e| e.to_string())?;
-    let e = |e: zbus::Error| e.to_string();
+        .and_then(|b| b.build())?;
     match cmd {
         Cmd::Tron(on) => {
-            client::set_property(&conn, NAME, PATH, DEBUG, "tron", on.into()).map_err(e)?;
-            let now = client::get_property(&conn, NAME, PATH, DEBUG, "tron").map_err(e)?;
+            client::set_property(&conn, NAME, PATH, DEBUG, "tron", on.into())?;
+            let now = client::get_property(&conn, NAME, PATH, DEBUG, "tron")?;
             let now = client::args(&now).first().and_then(|v| client::boolean(v));
-            let now = now.ok_or("tron is not a boolean")?;
+            let now = now.ok_or_else(|| CtlError::Reply("tron is not a boolean".into()))?;
             Ok(format!("tron = {}", if now { "True" } else { "False" }))
         }
         Cmd::Ls { detailed } => {
@@ -189,10 +218,12 @@ pub fn execute(cmd: Cmd) -> Result<String, String> {
         Cmd::Status => {
             let info = client::call(&conn, NAME, PATH, DEBUG, "process_info", Vec::new());
             let info = text_reply(info, "process_info")?;
-            let Json::Obj(mut top) =
-                json::parse(&info).map_err(|x| format!("process_info returned bad JSON: {x}"))?
+            let Json::Obj(mut top) = json::parse(&info)
+                .map_err(|x| CtlError::Reply(format!("process_info returned bad JSON: {x}")))?
             else {
-                return Err("process_info did not return a JSON object".into());
+                return Err(CtlError::Reply(
+                    "process_info did not return a JSON object".into(),
+                ));
             };
             let mut ctrls = Vec::new();
             for c in list_controllers(&conn, true)? {
@@ -238,8 +269,8 @@ pub fn execute(cmd: Cmd) -> Result<String, String> {
 /// stacctl's `main`.
 pub fn main(args: &[String]) -> u8 {
     let cmd = match parse(args) {
-        Ok(c) => c,
-        Err(code) => return code,
+        Parsed::Run(c) => c,
+        Parsed::Done(code) => return code,
     };
     match execute(cmd) {
         Ok(out) => {
@@ -257,24 +288,27 @@ pub fn main(args: &[String]) -> u8 {
 mod tests {
     use super::*;
 
-    fn p(a: &[&str]) -> Result<Cmd, u8> {
+    fn p(a: &[&str]) -> Parsed {
         parse(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
     }
 
     #[test]
     fn subcommands_and_exit_codes() {
-        assert_eq!(p(&["tron"]), Ok(Cmd::Tron(true)));
-        assert_eq!(p(&["troff"]), Ok(Cmd::Tron(false)));
-        assert_eq!(p(&["status"]), Ok(Cmd::Status));
-        assert_eq!(p(&["ls"]), Ok(Cmd::Ls { detailed: false }));
-        assert_eq!(p(&["ls", "-d"]), Ok(Cmd::Ls { detailed: true }));
-        assert_eq!(p(&["ls", "--detailed"]), Ok(Cmd::Ls { detailed: true }));
-        assert_eq!(p(&[]), Err(exit::RUNTIME));
-        assert_eq!(p(&["-h"]), Err(exit::OK));
-        assert_eq!(p(&["--version"]), Err(exit::OK));
-        assert_eq!(p(&["bogus"]), Err(exit::USAGE));
-        assert_eq!(p(&["ls", "-x"]), Err(exit::USAGE));
-        assert_eq!(p(&["tron", "extra"]), Err(exit::USAGE));
-        assert_eq!(p(&["--bogus"]), Err(exit::USAGE));
+        assert_eq!(p(&["tron"]), Parsed::Run(Cmd::Tron(true)));
+        assert_eq!(p(&["troff"]), Parsed::Run(Cmd::Tron(false)));
+        assert_eq!(p(&["status"]), Parsed::Run(Cmd::Status));
+        assert_eq!(p(&["ls"]), Parsed::Run(Cmd::Ls { detailed: false }));
+        assert_eq!(p(&["ls", "-d"]), Parsed::Run(Cmd::Ls { detailed: true }));
+        assert_eq!(
+            p(&["ls", "--detailed"]),
+            Parsed::Run(Cmd::Ls { detailed: true })
+        );
+        assert_eq!(p(&[]), Parsed::Done(exit::RUNTIME));
+        assert_eq!(p(&["-h"]), Parsed::Done(exit::OK));
+        assert_eq!(p(&["--version"]), Parsed::Done(exit::OK));
+        assert_eq!(p(&["bogus"]), Parsed::Done(exit::USAGE));
+        assert_eq!(p(&["ls", "-x"]), Parsed::Done(exit::USAGE));
+        assert_eq!(p(&["tron", "extra"]), Parsed::Done(exit::USAGE));
+        assert_eq!(p(&["--bogus"]), Parsed::Done(exit::USAGE));
     }
 }
