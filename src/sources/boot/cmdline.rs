@@ -478,7 +478,7 @@ pub fn load(root: &Root) -> Cmdline {
             .collect(),
         Err(_) => Vec::new(),
     };
-    files.sort();
+    files.sort_unstable();
     files.push(root.path(rel::ETC_CMDLINE));
     files.push(root.path(rel::CMDLINE));
     for path in files {

@@ -176,7 +176,7 @@ pub fn connect_args(root: &Root, majmin: &str) -> Vec<String> {
                     })
                 })
                 .collect();
-            more.sort();
+            more.sort_unstable();
             dirs.extend(more);
         }
     }

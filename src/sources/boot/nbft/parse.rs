@@ -815,7 +815,7 @@ pub fn read_all(dir: &Path) -> Vec<(PathBuf, Result<Nbft, NbftError>)> {
         .filter(|e| e.file_name().as_encoded_bytes().starts_with(b"NBFT"))
         .map(|e| e.path())
         .collect();
-    paths.sort();
+    paths.sort_unstable();
     paths
         .into_iter()
         .map(|p| {
