@@ -645,3 +645,104 @@ fn restart_keeps_discovered_controllers_until_discovery_answers() {
         .iter()
         .any(|c| c.contains(&format!("nqn={SUB1},"))));
 }
+
+#[test]
+fn a_discovery_controller_connected_before_a_restart_goes_with_its_target() {
+    // Connected by our discovery, then stacd restarts and finds it live:
+    // it is still ours (discovery.json), so removing the target from
+    // stacd.conf deletes it, as it does without the restart. Before the
+    // record, the restarted daemon took it for someone else's and left it
+    // connected, keep-alives and all, until the host rebooted.
+    let fr = FakeRoot::new("boot-dc-restart-removed");
+    fr.write_conf("[Standalone]\ndiscovery-controller = transport=tcp;traddr=127.0.0.1\n");
+    let root = fr.root();
+    let start = |k: &Arc<Recorder>| {
+        let mut d = daemon_with_discovery(&fr, k);
+        let ctl = d.control();
+        (ctl, std::thread::spawn(move || (d.run(), d)))
+    };
+    let wait = |what: &str, f: &dyn Fn() -> bool| {
+        let end = Instant::now() + Duration::from_secs(5);
+        while !f() {
+            assert!(Instant::now() < end, "{what}: {:?}", fr.ctrls());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let dcs = || -> Vec<String> {
+        fr.ctrls()
+            .into_iter()
+            .filter(|c| fr.attr(c, "subsysnqn") == DISCOVERY_NQN)
+            .collect()
+    };
+    let k = Arc::new(Recorder::new(&root));
+    k.set_log_page(DC_ADDR, page(1, &[SUB1]));
+    let (ctl, t) = start(&k);
+    wait("first run", &|| fr.ctrls().len() == 2);
+    let record = root.run_dir().join("discovery.json");
+    wait("discovery.json", &|| record.exists());
+    ctl.request_stop();
+    t.join().unwrap();
+    let dc = dcs();
+    assert_eq!(dc.len(), 1, "{:?}", fr.ctrls());
+    // Second run: the same controller is found, not connected again.
+    let k2 = Arc::new(Recorder::new(&root));
+    k2.set_log_page(DC_ADDR, page(1, &[SUB1]));
+    let (ctl, t) = start(&k2);
+    wait("page read again", &|| k2.log_reads() >= 2);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        !k2.connects().iter().any(|c| c.contains(DISCOVERY_NQN)),
+        "{:?}",
+        k2.connects()
+    );
+    fr.write_conf("[Global]\n");
+    ctl.request_reload();
+    wait("discovery controller deleted", &|| dcs().is_empty());
+    ctl.request_stop();
+    t.join().unwrap();
+    assert!(k2.deletes().contains(&dc[0]), "{:?}", k2.deletes());
+    let text = std::fs::read_to_string(&record).unwrap();
+    assert!(!text.contains("127.0.0.1"), "record not cleared: {text}");
+}
+
+#[test]
+fn a_discovery_controller_someone_else_connected_stays_when_our_target_goes() {
+    // Found live at the first start, with no record of ours: stafd's or an
+    // administrator's. Dropping our target must not delete it.
+    let fr = FakeRoot::new("boot-dc-foreign");
+    fr.write_conf("[Standalone]\ndiscovery-controller = transport=tcp;traddr=127.0.0.1\n");
+    let root = fr.root();
+    let k0 = Recorder::new(&root);
+    k0.set_log_page(DC_ADDR, page(1, &[SUB1]));
+    k0.connect(&format!(
+        "nqn={DISCOVERY_NQN},transport=tcp,traddr=127.0.0.1,trsvcid=8009,hostnqn={HOSTNQN}"
+    ))
+    .expect("a discovery controller of someone else");
+    let k = Arc::new(Recorder::new(&root));
+    k.set_log_page(DC_ADDR, page(1, &[SUB1]));
+    let mut d = daemon_with_discovery(&fr, &k);
+    let ctl = d.control();
+    let t = std::thread::spawn(move || (d.run(), d));
+    let end = Instant::now() + Duration::from_secs(5);
+    while k.log_reads() < 2 || fr.ctrls().len() < 2 {
+        assert!(Instant::now() < end, "{:?}", fr.ctrls());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!k.connects().iter().any(|c| c.contains(DISCOVERY_NQN)));
+    fr.write_conf("[Global]\n");
+    ctl.request_reload();
+    std::thread::sleep(Duration::from_millis(500));
+    ctl.request_stop();
+    t.join().unwrap();
+    let left: Vec<String> = fr
+        .ctrls()
+        .into_iter()
+        .filter(|c| fr.attr(c, "subsysnqn") == DISCOVERY_NQN)
+        .collect();
+    assert_eq!(
+        left.len(),
+        1,
+        "someone else's discovery controller deleted: {:?}",
+        k.deletes()
+    );
+}

@@ -26,6 +26,9 @@ pub const MAX_BYTES: u64 = 64 << 20;
 /// Bumped on any incompatible change of [`StateFile`].
 pub const VERSION: u32 = 1;
 pub const FILE: &str = "state.json";
+/// The same record for the discovery controllers our discovery connected
+/// (src/sources/discovery/mod.rs): kept apart, so the engine never plans them.
+pub const DISCOVERY_FILE: &str = "discovery.json";
 
 /// One controller we own.
 #[derive(Debug, Clone, Default, PartialEq, Eq, SerJson)]
@@ -186,6 +189,8 @@ fn read(doc: &json::Json) -> Result<StateFile, JsonError> {
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
+    /// [`FILE`] or [`DISCOVERY_FILE`].
+    file: &'static str,
     /// `--dry-run`: read the file, never write, rename or set it aside.
     read_only: bool,
 }
@@ -194,7 +199,16 @@ impl Store {
     pub fn new(dir: &Path) -> Store {
         Store {
             dir: dir.to_path_buf(),
+            file: FILE,
             read_only: false,
+        }
+    }
+
+    /// The record of the discovery controllers we connected.
+    pub fn discovery(dir: &Path) -> Store {
+        Store {
+            file: DISCOVERY_FILE,
+            ..Store::new(dir)
         }
     }
 
@@ -208,7 +222,7 @@ impl Store {
     }
 
     pub fn path(&self) -> PathBuf {
-        self.dir.join(FILE)
+        self.dir.join(self.file)
     }
 
     /// Read the file. Missing or empty → empty map. Undecodable (also: not
@@ -236,7 +250,7 @@ impl Store {
                 map
             }
             Err(e) => {
-                let bad = self.dir.join(format!("{FILE}.bad"));
+                let bad = self.dir.join(format!("{}.bad", self.file));
                 let moved = !self.read_only && std::fs::rename(&path, &bad).is_ok();
                 log::warn!(
                     "{} cannot be used ({e}); {}not trusted, controllers will be adopted again from the kernel",
@@ -257,7 +271,7 @@ impl Store {
         }
         let mut text = encode(owned);
         text.push('\n');
-        crate::base::files::write_atomic(&self.dir, FILE, text.as_bytes())
+        crate::base::files::write_atomic(&self.dir, self.file, text.as_bytes())
     }
 }
 

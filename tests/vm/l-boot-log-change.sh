@@ -40,5 +40,31 @@ check "the others untouched" snapshot_keeps "$before" "$(ctrl_snapshot)"
 check "4 controllers" [ "$(ctrl_count)" = 4 ]
 stacd_stop
 check "stop leaves them" [ "$(ctrl_count)" = 4 ]
+
+# A restart finds the discovery controller it had connected (recorded in
+# discovery.json in the run directory) and does not connect another; when the target
+# is then removed from stacd.conf, SIGHUP deletes it as it would without the
+# restart (before the record, the restarted daemon took it for someone
+# else's and left it connected until the host rebooted).
+dc_dev() {
+	for _c in /sys/class/nvme/nvme*; do
+		[ "$(cat "$_c/subsysnqn" 2>/dev/null)" = nqn.2014-08.org.nvmexpress.discovery ] && echo "${_c##*/}"
+	done
+}
+dc=$(dc_dev)
+check "one discovery controller, $dc" [ "$(echo "$dc" | wc -w)" = 1 ]
+check "it is recorded as ours" grep -q "\"device\":\"$dc\"" "$STACD_RUNDIR/discovery.json"
+stacd_start --tron
+check "the page is read again after the restart" wait_log "discovery log page read" 1 15
+check "the discovery controller is not connected again" [ "$(log_count 'discovery controller connected')" = 0 ]
+check "still one discovery controller, $dc" [ "$(dc_dev)" = "$dc" ]
+printf '[Global]\n' >"$STACD_CONF"
+kill -HUP "$STACD_PID"
+check "SIGHUP: $dc deleted" wait_log "$dc - no longer followed; disconnecting" 1 10
+deadline 10
+while [ -n "$(dc_dev)" ] && ! timed_out; do sleep 0.1; done
+check "no discovery controller left" [ -z "$(dc_dev)" ]
+check "the record is empty" sh -c "! grep -q traddr $STACD_RUNDIR/discovery.json"
+stacd_stop
 # run-cases' reset deletes the controllers and sets nvmet up again.
 summary

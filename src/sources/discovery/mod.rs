@@ -17,7 +17,13 @@
 //! and reads the page again on a "discovery log page changed" event
 //! (`NVME_AEN=0x70f002`) or `NVME_EVENT=rediscover` (kernel
 //! `drivers/nvme/host/core.c`, `nvme_aen_uevent`, `nvme_start_ctrl`);
-//! bursts coalesce into one read. `--once` deletes the discovery
+//! bursts coalesce into one read. The daemon records the discovery
+//! controllers it connected in `discovery.json` (the format of
+//! [`crate::reconcile::state`]): after a restart the one a target finds is
+//! still ours if its name and cntlid are the recorded ones, and is deleted
+//! when the target goes, as it would be without the restart; one found
+//! without a record is someone else's (stafd's) and never deleted.
+//! `--once` deletes the discovery
 //! controllers it connected itself once their page is read. A target
 //! whose read fails keeps its last entries (never disconnect because a
 //! source is silent) and is retried after 3 s, then every 60 s.
@@ -34,6 +40,7 @@ use crate::kernel::uevent::Event;
 use crate::model::identity::{IdFields, Identity, DISCOVERY_NQN};
 use crate::model::params::{self, ConnectParams, KernelOptions};
 use crate::reconcile::engine::Retry;
+use crate::reconcile::state::{Owned, OwnedMap, Store};
 use crate::sources::boot::DcTarget;
 use logpage::{LogPage, LID_DISCOVERY};
 use rustix::fd::OwnedFd;
@@ -138,8 +145,8 @@ pub fn find_dc<'a>(
 struct Done {
     id: Identity,
     gen: u64,
-    /// (device, connected by us, page).
-    result: Result<(String, bool, LogPage), DiscoveryError>,
+    /// (device, its cntlid, connected by us, page).
+    result: Result<(String, u16, bool, LogPage), DiscoveryError>,
 }
 
 #[derive(Debug)]
@@ -207,6 +214,11 @@ pub struct Discoverer {
     /// controller whose host-iface is not ready ([`IfAddrs::not_ready`])
     /// waits for it.
     net: Option<IfAddrs>,
+    /// The discovery controllers we connected and hold (persistent only),
+    /// as recorded in `discovery.json`: after a restart, the one a target
+    /// finds is known as ours again, and is deleted when the target goes.
+    owned: OwnedMap,
+    store: Option<Store>,
 }
 
 impl std::fmt::Debug for Discoverer {
@@ -240,7 +252,10 @@ impl Discoverer {
         retry: Retry,
     ) -> Discoverer {
         let (tx, rx) = mpsc::channel();
+        let store = persistent.then(|| Store::discovery(&root.run_dir()));
         Discoverer {
+            owned: store.as_ref().map(Store::load).unwrap_or_default(),
+            store,
             root: root.clone(),
             kernel,
             kopts,
@@ -299,9 +314,32 @@ impl Discoverer {
                 if let Err(e) = self.kernel.delete(dev) {
                     log::warn!("{} | {dev} - failed to disconnect: {e}", d.target.id);
                 }
+                self.record(&d.target.id, None);
             }
         }
         changed
+    }
+
+    /// Record (`Some`: device, cntlid) or forget a discovery controller we
+    /// hold; the file is written when the record changed.
+    fn record(&mut self, id: &Identity, held: Option<(&str, u16)>) {
+        let Some(store) = &self.store else { return };
+        let new = held.map(|(device, cntlid)| Owned {
+            device: device.to_string(),
+            cntlid,
+            origin: "discovery".into(),
+            boot: false,
+        });
+        if self.owned.get(id) == new.as_ref() {
+            return;
+        }
+        match new {
+            Some(o) => self.owned.insert(id.clone(), o),
+            None => self.owned.remove(id),
+        };
+        if let Err(e) = store.save(&self.owned) {
+            log::warn!("cannot write {}: {e}", store.path().display());
+        }
     }
 
     /// Every wanted I/O controller of every page, in target order.
@@ -376,6 +414,8 @@ impl Discoverer {
                 d.ours = false;
                 d.want_gen += 1;
                 d.next_try = Some(now + first);
+                let id = d.target.id.clone();
+                self.record(&id, None);
                 true
             }
             _ => false,
@@ -454,7 +494,7 @@ impl Discoverer {
         let (first, later) = (self.retry.first, self.retry.later);
         let Some(d) = self.dcs.iter_mut().find(|d| d.target.id == done.id) else {
             // Dropped meanwhile: forget a controller we connected for it.
-            if let Ok((dev, true, _)) = &done.result {
+            if let Ok((dev, _, true, _)) = &done.result {
                 if self.persistent {
                     let _ = self.kernel.delete(dev);
                 }
@@ -464,7 +504,7 @@ impl Discoverer {
         d.in_flight = false;
         d.tried = true;
         match done.result {
-            Ok((device, ours, page)) => {
+            Ok((device, cntlid, ours, page)) => {
                 let mut notes = Vec::new();
                 let wanted = to_wanted(&d.target, &page, &mut notes);
                 for n in notes {
@@ -477,8 +517,14 @@ impl Discoverer {
                     wanted.len(),
                     page.genctr
                 );
-                d.device = if self.persistent { Some(device) } else { None };
-                d.ours = ours && self.persistent;
+                // Found rather than connected: ours all the same if it is
+                // the one we recorded (same name and cntlid) before a restart.
+                let recorded = self
+                    .owned
+                    .get(&d.target.id)
+                    .is_some_and(|o| o.device == device && o.cntlid == cntlid);
+                d.ours = (ours || recorded) && self.persistent;
+                let held = d.ours.then_some((device.as_str(), cntlid));
                 d.done_gen = done.gen;
                 d.attempts = 0;
                 d.last_error = None;
@@ -486,6 +532,9 @@ impl Discoverer {
                 d.read_ok = true;
                 let changed = d.wanted != wanted;
                 d.wanted = wanted;
+                let id = d.target.id.clone();
+                d.device = self.persistent.then(|| device.clone());
+                self.record(&id, held);
                 changed
             }
             Err(e) => {
@@ -588,15 +637,15 @@ fn job(
     t: &DcTarget,
     known: Option<&str>,
     persistent: bool,
-) -> Result<(String, bool, LogPage), DiscoveryError> {
+) -> Result<(String, u16, bool, LogPage), DiscoveryError> {
     let net = if t.id.host_iface.is_empty() && t.id.host_traddr.is_empty() {
         IfAddrs::default()
     } else {
         IfAddrs::load().unwrap_or_default()
     };
     let scan = sysfs::scan(root).map_err(DiscoveryError::Scan)?;
-    let (device, ours) = match find_dc(&t.id, &scan, known, &net) {
-        Some(c) => (c.name.clone(), false),
+    let (device, cntlid, ours) = match find_dc(&t.id, &scan, known, &net) {
+        Some(c) => (c.name.clone(), c.cntlid.unwrap_or(0), false),
         None => {
             let mut p = t.params.clone();
             if persistent && p.conn.kato.is_none() {
@@ -621,7 +670,7 @@ fn job(
                 reply.device(),
                 t0.elapsed().as_millis()
             );
-            (reply.device(), true)
+            (reply.device(), reply.cntlid, true)
         }
     };
     let page = logpage::read(&mut |off, buf, rae| {
@@ -633,7 +682,7 @@ fn job(
         }
     }
     match page {
-        Ok(p) => Ok((device, ours, p)),
+        Ok(p) => Ok((device, cntlid, ours, p)),
         Err(err) => Err(DiscoveryError::Page { device, err }),
     }
 }
