@@ -7,7 +7,7 @@
 mod common;
 
 use common::{FakeRoot, HOSTNQN};
-use stacd::app::daemon::{Daemon, Inputs};
+use stacd::app::daemon::{Control, Daemon, Inputs};
 use stacd::base::root::rel;
 use stacd::kernel::fabrics::Fabrics;
 use stacd::kernel::fake::Recorder;
@@ -25,6 +25,7 @@ use stacd::sources::discovery::logpage::{
 use stacd::sources::discovery::Discoverer;
 use std::process::Command;
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 const SUB1: &str = "nqn.2024-01.io.testbed:sub1";
@@ -136,6 +137,22 @@ fn daemon_with_discovery(fr: &FakeRoot, k: &Arc<Recorder>) -> Daemon {
     let mut d = Daemon::new(root.clone(), fr.conf_path(), host, conf, false, e).expect("daemon");
     d.set_discovery(Discoverer::new(&root, kd, true, FAST), Vec::new());
     d
+}
+
+/// [`daemon_with_discovery`], run on a thread: its control, and the thread,
+/// which gives back the exit code and the daemon.
+fn start_daemon(fr: &FakeRoot, k: &Arc<Recorder>) -> (Control, JoinHandle<(u8, Daemon)>) {
+    let mut d = daemon_with_discovery(fr, k);
+    let ctl = d.control();
+    (ctl, std::thread::spawn(move || (d.run(), d)))
+}
+
+/// The discovery controllers in the fake sysfs.
+fn discovery_ctrls(fr: &FakeRoot) -> Vec<String> {
+    fr.ctrls()
+        .into_iter()
+        .filter(|c| fr.attr(c, "subsysnqn") == DISCOVERY_NQN)
+        .collect()
 }
 
 #[test]
@@ -294,9 +311,7 @@ fn daemon_follows_a_configured_discovery_controller() {
     let root = fr.root();
     let k = Arc::new(Recorder::new(&root));
     k.set_log_page(DC_ADDR, page(1, &[SUB1]));
-    let mut d = daemon_with_discovery(&fr, &k);
-    let ctl = d.control();
-    let t = std::thread::spawn(move || (d.run(), d));
+    let (ctl, t) = start_daemon(&fr, &k);
     let wait_for = |n: usize| {
         let end = Instant::now() + Duration::from_secs(5);
         while fr.ctrls().len() != n {
@@ -555,9 +570,7 @@ fn audit_waits_for_discovery_to_answer() {
     .unwrap();
     // The discovery controller refuses for now.
     k.fail_when(DISCOVERY_NQN, rustix::io::Errno::CONNREFUSED);
-    let mut d = daemon_with_discovery(&fr, &k);
-    let ctl = d.control();
-    let t = std::thread::spawn(move || (d.run(), d));
+    let (ctl, t) = start_daemon(&fr, &k);
     std::thread::sleep(Duration::from_millis(600));
     assert!(
         k.deletes().is_empty(),
@@ -595,14 +608,9 @@ fn restart_keeps_discovered_controllers_until_discovery_answers() {
     let fr = FakeRoot::new("boot-restart-dc");
     fr.write_conf("[Standalone]\ndiscovery-controller = transport=tcp;traddr=127.0.0.1\n");
     let root = fr.root();
-    let start = |k: &Arc<Recorder>| {
-        let mut d = daemon_with_discovery(&fr, k);
-        let ctl = d.control();
-        (ctl, std::thread::spawn(move || (d.run(), d)))
-    };
     let k = Arc::new(Recorder::new(&root));
     k.set_log_page(DC_ADDR, page(1, &[SUB1]));
-    let (ctl, t) = start(&k);
+    let (ctl, t) = start_daemon(&fr, &k);
     let end = Instant::now() + Duration::from_secs(5);
     while fr.ctrls().len() < 2 {
         assert!(Instant::now() < end, "first run: {:?}", fr.ctrls());
@@ -612,15 +620,11 @@ fn restart_keeps_discovered_controllers_until_discovery_answers() {
     ctl.request_stop();
     t.join().unwrap();
     // Second run: the discovery controller we held is gone and refuses.
-    let dc = fr
-        .ctrls()
-        .into_iter()
-        .find(|c| fr.attr(c, "subsysnqn") == DISCOVERY_NQN)
-        .unwrap();
+    let dc = discovery_ctrls(&fr).into_iter().next().unwrap();
     std::fs::remove_dir_all(fr.path("sys/class/nvme").join(&dc)).unwrap();
     let k2 = Arc::new(Recorder::new(&root));
     k2.fail_when(DISCOVERY_NQN, rustix::io::Errno::CONNREFUSED);
-    let (ctl, t) = start(&k2);
+    let (ctl, t) = start_daemon(&fr, &k2);
     std::thread::sleep(Duration::from_millis(600));
     assert!(
         k2.deletes().is_empty(),
@@ -656,11 +660,6 @@ fn a_discovery_controller_connected_before_a_restart_goes_with_its_target() {
     let fr = FakeRoot::new("boot-dc-restart-removed");
     fr.write_conf("[Standalone]\ndiscovery-controller = transport=tcp;traddr=127.0.0.1\n");
     let root = fr.root();
-    let start = |k: &Arc<Recorder>| {
-        let mut d = daemon_with_discovery(&fr, k);
-        let ctl = d.control();
-        (ctl, std::thread::spawn(move || (d.run(), d)))
-    };
     let wait = |what: &str, f: &dyn Fn() -> bool| {
         let end = Instant::now() + Duration::from_secs(5);
         while !f() {
@@ -668,15 +667,10 @@ fn a_discovery_controller_connected_before_a_restart_goes_with_its_target() {
             std::thread::sleep(Duration::from_millis(10));
         }
     };
-    let dcs = || -> Vec<String> {
-        fr.ctrls()
-            .into_iter()
-            .filter(|c| fr.attr(c, "subsysnqn") == DISCOVERY_NQN)
-            .collect()
-    };
+    let dcs = || discovery_ctrls(&fr);
     let k = Arc::new(Recorder::new(&root));
     k.set_log_page(DC_ADDR, page(1, &[SUB1]));
-    let (ctl, t) = start(&k);
+    let (ctl, t) = start_daemon(&fr, &k);
     wait("first run", &|| fr.ctrls().len() == 2);
     let record = root.run_dir().join("discovery.json");
     wait("discovery.json", &|| record.exists());
@@ -687,7 +681,7 @@ fn a_discovery_controller_connected_before_a_restart_goes_with_its_target() {
     // Second run: the same controller is found, not connected again.
     let k2 = Arc::new(Recorder::new(&root));
     k2.set_log_page(DC_ADDR, page(1, &[SUB1]));
-    let (ctl, t) = start(&k2);
+    let (ctl, t) = start_daemon(&fr, &k2);
     wait("page read again", &|| k2.log_reads() >= 2);
     std::thread::sleep(Duration::from_millis(100));
     assert!(
@@ -720,9 +714,7 @@ fn a_discovery_controller_someone_else_connected_stays_when_our_target_goes() {
     .expect("a discovery controller of someone else");
     let k = Arc::new(Recorder::new(&root));
     k.set_log_page(DC_ADDR, page(1, &[SUB1]));
-    let mut d = daemon_with_discovery(&fr, &k);
-    let ctl = d.control();
-    let t = std::thread::spawn(move || (d.run(), d));
+    let (ctl, t) = start_daemon(&fr, &k);
     let end = Instant::now() + Duration::from_secs(5);
     while k.log_reads() < 2 || fr.ctrls().len() < 2 {
         assert!(Instant::now() < end, "{:?}", fr.ctrls());
@@ -734,11 +726,7 @@ fn a_discovery_controller_someone_else_connected_stays_when_our_target_goes() {
     std::thread::sleep(Duration::from_millis(500));
     ctl.request_stop();
     t.join().unwrap();
-    let left: Vec<String> = fr
-        .ctrls()
-        .into_iter()
-        .filter(|c| fr.attr(c, "subsysnqn") == DISCOVERY_NQN)
-        .collect();
+    let left = discovery_ctrls(&fr);
     assert_eq!(
         left.len(),
         1,
