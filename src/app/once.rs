@@ -357,11 +357,10 @@ impl run_loop::Mode for Once<'_, '_> {
     /// (while something sits in the kernel without being live, or
     /// discovery runs) a short poll.
     fn next_wake(&mut self, now: Instant) -> Option<Instant> {
-        let mut until = self.side.next_wake();
-        if let Some(t) = self.first_live.filter(|_| self.policy.wait == Wait::Root) {
-            let t = later(t, self.policy.grace).max(now);
-            until = Some(until.map_or(t, |u| u.min(t)));
-        }
+        let grace = self
+            .first_live
+            .filter(|_| self.policy.wait == Wait::Root)
+            .map(|t| later(t, self.policy.grace).max(now));
         let poll = if self.waiting_kernel || self.disc_busy {
             Some(SETTLE_POLL)
         } else if self.engine.in_flight() == 0 {
@@ -369,10 +368,10 @@ impl run_loop::Mode for Once<'_, '_> {
         } else {
             None
         };
-        match (until, poll.map(|p| now + p)) {
-            (Some(u), Some(p)) => Some(u.min(p)),
-            (u, p) => u.or(p),
-        }
+        [self.side.next_wake(), grace, poll.map(|p| now + p)]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn woke(&mut self, _: &[bool], woke: bool) {
