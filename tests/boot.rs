@@ -97,7 +97,7 @@ fn once(fr: &FakeRoot, k: &Arc<Recorder>, budget: Duration) -> (u8, String) {
         ..Default::default()
     };
     e.set_wanted(inputs.desired(&conf, &host));
-    let mut disc = Discoverer::new(&root, kd, false, FAST);
+    let mut disc = Discoverer::new(kd, false, FAST);
     disc.set_targets(dcs);
     let merge = |discovered| {
         let i = Inputs {
@@ -135,7 +135,7 @@ fn daemon_with_discovery(fr: &FakeRoot, k: &Arc<Recorder>) -> Daemon {
     let kd: Arc<dyn Fabrics> = k.clone();
     let e = Engine::new(&root, kd.clone(), Store::new(&root.run_dir()), FAST);
     let mut d = Daemon::new(root.clone(), fr.conf_path(), host, conf, false, e).expect("daemon");
-    d.set_discovery(Discoverer::new(&root, kd, true, FAST), Vec::new());
+    d.set_discovery(Discoverer::new(kd, true, FAST), Vec::new());
     d
 }
 
@@ -273,7 +273,7 @@ fn handoff_then_daemon_adopts_without_connecting() {
     let mut d = Daemon::new(root.clone(), fr.conf_path(), host, conf, false, e).unwrap();
     d.inputs.boot = boot;
     d.refresh_wanted();
-    d.set_discovery(Discoverer::new(&root, kd, true, FAST), Vec::new());
+    d.set_discovery(Discoverer::new(kd, true, FAST), Vec::new());
     let ctl = d.control();
     let t = std::thread::spawn(move || {
         let code = d.run();
@@ -360,19 +360,26 @@ fn discovery_change_event_rereads_the_page() {
     let (host, _) = host::load_host(&root, &root.path(rel::SYS_CONF)).unwrap();
     let dcs = boot::config_discovery_targets(&conf, &host, &mut Vec::new());
     let kd: Arc<dyn Fabrics> = k.clone();
-    let mut disc = Discoverer::new(&root, kd, true, FAST);
+    // The engine holds the discovery controller, discovery reads from it.
+    let mut e = Engine::new(&root, kd.clone(), Store::new(&root.run_dir()), FAST);
+    e.follow_discovery(Store::discovery(&root.run_dir()));
+    let mut disc = Discoverer::new(kd, true, FAST);
     disc.set_targets(dcs);
-    let settle = |disc: &mut Discoverer| {
+    let settle = |disc: &mut Discoverer, e: &mut Engine| {
         let end = Instant::now() + Duration::from_secs(5);
         loop {
-            if disc.step(Instant::now()) {
+            let now = Instant::now();
+            let changed = disc.step(now, e);
+            e.step(now);
+            disc.start_reads(now, e);
+            if changed {
                 return;
             }
             assert!(Instant::now() < end, "no change: {:?}", disc.status());
-            disc.wait(Instant::now() + Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(20));
         }
     };
-    settle(&mut disc);
+    settle(&mut disc, &mut e);
     assert_eq!(disc.wanted().len(), 1);
     let dev = disc.status()[0].device.clone().expect("held");
     let reads = k.log_reads();
@@ -397,7 +404,7 @@ fn discovery_change_event_rereads_the_page() {
         &ev("change", "NVME_EVENT", "rediscover", &dev),
         Instant::now()
     ));
-    settle(&mut disc);
+    settle(&mut disc, &mut e);
     assert_eq!(disc.wanted().len(), 2);
     assert!(k.log_reads() > reads);
     assert_eq!(k.connects().len(), 1, "the discovery controller is reused");

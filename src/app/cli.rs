@@ -532,8 +532,7 @@ fn run_once(s: Setup, a: &Args) -> u8 {
     // --once never disconnects: it only adds what is wanted.
     engine.set_policy(config::DisconnectScope::NoDisconnect, &[]);
     engine.set_wanted(s.inputs.desired(&s.conf, &s.host));
-    let kopts = engine.kernel_options().clone();
-    let mut disc = Discoverer::with_options(&s.root, kernel, kopts, false, engine.retry);
+    let mut disc = Discoverer::new(kernel, false, engine.retry);
     disc.set_targets(s.all_dcs());
     let policy = once::Policy {
         wait: boot_args.and_then(|b| b.wait).unwrap_or(cmdline::Wait::All),
@@ -682,7 +681,7 @@ impl once::Side for BootSide<'_> {
                         &mut Vec::new(),
                     ));
                     d.set_targets(dcs);
-                    d.set_net(ifs.clone(), &c.up);
+                    d.links_changed(&c.up);
                 }
                 for n in notes {
                     if !self.said.contains(&n) {
@@ -755,11 +754,7 @@ fn run_daemon(prog: &str, s: Setup, a: &Args) -> Result<u8, Fatal> {
     }
     d.inputs.boot = boot;
     d.refresh_wanted();
-    let kopts = d.engine.kernel_options().clone();
-    d.set_discovery(
-        Discoverer::with_options(&s.root, kernel, kopts, true, Retry::DAEMON),
-        s.boot_dcs,
-    );
+    d.set_discovery(Discoverer::new(kernel, true, Retry::DAEMON), s.boot_dcs);
     // From here the boot paths follow the interface table (rtnetlink).
     d.set_boot(s.boot, handed, true);
     d.control()

@@ -274,6 +274,10 @@ impl Daemon {
     /// `[Standalone] discovery-controller=` entries.
     pub fn set_discovery(&mut self, mut disc: Discoverer, boot_dcs: Vec<DcTarget>) {
         disc.set_waker(self.control.wake.clone());
+        if disc.persistent() {
+            let store = crate::reconcile::state::Store::discovery(&self.root.run_dir());
+            self.engine.follow_discovery(store);
+        }
         self.boot_dcs = boot_dcs;
         self.discovery = Some(disc);
         // What our discovery found before a restart stays wanted until the
@@ -385,7 +389,7 @@ impl Daemon {
             }
             self.engine.links_changed(&c.up);
             if let Some(d) = self.discovery.as_mut() {
-                d.set_net(n.ifaddrs().clone(), &c.up);
+                d.links_changed(&c.up);
             }
             self.boot_paths();
         }
@@ -550,8 +554,8 @@ impl Mode for Daemon {
         &mut self.engine
     }
 
-    fn discovery(&mut self) -> Option<&mut Discoverer> {
-        self.discovery.as_mut()
+    fn parts(&mut self) -> (&mut Engine, Option<&mut Discoverer>) {
+        (&mut self.engine, self.discovery.as_mut())
     }
 
     fn pipe(&self) -> BorrowedFd<'_> {

@@ -232,6 +232,9 @@ pub fn run_side(
     let Once {
         engine, disc, side, ..
     } = run;
+    // A discovery controller connected for a page that was not read in
+    // time goes too: `--once` leaves none of its own behind.
+    engine.drop_discovery();
     let st = engine.status();
     for s in &st {
         match side.describe(&s.id).filter(|_| !s.is_live()) {
@@ -286,8 +289,8 @@ impl run_loop::Mode for Once<'_, '_> {
         self.engine
     }
 
-    fn discovery(&mut self) -> Option<&mut Discoverer> {
-        self.disc.as_deref_mut()
+    fn parts(&mut self) -> (&mut Engine, Option<&mut Discoverer>) {
+        (self.engine, self.disc.as_deref_mut())
     }
 
     fn pipe(&self) -> BorrowedFd<'_> {
@@ -326,7 +329,8 @@ impl run_loop::Mode for Once<'_, '_> {
         }
         let (disc_read, disc_tried, disc_busy) =
             self.disc.as_deref().map_or((true, true, false), |d| {
-                (d.all_read(), d.tried(), d.in_flight() > 0)
+                let busy = d.in_flight() + engine.dc_in_flight() > 0;
+                (d.all_read(), d.tried(), busy)
             });
         // A path held for its link has had its round: nothing to try yet.
         let round_done = disc_tried

@@ -4,10 +4,11 @@
 //! poll loop", §A3).
 //!
 //! A turn is always the same sequence: the mode's own inputs
-//! ([`Mode::before`]: signals, D-Bus), discovery's finished jobs and due
-//! reads, every source merged into the desired set ([`Mode::merge`]), one
-//! engine step (scan, plan, apply), the mode's look at the result
-//! ([`Mode::after`]). Between turns one `poll(2)` waits on the wake pipe
+//! ([`Mode::before`]: signals, D-Bus), discovery's finished reads and the
+//! discovery controllers it needs, every source merged into the desired
+//! set ([`Mode::merge`]), one engine step (scan, plan, apply: I/O and
+//! discovery controllers alike), the reads that are due on the devices the
+//! engine holds, the mode's look at the result ([`Mode::after`]). Between turns one `poll(2)` waits on the wake pipe
 //! (finished connects and discovery jobs, signals; docs/design.md §A2 rule
 //! 6) and the mode's descriptors, until the earliest deadline of the
 //! engine, discovery, the mode and the run: nothing wakes up when nothing
@@ -24,7 +25,10 @@ use std::time::Instant;
 /// wake pipe), its descriptors, and its hooks at fixed points of a turn.
 pub trait Mode {
     fn engine(&mut self) -> &mut Engine;
-    fn discovery(&mut self) -> Option<&mut Discoverer>;
+    /// The engine and discovery together (discovery steps against the
+    /// engine: it says which discovery controllers it needs, and reads
+    /// from the devices the engine holds).
+    fn parts(&mut self) -> (&mut Engine, Option<&mut Discoverer>);
     /// The wake pipe's read end.
     fn pipe(&self) -> BorrowedFd<'_>;
     /// Descriptors to poll besides the wake pipe, in an order
@@ -63,13 +67,20 @@ pub fn run<M: Mode>(m: &mut M, deadline: Option<Instant>) {
         if !m.before(now) {
             break;
         }
-        let found = m.discovery().is_some_and(|d| d.step(now));
+        let found = match m.parts() {
+            (e, Some(d)) => d.step(now, e),
+            (_, None) => false,
+        };
         m.merge(now, found);
-        m.engine().step(now);
+        let (engine, disc) = m.parts();
+        engine.step(now);
+        if let Some(d) = disc {
+            d.start_reads(now, engine);
+        }
         if m.after(now) || deadline.is_some_and(|t| now >= t) {
             break;
         }
-        let disc = m.discovery().and_then(|d| d.next_wake());
+        let disc = m.parts().1.and_then(|d| d.next_wake());
         let until = [m.engine().next_wake(), disc, m.next_wake(now), deadline]
             .into_iter()
             .flatten()

@@ -27,6 +27,14 @@
 //! docs/benchmarks.md), so with many controllers it must not follow every
 //! event. Nothing here runs on a timer unless a retry or a connect deadline
 //! is pending.
+//!
+//! Built-in discovery's discovery controllers are planned from the same
+//! scan ([`plan::plan_discovery`]) and applied here too: connected on the
+//! same workers with the same deadline and retry timing, deleted when no
+//! longer needed, recorded in `discovery.json` by the daemon
+//! ([`Engine::follow_discovery`]). Reading their pages stays with the
+//! source (src/sources/discovery/mod.rs), which says which targets need
+//! one ([`Engine::set_discovery`]) and reads from [`Engine::dc_device`].
 
 use crate::base::root::Root;
 use crate::desired::Wanted;
@@ -35,7 +43,7 @@ use crate::kernel::netif::IfAddrs;
 use crate::kernel::sysfs::{self, KernelCtrl};
 use crate::model::identity::{Identity, Transport};
 use crate::model::params::{self, KernelOptions};
-use crate::reconcile::plan::{self, Action, Busy, Keeping, Plan, PlanInput};
+use crate::reconcile::plan::{self, Action, Busy, DcInput, Keeping, Plan, PlanInput};
 use crate::reconcile::state::{Owned, OwnedMap, Store};
 use crate::sources::config::{DisconnectScope, Pattern};
 use rustix::fd::OwnedFd;
@@ -116,13 +124,39 @@ struct Runtime {
     /// soon as a scan shows it `deleting`, which can be before its
     /// "remove" event is read; that event is still ours to log (§4.8).
     lost_device: Option<String>,
+    /// A discovery target's: the device its page is read from.
+    device: Option<String>,
 }
 
 #[derive(Debug)]
 struct Done {
     id: Identity,
+    /// A discovery controller's connect.
+    dc: bool,
     result: Result<Reply, ConnectError>,
     took: Duration,
+}
+
+/// Keep-alive of the discovery controllers the daemon holds (stafd's
+/// default `kato`).
+pub const PERSISTENT_KATO: i64 = 30;
+
+/// The discovery controllers: which targets need one, those we connected,
+/// their attempts, and the device each target reads from.
+#[derive(Debug, Default)]
+struct Dcs {
+    wanted: Vec<Wanted>,
+    owned: OwnedMap,
+    /// The daemon's `discovery.json`; `None` (`--once`): kept in memory.
+    store: Option<Store>,
+    unsaved: bool,
+    rt: BTreeMap<Identity, Runtime>,
+}
+
+impl Dcs {
+    fn wanted_of(&self, id: &Identity) -> Option<&Wanted> {
+        self.wanted.iter().find(|w| &w.id == id)
+    }
 }
 
 /// What one wanted controller looks like now.
@@ -242,6 +276,7 @@ pub struct Engine {
     save_error: Option<String>,
     /// `owned` changed since the last save.
     unsaved: bool,
+    dcs: Dcs,
 }
 
 impl std::fmt::Debug for Engine {
@@ -322,7 +357,90 @@ impl Engine {
             seed,
             save_error: None,
             unsaved: false,
+            dcs: Dcs::default(),
         }
+    }
+
+    /// Hold the discovery controllers it connects (the daemon): keep-alive
+    /// [`PERSISTENT_KATO`] unless the target sets one, and a record in
+    /// `store`, so that after a restart the one found is still ours (same
+    /// name and cntlid, or still serving the target) and is deleted when
+    /// its target goes. Without this (`--once`) they are deleted as soon as
+    /// no page needs reading, and recorded nowhere.
+    pub fn follow_discovery(&mut self, store: Store) {
+        self.dcs.owned = store.load();
+        self.dcs.store = Some(store);
+        self.dirty = true;
+    }
+
+    /// The discovery targets that need a discovery controller now (a
+    /// `--once` target only while its page is to be read). The others'
+    /// controllers that we connected are deleted at the next step.
+    pub fn set_discovery(&mut self, wanted: Vec<Wanted>) {
+        let persistent = self.dcs.store.is_some();
+        let wanted: Vec<Wanted> = wanted
+            .into_iter()
+            .map(|mut w| {
+                if persistent && w.params.conn.kato.is_none() {
+                    w.params.conn.kato = Some(PERSISTENT_KATO);
+                }
+                w
+            })
+            .collect();
+        if wanted == self.dcs.wanted {
+            return;
+        }
+        // A handful of targets: no index.
+        self.dcs.rt.retain(|id, r| {
+            let keep = wanted.iter().any(|w| &w.id == id);
+            if !keep {
+                r.device = None;
+            }
+            keep || r.flight.is_some()
+        });
+        self.dcs.wanted = wanted;
+        self.dirty = true;
+    }
+
+    /// The device discovery target `id` reads its page from, as of the
+    /// last step.
+    pub fn dc_device(&self, id: &Identity) -> Option<&str> {
+        self.dcs.rt.get(id)?.device.as_deref()
+    }
+
+    /// Why discovery target `id` has no discovery controller: the last
+    /// connect's error; `None` while none failed.
+    pub fn dc_error(&self, id: &Identity) -> Option<String> {
+        let r = self.dcs.rt.get(id)?;
+        r.device.is_none().then(|| r.last_error.clone()).flatten()
+    }
+
+    /// Delete the discovery controllers we connected and still hold, as of
+    /// the last scan (the end of `--once`: a page that was not read in time
+    /// leaves no controller of ours behind).
+    pub fn drop_discovery(&mut self) {
+        self.dcs.wanted.clear();
+        for (id, o) in &self.dcs.owned {
+            let ours = self
+                .scanned(&o.device)
+                .is_some_and(|d| plan::still_ours(id, o, d, &self.net));
+            if !ours {
+                continue;
+            }
+            if let Err(e) = self.kernel.delete(&o.device) {
+                log::warn!("{id} | {} - failed to disconnect: {e}", o.device);
+            }
+        }
+    }
+
+    /// Discovery controllers being connected.
+    pub fn dc_in_flight(&self) -> usize {
+        self.dcs.rt.values().filter(|r| r.flight.is_some()).count()
+    }
+
+    /// The discovery controllers it connected and holds.
+    pub fn dc_owned(&self) -> &OwnedMap {
+        &self.dcs.owned
     }
 
     /// Write a byte to `fd` whenever a connect finishes.
@@ -488,7 +606,7 @@ impl Engine {
     /// The attempt counter is kept (§4.11): an NCC identity that gave up
     /// gets one more attempt, then gives up again if it fails.
     pub fn revive(&mut self) {
-        for r in self.rt.values_mut() {
+        for r in self.rt.values_mut().chain(self.dcs.rt.values_mut()) {
             r.next_try = None;
             r.gave_up = false;
         }
@@ -580,8 +698,14 @@ impl Engine {
         if up.is_empty() {
             return;
         }
-        for (id, r) in self.rt.iter_mut() {
-            if self.owned.contains_key(id) || r.flight.is_some() {
+        let dcs = self
+            .dcs
+            .rt
+            .iter_mut()
+            .map(|(id, r)| (id, r, &self.dcs.owned));
+        let ios = self.rt.iter_mut().map(|(id, r)| (id, r, &self.owned));
+        for (id, r, owned) in ios.chain(dcs) {
+            if owned.contains_key(id) || r.flight.is_some() {
                 continue;
             }
             let hit = if id.host_iface.is_empty() {
@@ -597,9 +721,18 @@ impl Engine {
     }
 
     fn busy(&self, id: &Identity, now: Instant) -> Busy {
-        match self.rt.get(id) {
+        Engine::busy_in(&self.rt, self.link_held(id), id, now)
+    }
+
+    fn busy_in(
+        rt: &BTreeMap<Identity, Runtime>,
+        link_held: Option<String>,
+        id: &Identity,
+        now: Instant,
+    ) -> Busy {
+        match rt.get(id) {
             Some(r) if r.flight.is_some() => Busy::InFlight,
-            _ if self.link_held(id).is_some() => Busy::NoLink,
+            _ if link_held.is_some() => Busy::NoLink,
             Some(r) if r.gave_up => Busy::GaveUp,
             Some(Runtime {
                 next_try: Some(t), ..
@@ -617,7 +750,8 @@ impl Engine {
 
     fn plan_from_scan(&self, now: Instant) -> Plan {
         let busy = |id: &Identity| self.busy(id, now);
-        plan::plan(&PlanInput {
+        let dc_busy = |id: &Identity| Engine::busy_in(&self.dcs.rt, self.link_held(id), id, now);
+        let inp = PlanInput {
             wanted: &self.wanted,
             scan: &self.scan,
             owned: &self.owned,
@@ -627,7 +761,18 @@ impl Engine {
             net: &self.net,
             held: &self.held,
             audit: !self.audit_held,
-        })
+        };
+        let mut p = plan::plan(&inp);
+        p.discovery = plan::plan_discovery(
+            &inp,
+            &DcInput {
+                wanted: &self.dcs.wanted,
+                owned: &self.dcs.owned,
+                busy: &dc_busy,
+                known: &|id| self.dc_device(id),
+            },
+        );
+        p
     }
 
     /// Read the interface table (when an identity needs it) and the
@@ -635,7 +780,8 @@ impl Engine {
     /// `stale`; the first time, check the state file against them.
     fn rescan(&mut self) {
         self.soon = None;
-        if needs_ifaces(&self.wanted) && (self.dirty || !self.link_gate) {
+        let ifaces = needs_ifaces(&self.wanted) || needs_ifaces(&self.dcs.wanted);
+        if ifaces && (self.dirty || !self.link_gate) {
             match IfAddrs::load() {
                 Ok(n) => self.net = n,
                 Err(e) => log::debug!("cannot read the interface table: {e}"),
@@ -731,7 +877,7 @@ impl Engine {
     /// due, scan, plan and apply.
     pub fn step(&mut self, now: Instant) {
         self.drain(now);
-        for r in self.rt.values_mut() {
+        for r in self.rt.values_mut().chain(self.dcs.rt.values_mut()) {
             if let Some(f) = r.flight.as_mut() {
                 if !f.overdue && f.deadline <= now {
                     f.overdue = true;
@@ -748,6 +894,7 @@ impl Engine {
         if self
             .rt
             .values()
+            .chain(self.dcs.rt.values())
             .any(|r| r.next_try.is_some_and(|t| t <= now))
         {
             self.dirty = true;
@@ -764,8 +911,12 @@ impl Engine {
         self.rescan();
         let plan = self.plan_from_scan(now);
         self.apply(&plan, now);
+        self.apply_dcs(&plan.discovery, now);
         if self.unsaved {
             self.save();
+        }
+        if self.dcs.unsaved {
+            self.save_dcs();
         }
     }
 
@@ -773,6 +924,7 @@ impl Engine {
     pub fn next_wake(&self) -> Option<Instant> {
         self.rt
             .values()
+            .chain(self.dcs.rt.values())
             .flat_map(|r| {
                 let d = r.flight.filter(|f| !f.overdue).map(|f| f.deadline);
                 [r.next_try, d]
@@ -797,6 +949,54 @@ impl Engine {
 
     pub fn in_flight(&self) -> usize {
         self.rt.values().filter(|r| r.flight.is_some()).count()
+    }
+
+    /// Write `discovery.json` (the daemon only); a failure is said, and
+    /// the next change tries again.
+    fn save_dcs(&mut self) {
+        self.dcs.unsaved = false;
+        let Some(store) = &self.dcs.store else { return };
+        if let Err(e) = store.save(&self.dcs.owned) {
+            log::warn!("cannot write {}: {e}", store.path().display());
+        }
+    }
+
+    /// Apply the discovery controllers' part of the plan.
+    fn apply_dcs(&mut self, actions: &[Action], now: Instant) {
+        for a in actions {
+            match a {
+                Action::Keep { id, device } | Action::Use { id, device } => {
+                    let r = self.dcs.rt.entry(id.clone()).or_default();
+                    r.next_try = None;
+                    r.last_error = None;
+                    if r.device.as_ref() != Some(device) {
+                        r.device = Some(device.clone());
+                    }
+                }
+                Action::Connect { id } => self.start_connect(id, now, None, true),
+                Action::Disconnect { id, device } => {
+                    // The daemon's target went; `--once` read its page.
+                    let level = match self.dcs.store {
+                        Some(_) => log::Level::Info,
+                        None => log::Level::Debug,
+                    };
+                    log::log!(level, "{id} | {device} - no longer followed; disconnecting");
+                    if let Err(e) = self.kernel.delete(device) {
+                        log::warn!("{id} | {device} - failed to disconnect: {e}");
+                    }
+                    self.dcs.unsaved |= self.dcs.owned.remove(id).is_some();
+                    self.dcs.rt.remove(id);
+                }
+                Action::Release { id, .. } => {
+                    self.dcs.unsaved |= self.dcs.owned.remove(id).is_some();
+                }
+                // Not in this part of the plan (plan.rs `plan_discovery`).
+                Action::Wait { .. }
+                | Action::Lost { .. }
+                | Action::Adopt { .. }
+                | Action::Audit { .. } => {}
+            }
+        }
     }
 
     fn save(&mut self) {
@@ -877,7 +1077,7 @@ impl Engine {
                         );
                         (gates.entry(key).or_default().clone(), wait)
                     });
-                    self.start_connect(id, now, gate)
+                    self.start_connect(id, now, gate, false)
                 }
                 Action::Lost { id, device } => {
                     let delay = jitter(&mut self.seed, self.retry.first);
@@ -930,7 +1130,8 @@ impl Engine {
                         log::info!("{id} | {device} - Connection established! (adopted)");
                     }
                 }
-                Action::Wait { .. } => {}
+                // Discovery controllers only (`apply_dcs`).
+                Action::Wait { .. } | Action::Use { .. } => {}
             }
         }
     }
@@ -940,19 +1141,28 @@ impl Engine {
         id: &Identity,
         now: Instant,
         probe: Option<(Arc<crate::kernel::probe::Gate>, Duration)>,
+        dc: bool,
     ) {
-        let Some(w) = self.wanted_of(id) else { return };
+        let w = if dc {
+            self.dcs.wanted_of(id)
+        } else {
+            self.wanted_of(id)
+        };
+        let Some(w) = w else { return };
         let opts = params::option_string(&w.id, &w.params, &self.kopts, w.default_ctrl_loss_tmo());
         if let Some(why) = &opts.refused {
             // Never written: the kernel would connect unauthenticated or in
             // clear text (params.rs, OptionString::refused). Nothing changes
             // that before a reload (the option list and keyrings are the
             // kernel's), so no retries until then.
-            let r = self.rt.entry(id.clone()).or_default();
+            let what = if dc {
+                "discovery failed:"
+            } else {
+                "Failed to connect to controller."
+            };
+            let r = self.rt_of(dc).entry(id.clone()).or_default();
             if r.last_error.as_deref() != Some(why.as_str()) {
-                log::error!(
-                    "{id} Failed to connect to controller. {why} (no more attempts until a reload)"
-                );
+                log::error!("{id} {what} {why} (no more attempts until a reload)");
             }
             r.attempts += 1;
             r.gave_up = true;
@@ -987,6 +1197,7 @@ impl Engine {
             let result = kernel.connect(opts.expose());
             let _ = tx.send(Done {
                 id: id2,
+                dc,
                 result,
                 took: t0.elapsed(),
             });
@@ -994,7 +1205,8 @@ impl Engine {
                 let _ = rustix::io::write(&*w, b"c");
             }
         });
-        let r = self.rt.entry(id.clone()).or_default();
+        let later = self.retry.later;
+        let r = self.rt_of(dc).entry(id.clone()).or_default();
         match spawned {
             Ok(_) => {
                 r.flight = Some(Flight {
@@ -1006,8 +1218,17 @@ impl Engine {
             }
             Err(e) => {
                 r.last_error = Some(format!("cannot start a connect thread: {e}"));
-                r.next_try = Some(now + self.retry.later);
+                r.next_try = Some(now + later);
             }
+        }
+    }
+
+    /// The attempts of I/O controllers, or (`dc`) of discovery controllers.
+    fn rt_of(&mut self, dc: bool) -> &mut BTreeMap<Identity, Runtime> {
+        if dc {
+            &mut self.dcs.rt
+        } else {
+            &mut self.rt
         }
     }
 
@@ -1019,26 +1240,48 @@ impl Engine {
         }
     }
 
+    /// A connect finished. A discovery controller's (`d.dc`) is handled
+    /// alike: ours (and recorded) if it connected, even if no longer needed
+    /// (the next plan deletes it then), retried after a failure; only its
+    /// words differ, and NCC does not apply.
     fn finish(&mut self, d: Done, now: Instant) {
-        let wanted = self.wanted_of(&d.id).is_some();
-        let keyed = self.wanted_of(&d.id).is_some_and(|w| {
+        let w = if d.dc {
+            self.dcs.wanted_of(&d.id)
+        } else {
+            self.wanted_of(&d.id)
+        };
+        let wanted = w.is_some();
+        let keyed = w.is_some_and(|w| {
             w.params.dhchap_secret.is_some() || w.params.dhchap_ctrl_secret.is_some()
         });
-        let tls = self
-            .wanted_of(&d.id)
-            .is_some_and(|w| w.params.tls.is_some());
-        let ncc_limit = match self.wanted_of(&d.id) {
+        let tls = w.is_some_and(|w| w.params.tls.is_some());
+        let ncc_limit = match w {
             Some(w) if w.ncc && self.ncc_attempts > 0 => {
                 Some(u32::try_from(self.ncc_attempts).unwrap_or(u32::MAX))
             }
             _ => None,
         };
-        let r = self.rt.entry(d.id.clone()).or_default();
+        let failed = if d.dc {
+            "discovery failed:"
+        } else {
+            "Failed to connect to controller."
+        };
+        let rt = if d.dc { &mut self.dcs.rt } else { &mut self.rt };
+        let r = rt.entry(d.id.clone()).or_default();
         r.flight = None;
         match d.result {
             Ok(reply) => {
                 let device = reply.device();
-                log::info!("{} | {device} - Connection established!", d.id);
+                if d.dc {
+                    log::info!(
+                        "{} | {device} - discovery controller connected in {} ms",
+                        d.id,
+                        d.took.as_millis()
+                    );
+                    r.device = wanted.then(|| device.clone());
+                } else {
+                    log::info!("{} | {device} - Connection established!", d.id);
+                }
                 r.attempts = 0;
                 r.next_try = None;
                 r.last_error = None;
@@ -1047,7 +1290,18 @@ impl Engine {
                 // it by policy (a disconnect never overtakes a connect, §4.9).
                 // The next step reads the new device's directory, not all.
                 self.stale.insert(device.clone());
-                self.own(&d.id, device, reply.cntlid);
+                if d.dc {
+                    let o = Owned {
+                        device,
+                        cntlid: reply.cntlid,
+                        origin: "discovery".into(),
+                        boot: false,
+                    };
+                    self.dcs.owned.insert(d.id, o);
+                    self.dcs.unsaved = true;
+                } else {
+                    self.own(&d.id, device, reply.cntlid);
+                }
             }
             Err(e) if e.is_already() => {
                 // An identical controller exists: the next scan adopts it.
@@ -1085,21 +1339,21 @@ impl Engine {
                 };
                 let delay = jitter(&mut self.seed, base);
                 r.next_try = Some(now + delay);
-                let msg = describe(&e, keyed, tls);
+                let msg = if d.dc {
+                    format!("cannot connect: {e}")
+                } else {
+                    describe(&e, keyed, tls)
+                };
                 let changed = r.last_error.as_deref() != Some(msg.as_str());
                 if r.attempts <= 2 || changed {
                     log::error!(
-                        "{} Failed to connect to controller. {msg} (attempt {}, next in {} s)",
+                        "{} {failed} {msg} (attempt {}, next in {} s)",
                         d.id,
                         r.attempts,
                         Secs1(delay)
                     );
                 } else {
-                    log::debug!(
-                        "{} Failed to connect to controller. {msg} (attempt {})",
-                        d.id,
-                        r.attempts
-                    );
+                    log::debug!("{} {failed} {msg} (attempt {})", d.id, r.attempts);
                 }
                 r.last_error = Some(msg);
             }
@@ -1109,7 +1363,7 @@ impl Engine {
                     "{} connect finished after it stopped being wanted: {e}",
                     d.id
                 );
-                self.rt.remove(&d.id);
+                rt.remove(&d.id);
             }
         }
     }

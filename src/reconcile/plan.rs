@@ -28,6 +28,21 @@
 //!    transport that no wanted identity matches is disconnected. PCIe is
 //!    never a listed transport (historic bug #180).
 //!
+//! Discovery controllers (the targets built-in discovery follows) are
+//! planned beside them from the same scan, by [`plan_discovery`], into
+//! [`Plan::discovery`], with rules of their own (docs/design.md §A3):
+//! 1. one we connected (our record), still there and still the same, is
+//!    kept;
+//! 2. else a live discovery controller that serves the target is used, and
+//!    stays someone else's (stafd's, an administrator's): never recorded,
+//!    never deleted;
+//! 3. else it waits while busy, or is connected (a record of ours whose
+//!    device vanished or is another controller now is dropped first: the
+//!    kernel gave up on it, nothing is left to delete);
+//! 4. one we connected that is no longer needed (its target went; in
+//!    `--once`, its page is read) is deleted, whatever the disconnect
+//!    scope: it is ours, and nothing but our reads uses it.
+//!
 //! Applying a plan and planning again from a fresh scan gives a plan with
 //! no changes ([`Plan::is_noop`]).
 
@@ -101,6 +116,9 @@ pub enum Action {
     /// Not ours and not wanted, and the audit scope covers its transport:
     /// delete it (§3.6; `id` is read from the device).
     Audit { id: Identity, device: String },
+    /// A live discovery controller that is not ours serves a discovery
+    /// target: read from it, never delete it.
+    Use { id: Identity, device: String },
     /// Ours, no longer wanted, kept connected: stop owning it.
     Release {
         id: Identity,
@@ -112,7 +130,10 @@ pub enum Action {
 impl Action {
     /// Changes something (the kernel or what we own).
     pub fn is_change(&self) -> bool {
-        !matches!(self, Action::Keep { .. } | Action::Wait { .. })
+        !matches!(
+            self,
+            Action::Keep { .. } | Action::Wait { .. } | Action::Use { .. }
+        )
     }
 }
 
@@ -126,6 +147,7 @@ impl fmt::Display for Action {
             }
             Action::Connect { id } => write!(f, "connect {id}"),
             Action::Wait { id, .. } => write!(f, "wait {id}"),
+            Action::Use { id, device } => write!(f, "use {id} {device} (not ours)"),
             Action::Lost { id, device } => write!(f, "reconnect {id} {device} (device gone)"),
             Action::Disconnect { id, device } => {
                 write!(f, "disconnect {id} {device} (ours, no longer wanted)")
@@ -162,17 +184,23 @@ impl Keeping {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
+    /// The I/O controllers ([`plan`]).
     pub actions: Vec<Action>,
+    /// The discovery controllers ([`plan_discovery`]).
+    pub discovery: Vec<Action>,
 }
 
 impl Plan {
     /// Nothing to change.
     pub fn is_noop(&self) -> bool {
-        !self.actions.iter().any(Action::is_change)
+        self.changes().next().is_none()
     }
 
     pub fn changes(&self) -> impl Iterator<Item = &Action> {
-        self.actions.iter().filter(|a| a.is_change())
+        self.actions
+            .iter()
+            .chain(&self.discovery)
+            .filter(|a| a.is_change())
     }
 }
 
@@ -367,7 +395,127 @@ pub fn plan(inp: &PlanInput<'_>) -> Plan {
     if inp.audit && inp.scope == DisconnectScope::AllConnectionsMatchingDisconnectTrtypes {
         audit(inp, &taken, &mut actions);
     }
-    Plan { actions }
+    Plan {
+        actions,
+        discovery: Vec::new(),
+    }
+}
+
+/// What the discovery rules look at besides the scan and the interface
+/// table of [`PlanInput`].
+pub struct DcInput<'a> {
+    /// The targets that need a discovery controller now.
+    pub wanted: &'a [Wanted],
+    /// The discovery controllers we connected (`discovery.json`).
+    pub owned: &'a OwnedMap,
+    pub busy: &'a dyn Fn(&Identity) -> Busy,
+    /// The device a target last read from: preferred when several serve it.
+    pub known: &'a dyn Fn(&Identity) -> Option<&'a str>,
+}
+
+impl fmt::Debug for DcInput<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DcInput")
+            .field("wanted", &self.wanted.len())
+            .field("owned", &self.owned.len())
+            .finish()
+    }
+}
+
+/// The discovery controllers' part of the plan (the rules in this file's
+/// first lines). Targets and discovery controllers are a handful: plain
+/// searches, no index.
+pub fn plan_discovery(inp: &PlanInput<'_>, dc: &DcInput<'_>) -> Vec<Action> {
+    let kept = |id: &Identity| {
+        let o = dc.owned.get(id)?;
+        inp.scan
+            .iter()
+            .find(|c| c.name == o.device)
+            .filter(|dev| is_discovery(dev) && still_ours(id, o, dev, inp.net))
+    };
+    let mut actions = Vec::new();
+    for id in dc.wanted.iter().map(|w| &w.id) {
+        if let Some(dev) = kept(id) {
+            actions.push(Action::Keep {
+                id: id.clone(),
+                device: dev.name.clone(),
+            });
+            continue;
+        }
+        if let Some(o) = dc.owned.get(id) {
+            actions.push(Action::Release {
+                id: id.clone(),
+                device: o.device.clone(),
+                why: Keeping::Gone,
+            });
+        }
+        let busy = (dc.busy)(id);
+        let known = (dc.known)(id);
+        let found = match busy {
+            // Its own connect's device must not be "used" from under it.
+            Busy::InFlight => None,
+            _ => find_dc(id, inp.scan, known, inp.net),
+        };
+        actions.push(match (found, busy) {
+            (Some(c), _) => Action::Use {
+                id: id.clone(),
+                device: c.name.clone(),
+            },
+            (None, Busy::Until(t)) => Action::Wait {
+                id: id.clone(),
+                until: Some(t),
+            },
+            (None, Busy::InFlight | Busy::GaveUp | Busy::NoLink) => Action::Wait {
+                id: id.clone(),
+                until: None,
+            },
+            (None, Busy::Idle) => Action::Connect { id: id.clone() },
+        });
+    }
+    for (id, o) in dc.owned {
+        if dc.wanted.iter().any(|w| &w.id == id) {
+            continue;
+        }
+        actions.push(match kept(id) {
+            Some(dev) => Action::Disconnect {
+                id: id.clone(),
+                device: dev.name.clone(),
+            },
+            None => Action::Release {
+                id: id.clone(),
+                device: o.device.clone(),
+                why: Keeping::Gone,
+            },
+        });
+    }
+    actions
+}
+
+/// A kernel discovery controller (`cntrltype`, or before 5.18 the
+/// well-known NQN).
+fn is_discovery(c: &KernelCtrl) -> bool {
+    match &c.cntrltype {
+        Some(t) => t == "discovery",
+        None => c.subsysnqn == DISCOVERY_NQN,
+    }
+}
+
+/// A live discovery controller in `scan` serving `id`: `known` first.
+pub fn find_dc<'a>(
+    id: &Identity,
+    scan: &'a [KernelCtrl],
+    known: Option<&str>,
+    net: &IfAddrs,
+) -> Option<&'a KernelCtrl> {
+    let usable = |c: &&KernelCtrl| is_discovery(c) && !c.is_dying();
+    scan.iter()
+        .filter(usable)
+        .find(|c| Some(c.name.as_str()) == known && crate::reconcile::matching::matches(id, c, net))
+        .or_else(|| {
+            scan.iter()
+                .filter(usable)
+                .find(|c| crate::reconcile::matching::matches(id, c, net))
+        })
 }
 
 /// Is the device `dev`, named in our record `o`, still the controller we
@@ -782,6 +930,141 @@ mod tests {
         assert_eq!(
             audit_plan(&[want(&a)], &scan, &none, scope, &[], false, &gave_up),
             ["adopt nvme0"]
+        );
+    }
+
+    /// A discovery identity at 127.0.0.1:8009 on eth0.
+    fn dc_id() -> Identity {
+        Identity::new(&IdFields {
+            transport: "tcp",
+            traddr: "127.0.0.1",
+            trsvcid: "8009",
+            subsysnqn: DISCOVERY_NQN,
+            host_iface: "eth0",
+            host_nqn: HOST,
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    fn dc_dev(n: u32, ty: Option<&str>, nqn: &str, state: &str) -> KernelCtrl {
+        KernelCtrl {
+            name: format!("nvme{n}"),
+            instance: n,
+            transport: "tcp".into(),
+            traddr: "127.0.0.1".into(),
+            trsvcid: "8009".into(),
+            host_iface: "eth0".into(),
+            subsysnqn: nqn.into(),
+            hostnqn: HOST.into(),
+            state: state.into(),
+            cntlid: Some(n as u16 + 1),
+            cntrltype: ty.map(String::from),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn finds_discovery_controllers_only() {
+        let t = dc_id();
+        let net = IfAddrs::default();
+        let scan = vec![
+            dc_dev(0, Some("io"), "nqn.x", "live"),
+            dc_dev(1, Some("discovery"), DISCOVERY_NQN, "deleting"),
+            dc_dev(2, None, DISCOVERY_NQN, "live"),
+            dc_dev(3, Some("discovery"), "nqn.unique.dc", "live"),
+        ];
+        assert_eq!(
+            find_dc(&t, &scan, None, &net).map(|c| c.name.as_str()),
+            Some("nvme2")
+        );
+        // The well-known NQN matches a unique discovery NQN too (TP8013).
+        assert_eq!(
+            find_dc(&t, &scan, Some("nvme3"), &net).map(|c| c.name.as_str()),
+            Some("nvme3")
+        );
+        assert!(find_dc(&t, &scan[..2], None, &net).is_none());
+    }
+
+    /// The discovery part of a plan: `wanted` targets, `o` ours.
+    fn run_dc(
+        wanted: &[Wanted],
+        scan: &[KernelCtrl],
+        o: &OwnedMap,
+        busy: &dyn Fn(&Identity) -> Busy,
+    ) -> Vec<String> {
+        let idle = |_: &Identity| Busy::Idle;
+        let inp = PlanInput {
+            wanted: &[],
+            scan,
+            owned: &OwnedMap::new(),
+            busy: &idle,
+            scope: DisconnectScope::NoDisconnect,
+            trtypes: &[Transport::Tcp],
+            net: &IfAddrs::default(),
+            held: &[],
+            audit: true,
+        };
+        let dc = DcInput {
+            wanted,
+            owned: o,
+            busy,
+            known: &|_| None,
+        };
+        plan_discovery(&inp, &dc)
+            .iter()
+            .map(|a| a.to_string().replace(&dc_id().to_string(), "DC"))
+            .collect()
+    }
+
+    #[test]
+    fn discovery_controllers_kept_used_connected_and_deleted() {
+        let t = dc_id();
+        let w = [want(&t)];
+        let idle = |_: &Identity| Busy::Idle;
+        let none = OwnedMap::new();
+        let ours: OwnedMap = [(t.clone(), owned("nvme2", 3))].into_iter().collect();
+        let live = [dc_dev(2, Some("discovery"), DISCOVERY_NQN, "live")];
+        // Ours and there: kept. Someone else's: used, never ours.
+        assert_eq!(run_dc(&w, &live, &ours, &idle), ["keep DC nvme2"]);
+        assert_eq!(run_dc(&w, &live, &none, &idle), ["use DC nvme2 (not ours)"]);
+        // An I/O controller at the address is no discovery controller.
+        let io = [dc_dev(2, Some("io"), DISCOVERY_NQN, "live")];
+        assert_eq!(run_dc(&w, &io, &none, &idle), ["connect DC"]);
+        // Ours vanished: the record goes, another is connected; while its
+        // connect runs nothing is used from under it.
+        assert_eq!(
+            run_dc(&w, &[], &ours, &idle),
+            [
+                "release DC nvme2 (no longer wanted, already gone)",
+                "connect DC"
+            ]
+        );
+        let flying = |_: &Identity| Busy::InFlight;
+        assert_eq!(run_dc(&w, &live, &none, &flying), ["wait DC"]);
+        // No longer needed: ours deleted whatever the disconnect scope
+        // (NoDisconnect here), someone else's left alone, a gone one
+        // forgotten.
+        assert_eq!(
+            run_dc(&[], &live, &ours, &idle),
+            ["disconnect DC nvme2 (ours, no longer wanted)"]
+        );
+        assert!(run_dc(&[], &live, &none, &idle).is_empty());
+        assert_eq!(
+            run_dc(&[], &[], &ours, &idle),
+            ["release DC nvme2 (no longer wanted, already gone)"]
+        );
+        // Ours, but dying: not kept; someone else's live one is used.
+        let dying = [
+            dc_dev(2, Some("discovery"), DISCOVERY_NQN, "deleting"),
+            dc_dev(4, Some("discovery"), DISCOVERY_NQN, "live"),
+        ];
+        assert_eq!(
+            run_dc(&w, &dying, &ours, &idle),
+            [
+                "release DC nvme2 (no longer wanted, already gone)",
+                "use DC nvme4 (not ours)"
+            ]
         );
     }
 }

@@ -2,45 +2,41 @@
 //! the kernel command line, the NBFT and `[Standalone] discovery-controller=`),
 //! for boot and for appliances without stafd.
 //!
-//! For each target: find a live discovery controller for it in
-//! `/sys/class/nvme` (adopted, never duplicated) or connect one through
-//! [`Fabrics`], read its discovery log page ([`crate::sources::discovery::logpage::read`]) and
-//! turn the `subtype == nvme` entries into wanted I/O controllers
-//! ([`to_wanted`]: the entry's transport, traddr, trsvcid, subnqn with the
-//! discovery controller's host-traddr, host-iface and host NQN, as stacd does
-//! with stafd's pages, docs/design.md §3.3). The caller merges them through
+//! This source reads pages; the engine holds the controllers. Each turn it
+//! tells the engine which targets need a discovery controller
+//! ([`Engine::set_discovery`]), and the engine's plan finds a live one to
+//! use, keeps the one we connected, or connects one, and deletes ours when
+//! it is no longer needed ([`crate::reconcile::plan::plan_discovery`],
+//! docs/design.md §A3). Once the engine has a device for a target
+//! ([`Engine::dc_device`]), its discovery log page is read
+//! ([`crate::sources::discovery::logpage::read`]) and the `subtype == nvme`
+//! entries become wanted I/O controllers ([`to_wanted`]: the entry's
+//! transport, traddr, trsvcid, subnqn with the discovery controller's
+//! host-traddr, host-iface and host NQN, as stacd does with stafd's pages,
+//! docs/design.md §3.3). The caller merges them through
 //! `daemon::Inputs::discovered`, where exclusions and ip-family apply.
 //!
-//! Connects and reads run on worker threads (a connect blocks in the
-//! kernel); results come back over a channel and a byte on the waker. The
-//! daemon keeps its discovery controllers (persistent, kato 30 s as stafd)
-//! and reads the page again on a "discovery log page changed" event
+//! Reads run on worker threads (an admin command can wait on the target);
+//! results come back over a channel and a byte on the waker. The daemon
+//! needs every target's controller all the time (persistent, kato 30 s as
+//! stafd) and reads the page again on a "discovery log page changed" event
 //! (`NVME_AEN=0x70f002`) or `NVME_EVENT=rediscover` (kernel
 //! `drivers/nvme/host/core.c`, `nvme_aen_uevent`, `nvme_start_ctrl`);
-//! bursts coalesce into one read. The daemon records the discovery
-//! controllers it connected in `discovery.json` (the format of
-//! [`crate::reconcile::state`]): after a restart the one a target finds is
-//! still ours if its name and cntlid are the recorded ones, and is deleted
-//! when the target goes, as it would be without the restart; one found
-//! without a record is someone else's (stafd's) and never deleted.
-//! `--once` deletes the discovery
-//! controllers it connected itself once their page is read. A target
-//! whose read fails keeps its last entries (never disconnect because a
-//! source is silent) and is retried after 3 s, then every 60 s.
+//! bursts coalesce into one read. `--once` needs a target's controller
+//! only while its page is to be read, so the one it connected is deleted
+//! once the page is read. A target whose read fails keeps its last
+//! entries (never disconnect because a source is silent) and is retried
+//! after 3 s, then every 60 s.
 
 pub mod logpage;
 
-use crate::base::root::Root;
 use crate::desired::{Origin, Wanted};
 use crate::kernel::admin::AdminError;
-use crate::kernel::fabrics::{ConnectError, Fabrics};
-use crate::kernel::netif::IfAddrs;
-use crate::kernel::sysfs::{self, KernelCtrl};
+use crate::kernel::fabrics::Fabrics;
 use crate::kernel::uevent::Event;
-use crate::model::identity::{IdFields, Identity, DISCOVERY_NQN};
-use crate::model::params::{self, ConnectParams, KernelOptions};
-use crate::reconcile::engine::Retry;
-use crate::reconcile::state::{Owned, OwnedMap, Store};
+use crate::model::identity::{IdFields, Identity};
+use crate::model::params::ConnectParams;
+use crate::reconcile::engine::{Engine, Retry};
 use crate::sources::boot::DcTarget;
 use logpage::{LogPage, LID_DISCOVERY};
 use rustix::fd::OwnedFd;
@@ -52,10 +48,6 @@ use std::time::Instant;
 /// "notice", information 0xF0 "discovery log page change", log page 0x70),
 /// as the kernel formats it in `NVME_AEN=%#08x`.
 pub const AEN_DISCOVERY_CHANGE: &str = "0x70f002";
-
-/// Keep-alive of the discovery controllers the daemon holds (stafd's
-/// default `kato`).
-pub const PERSISTENT_KATO: i64 = 30;
 
 /// The I/O controllers a page lists, as wanted by `t`. Entries of another
 /// subtype (referrals, the discovery controller itself) are not
@@ -114,48 +106,19 @@ pub fn to_wanted(t: &DcTarget, page: &LogPage, notes: &mut Vec<String>) -> Vec<W
     out
 }
 
-/// A kernel discovery controller (`cntrltype`, or before 5.18 the
-/// well-known NQN).
-fn is_discovery(c: &KernelCtrl) -> bool {
-    match &c.cntrltype {
-        Some(t) => t == "discovery",
-        None => c.subsysnqn == DISCOVERY_NQN,
-    }
-}
-
-/// A live discovery controller in `scan` serving `id`: `known` first.
-pub fn find_dc<'a>(
-    id: &Identity,
-    scan: &'a [KernelCtrl],
-    known: Option<&str>,
-    net: &IfAddrs,
-) -> Option<&'a KernelCtrl> {
-    let usable = |c: &&KernelCtrl| is_discovery(c) && !c.is_dying();
-    scan.iter()
-        .filter(usable)
-        .find(|c| Some(c.name.as_str()) == known && crate::reconcile::matching::matches(id, c, net))
-        .or_else(|| {
-            scan.iter()
-                .filter(usable)
-                .find(|c| crate::reconcile::matching::matches(id, c, net))
-        })
-}
-
 #[derive(Debug)]
 struct Done {
     id: Identity,
     gen: u64,
-    /// (device, its cntlid, connected by us, page).
-    result: Result<(String, u16, bool, LogPage), DiscoveryError>,
+    device: String,
+    result: Result<LogPage, DiscoveryError>,
 }
 
 #[derive(Debug)]
 struct Dc {
     target: DcTarget,
+    /// The device its last read used (set when a read starts).
     device: Option<String>,
-    /// We connected `device` (deleted when the target goes away, and at
-    /// once by `--once`).
-    ours: bool,
     wanted: Vec<Wanted>,
     /// Reads asked for (start, events) and reads done: a read is due while
     /// they differ.
@@ -165,7 +128,9 @@ struct Dc {
     next_try: Option<Instant>,
     attempts: u32,
     last_error: Option<String>,
-    /// At least one job finished (successfully or not).
+    /// The engine's last connect error for it.
+    connect_error: Option<String>,
+    /// At least one read or connect finished (successfully or not).
     tried: bool,
     read_ok: bool,
 }
@@ -175,7 +140,6 @@ impl Dc {
         Dc {
             target,
             device: None,
-            ours: false,
             wanted: Vec::new(),
             want_gen: 1,
             done_gen: 0,
@@ -183,8 +147,27 @@ impl Dc {
             next_try: None,
             attempts: 0,
             last_error: None,
+            connect_error: None,
             tried: false,
             read_ok: false,
+        }
+    }
+
+    /// A read is to be made now.
+    fn due(&self, now: Instant) -> bool {
+        !self.in_flight && self.want_gen != self.done_gen && self.next_try.is_none_or(|t| t <= now)
+    }
+
+    /// What the engine connects for it: the target's identity and
+    /// parameters (not a boot path itself: its I/O controllers are).
+    fn to_engine(&self) -> Wanted {
+        Wanted {
+            id: self.target.id.clone(),
+            params: self.target.params.clone(),
+            origin: self.target.origin.clone(),
+            boot: false,
+            extras: Vec::new(),
+            ncc: false,
         }
     }
 }
@@ -199,26 +182,15 @@ pub struct DcStatus {
     pub ok: bool,
 }
 
-/// The discovery controllers stacd follows.
+/// The discovery targets stacd follows, and their pages.
 pub struct Discoverer {
-    root: Root,
     kernel: Arc<dyn Fabrics>,
-    kopts: KernelOptions,
     persistent: bool,
     pub retry: Retry,
     dcs: Vec<Dc>,
     tx: Sender<Done>,
     rx: Receiver<Done>,
     waker: Option<Arc<OwnedFd>>,
-    /// The interface table, when the caller watches links: a discovery
-    /// controller whose host-iface is not ready ([`IfAddrs::not_ready`])
-    /// waits for it.
-    net: Option<IfAddrs>,
-    /// The discovery controllers we connected and hold (persistent only),
-    /// as recorded in `discovery.json`: after a restart, the one a target
-    /// finds is known as ours again, and is deleted when the target goes.
-    owned: OwnedMap,
-    store: Option<Store>,
 }
 
 impl std::fmt::Debug for Discoverer {
@@ -231,41 +203,18 @@ impl std::fmt::Debug for Discoverer {
 }
 
 impl Discoverer {
-    /// `persistent`: keep the discovery controllers connected (daemon).
-    pub fn new(
-        root: &Root,
-        kernel: Arc<dyn Fabrics>,
-        persistent: bool,
-        retry: Retry,
-    ) -> Discoverer {
-        let kopts = crate::reconcile::engine::kernel_options(&*kernel);
-        Discoverer::with_options(root, kernel, kopts, persistent, retry)
-    }
-
-    /// [`Discoverer::new`] with the kernel's option table already read
-    /// (by the engine): read once, and its warnings logged once.
-    pub fn with_options(
-        root: &Root,
-        kernel: Arc<dyn Fabrics>,
-        kopts: KernelOptions,
-        persistent: bool,
-        retry: Retry,
-    ) -> Discoverer {
+    /// `persistent`: every target needs its discovery controller all the
+    /// time (the daemon; its engine must [`Engine::follow_discovery`]).
+    pub fn new(kernel: Arc<dyn Fabrics>, persistent: bool, retry: Retry) -> Discoverer {
         let (tx, rx) = mpsc::channel();
-        let store = persistent.then(|| Store::discovery(&root.run_dir()));
         Discoverer {
-            owned: store.as_ref().map(Store::load).unwrap_or_default(),
-            store,
-            root: root.clone(),
             kernel,
-            kopts,
             persistent,
             retry,
             dcs: Vec::new(),
             tx,
             rx,
             waker: None,
-            net: None,
         }
     }
 
@@ -277,10 +226,15 @@ impl Discoverer {
         self.dcs.is_empty()
     }
 
+    /// Every target needs its discovery controller all the time.
+    pub fn persistent(&self) -> bool {
+        self.persistent
+    }
+
     /// Follow `targets` (first of an identity wins). Known targets keep
-    /// their state; a dropped target's entries go, and its discovery
-    /// controller is deleted if we connected it. Returns true when the
-    /// wanted set changed.
+    /// their state; a dropped target's entries go (and the engine deletes
+    /// its discovery controller if we connected it, at its next step).
+    /// Returns true when the wanted set changed.
     pub fn set_targets(&mut self, targets: Vec<DcTarget>) -> bool {
         let mut old = std::mem::take(&mut self.dcs);
         let mut changed = false;
@@ -306,40 +260,8 @@ impl Discoverer {
         }
         for d in old {
             changed |= !d.wanted.is_empty();
-            if let (true, Some(dev)) = (d.ours, &d.device) {
-                log::info!(
-                    "{} | {dev} - no longer followed; disconnecting",
-                    d.target.id
-                );
-                if let Err(e) = self.kernel.delete(dev) {
-                    log::warn!("{} | {dev} - failed to disconnect: {e}", d.target.id);
-                }
-                self.record(&d.target.id, None);
-            }
         }
         changed
-    }
-
-    /// Record (`Some`: device, cntlid) or forget a discovery controller we
-    /// hold; the file is written when the record changed.
-    fn record(&mut self, id: &Identity, held: Option<(&str, u16)>) {
-        let Some(store) = &self.store else { return };
-        let new = held.map(|(device, cntlid)| Owned {
-            device: device.to_string(),
-            cntlid,
-            origin: "discovery".into(),
-            boot: false,
-        });
-        if self.owned.get(id) == new.as_ref() {
-            return;
-        }
-        match new {
-            Some(o) => self.owned.insert(id.clone(), o),
-            None => self.owned.remove(id),
-        };
-        if let Err(e) = store.save(&self.owned) {
-            log::warn!("cannot write {}: {e}", store.path().display());
-        }
     }
 
     /// Every wanted I/O controller of every page, in target order.
@@ -357,12 +279,13 @@ impl Discoverer {
                 id: d.target.id.clone(),
                 device: d.device.clone(),
                 entries: d.wanted.len(),
-                last_error: d.last_error.clone(),
+                last_error: d.last_error.clone().or_else(|| d.connect_error.clone()),
                 ok: d.read_ok,
             })
             .collect()
     }
 
+    /// Reads in flight.
     pub fn in_flight(&self) -> usize {
         self.dcs.iter().filter(|d| d.in_flight).count()
     }
@@ -382,10 +305,10 @@ impl Discoverer {
     }
 
     /// A uevent of `ev.name`: a page change or a rediscover on one of our
-    /// discovery controllers asks for a read; its removal for a reconnect.
-    /// True when something was scheduled.
-    pub fn on_event(&mut self, ev: &Event, now: Instant) -> bool {
-        let first = self.retry.first;
+    /// discovery controllers asks for a read; its removal for a read from
+    /// the one the engine connects or finds next. True when something was
+    /// scheduled.
+    pub fn on_event(&mut self, ev: &Event, _now: Instant) -> bool {
         let Some(d) = self
             .dcs
             .iter_mut()
@@ -400,9 +323,6 @@ impl Discoverer {
                     d.target.id,
                     ev.name
                 );
-                d.want_gen += 1;
-                d.next_try = None;
-                true
             }
             ("remove", _, _) => {
                 log::info!(
@@ -411,15 +331,12 @@ impl Discoverer {
                     ev.name
                 );
                 d.device = None;
-                d.ours = false;
-                d.want_gen += 1;
-                d.next_try = Some(now + first);
-                let id = d.target.id.clone();
-                self.record(&id, None);
-                true
             }
-            _ => false,
+            _ => return false,
         }
+        d.want_gen += 1;
+        d.next_try = None;
+        true
     }
 
     /// Read every page again now (SIGHUP).
@@ -430,7 +347,7 @@ impl Discoverer {
         }
     }
 
-    /// The earliest moment `step` has work of its own.
+    /// The earliest moment a read is due on its own (a retry).
     pub fn next_wake(&self) -> Option<Instant> {
         self.dcs
             .iter()
@@ -439,92 +356,79 @@ impl Discoverer {
             .min()
     }
 
-    /// Hold discovery controllers whose host-iface is not ready in `net`
-    /// (see [`crate::reconcile::engine::Engine::set_link_gate`]); those on the
-    /// interfaces in `up` are tried now rather than at their retry time.
-    pub fn set_net(&mut self, net: IfAddrs, up: &[String]) {
+    /// Links came up on the interfaces in `up`: the targets there whose
+    /// read failed are read now rather than at their retry time (their
+    /// connects are the engine's, [`Engine::links_changed`]).
+    pub fn links_changed(&mut self, up: &[String]) {
         for d in &mut self.dcs {
             let iface = d.target.id.host_iface.as_str();
             if !d.in_flight && (iface.is_empty() || up.iter().any(|u| u == iface)) {
                 d.next_try = None;
             }
         }
-        self.net = Some(net);
     }
 
-    fn held(&self, id: &Identity) -> bool {
-        let (Some(net), false) = (&self.net, id.host_iface.is_empty()) else {
-            return false;
-        };
-        net.not_ready(&id.host_iface, &id.traddr).is_some()
-    }
-
-    /// Handle finished jobs and start due ones. True when the wanted set
-    /// changed.
-    pub fn step(&mut self, now: Instant) -> bool {
+    /// Handle finished reads and the engine's connect errors, and tell the
+    /// engine which targets need a discovery controller now. True when the
+    /// wanted set changed.
+    pub fn step(&mut self, now: Instant, engine: &mut Engine) -> bool {
         let mut changed = false;
         let done: Vec<Done> = self.rx.try_iter().collect();
         for d in done {
             changed |= self.finish(d, now);
         }
-        for i in 0..self.dcs.len() {
-            let d = &self.dcs[i];
-            let due = d.want_gen != d.done_gen && d.next_try.is_none_or(|t| t <= now);
-            if !d.in_flight && due && !self.held(&d.target.id) {
-                self.start(i);
-            }
+        for d in &mut self.dcs {
+            d.connect_error = engine.dc_error(&d.target.id);
+            d.tried |= d.connect_error.is_some();
         }
+        let persistent = self.persistent;
+        let need = self
+            .dcs
+            .iter()
+            .filter(|d| persistent || d.in_flight || d.due(now))
+            .map(Dc::to_engine)
+            .collect();
+        engine.set_discovery(need);
         changed
     }
 
-    /// Block until a job finishes or `until`.
-    pub fn wait(&mut self, until: Instant) -> bool {
-        let left = until.saturating_duration_since(Instant::now());
-        match self.rx.recv_timeout(left) {
-            Ok(d) => {
-                // Put it back for step to handle.
-                let _ = self.tx.send(d);
-                true
+    /// After the engine's step: start the due reads of targets the engine
+    /// has a device for.
+    pub fn start_reads(&mut self, now: Instant, engine: &Engine) {
+        for i in 0..self.dcs.len() {
+            if !self.dcs[i].due(now) {
+                continue;
             }
-            Err(_) => false,
+            if let Some(dev) = engine.dc_device(&self.dcs[i].target.id) {
+                let dev = dev.to_string();
+                self.start(i, dev);
+            }
         }
     }
 
     fn finish(&mut self, done: Done, now: Instant) -> bool {
         let (first, later) = (self.retry.first, self.retry.later);
         let Some(d) = self.dcs.iter_mut().find(|d| d.target.id == done.id) else {
-            // Dropped meanwhile: forget a controller we connected for it.
-            if let Ok((dev, _, true, _)) = &done.result {
-                if self.persistent {
-                    let _ = self.kernel.delete(dev);
-                }
-            }
+            // Dropped meanwhile.
             return false;
         };
         d.in_flight = false;
         d.tried = true;
         match done.result {
-            Ok((device, cntlid, ours, page)) => {
+            Ok(page) => {
                 let mut notes = Vec::new();
                 let wanted = to_wanted(&d.target, &page, &mut notes);
                 for n in notes {
                     log::warn!("{n}");
                 }
                 log::info!(
-                    "{} | {device} - discovery log page read: {} entries, {} I/O controllers (generation {})",
+                    "{} | {} - discovery log page read: {} entries, {} I/O controllers (generation {})",
                     d.target.id,
+                    done.device,
                     page.entries.len(),
                     wanted.len(),
                     page.genctr
                 );
-                // Found rather than connected: ours all the same if it is
-                // the one we recorded (same name and cntlid) before a restart.
-                let recorded = self
-                    .owned
-                    .get(&d.target.id)
-                    .is_some_and(|o| o.device == device && o.cntlid == cntlid);
-                d.ours = (ours || recorded) && self.persistent;
-                let held = d.ours.then_some((device.as_str(), cntlid));
                 d.done_gen = done.gen;
                 d.attempts = 0;
                 d.last_error = None;
@@ -532,9 +436,6 @@ impl Discoverer {
                 d.read_ok = true;
                 let changed = d.wanted != wanted;
                 d.wanted = wanted;
-                let id = d.target.id.clone();
-                d.device = self.persistent.then(|| device.clone());
-                self.record(&id, held);
                 changed
             }
             Err(e) => {
@@ -556,32 +457,25 @@ impl Discoverer {
         }
     }
 
-    fn start(&mut self, i: usize) {
-        let persistent = self.persistent;
+    fn start(&mut self, i: usize, device: String) {
         let d = &mut self.dcs[i];
         d.in_flight = true;
+        d.device = Some(device.clone());
         let gen = d.want_gen;
-        let target = d.target.clone();
-        let known = d.device.clone();
-        let (root, kernel, kopts, tx, waker) = (
-            self.root.clone(),
-            self.kernel.clone(),
-            self.kopts.clone(),
-            self.tx.clone(),
-            self.waker.clone(),
-        );
+        let id = d.target.id.clone();
+        let (kernel, tx, waker) = (self.kernel.clone(), self.tx.clone(), self.waker.clone());
         let spawned = crate::kernel::worker::spawn("discover", move || {
-            let result = job(
-                &root,
-                &*kernel,
-                &kopts,
-                &target,
-                known.as_deref(),
-                persistent,
-            );
+            let result = logpage::read(&mut |off, buf, rae| {
+                kernel.get_log_page(&device, LID_DISCOVERY, off, buf, rae)
+            })
+            .map_err(|err| DiscoveryError::Page {
+                device: device.clone(),
+                err,
+            });
             let _ = tx.send(Done {
-                id: target.id,
+                id,
                 gen,
+                device,
                 result,
             });
             if let Some(w) = waker {
@@ -598,16 +492,9 @@ impl Discoverer {
 }
 
 /// Why one discovery did not read a page (the target is named by the
-/// caller's log line).
+/// caller's log line; a failed connect is the engine's to say).
 #[derive(Debug)]
 pub enum DiscoveryError {
-    /// `/sys/class/nvme` could not be read.
-    Scan(std::io::Error),
-    /// The kernel refused the discovery controller's connect.
-    Connect(ConnectError),
-    /// Not connected at all: the kernel lacks an option the controller
-    /// needs (a key, TLS; model/params.rs `refused`), said in full.
-    Refused(String),
     /// Get Log Page on `device` failed or gave no consistent page.
     Page {
         device: String,
@@ -618,9 +505,6 @@ pub enum DiscoveryError {
 impl std::fmt::Display for DiscoveryError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            DiscoveryError::Scan(e) => write!(f, "cannot read the kernel's controllers: {e}"),
-            DiscoveryError::Connect(e) => write!(f, "cannot connect: {e}"),
-            DiscoveryError::Refused(why) => f.write_str(why),
             DiscoveryError::Page { device, err } => write!(f, "{device}: {err}"),
         }
     }
@@ -628,68 +512,10 @@ impl std::fmt::Display for DiscoveryError {
 
 impl std::error::Error for DiscoveryError {}
 
-/// One discovery: find or connect the controller, read its page; a
-/// controller connected here is deleted again unless `persistent`.
-fn job(
-    root: &Root,
-    kernel: &dyn Fabrics,
-    kopts: &KernelOptions,
-    t: &DcTarget,
-    known: Option<&str>,
-    persistent: bool,
-) -> Result<(String, u16, bool, LogPage), DiscoveryError> {
-    let net = if t.id.host_iface.is_empty() && t.id.host_traddr.is_empty() {
-        IfAddrs::default()
-    } else {
-        IfAddrs::load().unwrap_or_default()
-    };
-    let scan = sysfs::scan(root).map_err(DiscoveryError::Scan)?;
-    let (device, cntlid, ours) = match find_dc(&t.id, &scan, known, &net) {
-        Some(c) => (c.name.clone(), c.cntlid.unwrap_or(0), false),
-        None => {
-            let mut p = t.params.clone();
-            if persistent && p.conn.kato.is_none() {
-                p.conn.kato = Some(PERSISTENT_KATO);
-            }
-            let opts = params::option_string(&t.id, &p, kopts, params::DEFAULT_CTRL_LOSS_TMO);
-            if let Some(why) = opts.refused {
-                return Err(DiscoveryError::Refused(why));
-            }
-            log::debug!(
-                "{} Connecting discovery controller with {}",
-                t.id,
-                opts.shown()
-            );
-            let t0 = Instant::now();
-            let reply = kernel
-                .connect(opts.expose())
-                .map_err(DiscoveryError::Connect)?;
-            log::info!(
-                "{} | {} - discovery controller connected in {} ms",
-                t.id,
-                reply.device(),
-                t0.elapsed().as_millis()
-            );
-            (reply.device(), reply.cntlid, true)
-        }
-    };
-    let page = logpage::read(&mut |off, buf, rae| {
-        kernel.get_log_page(&device, LID_DISCOVERY, off, buf, rae)
-    });
-    if ours && !persistent {
-        if let Err(e) = kernel.delete(&device) {
-            log::warn!("{} | {device} - failed to disconnect: {e}", t.id);
-        }
-    }
-    match page {
-        Ok(p) => Ok((device, cntlid, ours, p)),
-        Err(err) => Err(DiscoveryError::Page { device, err }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::identity::DISCOVERY_NQN;
     use crate::sources::config::ConnParams;
     use crate::sources::discovery::logpage::{
         build, tcp_entry, SUBTYPE_CURRENT_DISCOVERY, SUBTYPE_NVME, SUBTYPE_REFERRAL,
@@ -766,40 +592,5 @@ mod tests {
         assert_eq!((w[0].ncc, w[1].ncc), (false, true));
         assert_eq!(notes.len(), 3, "{notes:?}");
         assert!(!to_wanted(&target(false), &page, &mut notes)[0].boot);
-    }
-
-    #[test]
-    fn finds_discovery_controllers_only() {
-        let mk = |n: u32, ty: Option<&str>, nqn: &str, state: &str| KernelCtrl {
-            name: format!("nvme{n}"),
-            instance: n,
-            transport: "tcp".into(),
-            traddr: "127.0.0.1".into(),
-            trsvcid: "8009".into(),
-            host_iface: "eth0".into(),
-            subsysnqn: nqn.into(),
-            hostnqn: HOST.into(),
-            state: state.into(),
-            cntrltype: ty.map(String::from),
-            ..Default::default()
-        };
-        let t = target(false);
-        let net = IfAddrs::default();
-        let scan = vec![
-            mk(0, Some("io"), "nqn.x", "live"),
-            mk(1, Some("discovery"), DISCOVERY_NQN, "deleting"),
-            mk(2, None, DISCOVERY_NQN, "live"),
-            mk(3, Some("discovery"), "nqn.unique.dc", "live"),
-        ];
-        assert_eq!(
-            find_dc(&t.id, &scan, None, &net).map(|c| c.name.as_str()),
-            Some("nvme2")
-        );
-        // The well-known NQN matches a unique discovery NQN too (TP8013).
-        assert_eq!(
-            find_dc(&t.id, &scan, Some("nvme3"), &net).map(|c| c.name.as_str()),
-            Some("nvme3")
-        );
-        assert!(find_dc(&t.id, &scan[..2], None, &net).is_none());
     }
 }
