@@ -741,3 +741,38 @@ fn a_discovery_controller_someone_else_connected_stays_when_our_target_goes() {
         k.deletes()
     );
 }
+
+#[test]
+fn a_vanished_discovery_controller_is_replaced_and_never_read_from_again() {
+    // The kernel dropped our discovery controller (its ctrl_loss_tmo ran
+    // out, say). At the next look the plan connects another one, and the
+    // page is read from that one: no read is tried on the gone device.
+    let fr = FakeRoot::new("boot-dc-vanished");
+    fr.write_conf("[Standalone]\ndiscovery-controller = transport=tcp;traddr=127.0.0.1\n");
+    let root = fr.root();
+    let wait = |what: &str, f: &dyn Fn() -> bool| {
+        let end = Instant::now() + Duration::from_secs(5);
+        while !f() {
+            assert!(Instant::now() < end, "{what}: {:?}", fr.ctrls());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let k = Arc::new(Recorder::new(&root));
+    k.set_log_page(DC_ADDR, page(1, &[SUB1]));
+    let (ctl, t) = start_daemon(&fr, &k);
+    wait("first run", &|| fr.ctrls().len() == 2);
+    let old = discovery_ctrls(&fr).into_iter().next().unwrap();
+    std::fs::remove_dir_all(fr.path("sys/class/nvme").join(&old)).unwrap();
+    let tries = k.log_devices().len();
+    ctl.request_reload();
+    wait("a new discovery controller, read", &|| {
+        let new = discovery_ctrls(&fr);
+        new.len() == 1 && new[0] != old && k.log_devices()[tries..].iter().any(|d| *d == new[0])
+    });
+    // Past a retry of a failed read (FAST: 100 ms), were there one.
+    std::thread::sleep(Duration::from_millis(300));
+    ctl.request_stop();
+    t.join().unwrap();
+    let later = k.log_devices()[tries..].to_vec();
+    assert!(!later.contains(&old), "read from the gone {old}: {later:?}");
+}

@@ -34,6 +34,8 @@ struct RecState {
     /// Canned log pages: (needle in the controller's `address`, page).
     logs: Vec<(String, Vec<u8>)>,
     log_reads: usize,
+    /// The device of every Get Log Page asked for, there or not.
+    log_devices: Vec<String>,
 }
 
 impl Recorder {
@@ -70,6 +72,12 @@ impl Recorder {
 
     pub fn deletes(&self) -> Vec<String> {
         self.st().deletes.clone()
+    }
+
+    /// The device of every log page read asked for, in order (also those
+    /// that failed because the device is gone).
+    pub fn log_devices(&self) -> Vec<String> {
+        self.st().log_devices.clone()
     }
 
     /// Serve `page` as the discovery log page of controllers whose
@@ -188,6 +196,7 @@ impl Fabrics for Recorder {
         buf: &mut [u8],
         _rae: bool,
     ) -> Result<(), AdminError> {
+        self.st().log_devices.push(device.to_string());
         let address = crate::kernel::sysfs::read_attr(&self.root.nvme_ctrl(device), "address")
             .ok_or(AdminError::Os(Errno::NODEV))?;
         let mut st = self.st();

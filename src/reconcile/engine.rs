@@ -973,7 +973,15 @@ impl Engine {
                         r.device = Some(device.clone());
                     }
                 }
-                Action::Connect { id } => self.start_connect(id, now, None, true),
+                // Neither kept nor used: no device to read from until one is.
+                Action::Connect { id } | Action::Wait { id, .. } => {
+                    if let Some(r) = self.dcs.rt.get_mut(id) {
+                        r.device = None;
+                    }
+                    if matches!(a, Action::Connect { .. }) {
+                        self.start_connect(id, now, None, true);
+                    }
+                }
                 Action::Disconnect { id, device } => {
                     // The daemon's target went; `--once` read its page.
                     let level = match self.dcs.store {
@@ -991,10 +999,7 @@ impl Engine {
                     self.dcs.unsaved |= self.dcs.owned.remove(id).is_some();
                 }
                 // Not in this part of the plan (plan.rs `plan_discovery`).
-                Action::Wait { .. }
-                | Action::Lost { .. }
-                | Action::Adopt { .. }
-                | Action::Audit { .. } => {}
+                Action::Lost { .. } | Action::Adopt { .. } | Action::Audit { .. } => {}
             }
         }
     }
