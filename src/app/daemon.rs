@@ -482,7 +482,7 @@ impl Daemon {
             uevent::Read::Events(evs) => {
                 for ev in evs {
                     if let Some(d) = self.discovery.as_mut() {
-                        d.on_event(&ev, Instant::now());
+                        d.on_event(&ev);
                     }
                     if !ev.is_controller() {
                         // The nvme class holds controllers only (kernel

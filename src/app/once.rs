@@ -234,7 +234,7 @@ pub fn run_side(
     } = run;
     // A discovery controller connected for a page that was not read in
     // time goes too: `--once` leaves none of its own behind.
-    engine.drop_discovery();
+    engine.drop_discovery(Instant::now());
     let st = engine.status();
     for s in &st {
         match side.describe(&s.id).filter(|_| !s.is_live()) {

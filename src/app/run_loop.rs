@@ -8,11 +8,11 @@
 //! discovery controllers it needs, every source merged into the desired
 //! set ([`Mode::merge`]), one engine step (scan, plan, apply: I/O and
 //! discovery controllers alike), the reads that are due on the devices the
-//! engine holds, the mode's look at the result ([`Mode::after`]). Between turns one `poll(2)` waits on the wake pipe
-//! (finished connects and discovery jobs, signals; docs/design.md §A2 rule
-//! 6) and the mode's descriptors, until the earliest deadline of the
-//! engine, discovery, the mode and the run: nothing wakes up when nothing
-//! changes.
+//! engine holds, the mode's look at the result ([`Mode::after`]). Between
+//! turns one `poll(2)` waits on the wake pipe (finished connects and
+//! discovery jobs, signals; docs/design.md §A2 rule 6) and the mode's
+//! descriptors, until the earliest deadline of the engine, discovery, the
+//! mode and the run: nothing wakes up when nothing changes.
 
 use crate::reconcile::engine::Engine;
 use crate::sources::discovery::Discoverer;

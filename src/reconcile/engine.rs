@@ -55,7 +55,6 @@ use std::time::{Duration, Instant};
 
 mod discovery;
 use discovery::Dcs;
-pub use discovery::PERSISTENT_KATO;
 
 /// Retry delays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

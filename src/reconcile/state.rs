@@ -27,7 +27,9 @@ pub const MAX_BYTES: u64 = 64 << 20;
 pub const VERSION: u32 = 1;
 pub const FILE: &str = "state.json";
 /// The same record for the discovery controllers our discovery connected
-/// (src/sources/discovery/mod.rs): kept apart, so the engine never plans them.
+/// (the daemon's engine keeps it, src/reconcile/engine/discovery.rs): kept
+/// apart from [`FILE`], so that I/O rules (adoption, the audit, the
+/// disconnect scope) never apply to them.
 pub const DISCOVERY_FILE: &str = "discovery.json";
 
 /// One controller we own.

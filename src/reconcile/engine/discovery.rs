@@ -8,14 +8,14 @@
 use super::{Engine, Runtime};
 use crate::desired::Wanted;
 use crate::model::identity::Identity;
-use crate::reconcile::plan::{self, Action};
+use crate::reconcile::plan::Action;
 use crate::reconcile::state::{OwnedMap, Store};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// Keep-alive of the discovery controllers the daemon holds (stafd's
 /// default `kato`).
-pub const PERSISTENT_KATO: i64 = 30;
+const PERSISTENT_KATO: i64 = 30;
 
 /// The discovery controllers: which targets need one, those we connected,
 /// their attempts, and the device each target reads from.
@@ -37,7 +37,7 @@ impl Dcs {
 
 impl Engine {
     /// Hold the discovery controllers it connects (the daemon): keep-alive
-    /// [`PERSISTENT_KATO`] unless the target sets one, and a record in
+    /// 30 s (stafd's default) unless the target sets one, and a record in
     /// `store`, so that after a restart the one found is still ours (same
     /// name and cntlid, or still serving the target) and is deleted when
     /// its target goes. Without this (`--once`) they are deleted as soon as
@@ -92,30 +92,17 @@ impl Engine {
 
     /// Delete the discovery controllers we connected and still hold, as of
     /// the last scan (the end of `--once`: a page that was not read in time
-    /// leaves no controller of ours behind).
-    pub fn drop_discovery(&mut self) {
+    /// leaves no controller of ours behind): the plan's own rule for those
+    /// no target needs, applied without an I/O step.
+    pub fn drop_discovery(&mut self, now: Instant) {
         self.dcs.wanted.clear();
-        for (id, o) in &self.dcs.owned {
-            let ours = self
-                .scanned(&o.device)
-                .is_some_and(|d| plan::still_ours(id, o, d, &self.net));
-            if !ours {
-                continue;
-            }
-            if let Err(e) = self.kernel.delete(&o.device) {
-                log::warn!("{id} | {} - failed to disconnect: {e}", o.device);
-            }
-        }
+        let plan = self.plan_from_scan(now);
+        self.apply_dcs(&plan.discovery, now);
     }
 
     /// Discovery controllers being connected.
     pub fn dc_in_flight(&self) -> usize {
         self.dcs.rt.values().filter(|r| r.flight.is_some()).count()
-    }
-
-    /// The discovery controllers it connected and holds.
-    pub fn dc_owned(&self) -> &OwnedMap {
-        &self.dcs.owned
     }
 
     /// Write `discovery.json` (the daemon only); a failure is said, and

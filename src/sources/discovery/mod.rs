@@ -308,7 +308,7 @@ impl Discoverer {
     /// discovery controllers asks for a read; its removal for a read from
     /// the one the engine connects or finds next. True when something was
     /// scheduled.
-    pub fn on_event(&mut self, ev: &Event, _now: Instant) -> bool {
+    pub fn on_event(&mut self, ev: &Event) -> bool {
         let Some(d) = self
             .dcs
             .iter_mut()
