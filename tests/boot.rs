@@ -33,6 +33,8 @@ const SUB2: &str = "nqn.2024-01.io.testbed:sub2";
 const SUB3: &str = "nqn.2024-01.io.testbed:sub3";
 const BOOTNQN: &str = "nqn.2014-08.org.nvmexpress:uuid:b0070000-0000-4000-8000-000000000001";
 const DC_ADDR: &str = "traddr=127.0.0.1,trsvcid=8009";
+/// stacd.conf following one discovery controller at 127.0.0.1 (port 8009).
+const DC_CONF: &str = "[Standalone]\ndiscovery-controller = transport=tcp;traddr=127.0.0.1\n";
 
 const FAST: Retry = Retry {
     first: Duration::from_millis(100),
@@ -145,6 +147,15 @@ fn start_daemon(fr: &FakeRoot, k: &Arc<Recorder>) -> (Control, JoinHandle<(u8, D
     let mut d = daemon_with_discovery(fr, k);
     let ctl = d.control();
     (ctl, std::thread::spawn(move || (d.run(), d)))
+}
+
+/// Wait up to 5 s for `f`; fail naming `what` and the controllers.
+fn wait_for(fr: &FakeRoot, what: &str, f: &dyn Fn() -> bool) {
+    let end = Instant::now() + Duration::from_secs(5);
+    while !f() {
+        assert!(Instant::now() < end, "{what}: {:?}", fr.ctrls());
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// The discovery controllers in the fake sysfs.
@@ -307,7 +318,7 @@ fn handoff_then_daemon_adopts_without_connecting() {
 #[test]
 fn daemon_follows_a_configured_discovery_controller() {
     let fr = FakeRoot::new("boot-dc");
-    fr.write_conf("[Standalone]\ndiscovery-controller = transport=tcp;traddr=127.0.0.1\n");
+    fr.write_conf(DC_CONF);
     let root = fr.root();
     let k = Arc::new(Recorder::new(&root));
     k.set_log_page(DC_ADDR, page(1, &[SUB1]));
@@ -390,20 +401,11 @@ fn discovery_change_event_rereads_the_page() {
         props: vec![(key.into(), val.into())],
     };
     // Events of other devices, and other events, change nothing.
-    assert!(!disc.on_event(
-        &ev("change", "NVME_AEN", "0x70f002", "nvme99"),
-        Instant::now()
-    ));
-    assert!(!disc.on_event(
-        &ev("change", "NVME_EVENT", "connected", &dev),
-        Instant::now()
-    ));
-    assert!(disc.on_event(&ev("change", "NVME_AEN", "0x70f002", &dev), Instant::now()));
+    assert!(!disc.on_event(&ev("change", "NVME_AEN", "0x70f002", "nvme99")));
+    assert!(!disc.on_event(&ev("change", "NVME_EVENT", "connected", &dev)));
+    assert!(disc.on_event(&ev("change", "NVME_AEN", "0x70f002", &dev)));
     // A burst coalesces into reads of the page, not one per event.
-    assert!(disc.on_event(
-        &ev("change", "NVME_EVENT", "rediscover", &dev),
-        Instant::now()
-    ));
+    assert!(disc.on_event(&ev("change", "NVME_EVENT", "rediscover", &dev)));
     settle(&mut disc, &mut e);
     assert_eq!(disc.wanted().len(), 2);
     assert!(k.log_reads() > reads);
@@ -613,7 +615,7 @@ fn restart_keeps_discovered_controllers_until_discovery_answers() {
     // Found by our discovery in a first run; after a restart the discovery
     // controller is silent for a while: nothing may be disconnected.
     let fr = FakeRoot::new("boot-restart-dc");
-    fr.write_conf("[Standalone]\ndiscovery-controller = transport=tcp;traddr=127.0.0.1\n");
+    fr.write_conf(DC_CONF);
     let root = fr.root();
     let k = Arc::new(Recorder::new(&root));
     k.set_log_page(DC_ADDR, page(1, &[SUB1]));
@@ -665,15 +667,9 @@ fn a_discovery_controller_connected_before_a_restart_goes_with_its_target() {
     // record, the restarted daemon took it for someone else's and left it
     // connected, keep-alives and all, until the host rebooted.
     let fr = FakeRoot::new("boot-dc-restart-removed");
-    fr.write_conf("[Standalone]\ndiscovery-controller = transport=tcp;traddr=127.0.0.1\n");
+    fr.write_conf(DC_CONF);
     let root = fr.root();
-    let wait = |what: &str, f: &dyn Fn() -> bool| {
-        let end = Instant::now() + Duration::from_secs(5);
-        while !f() {
-            assert!(Instant::now() < end, "{what}: {:?}", fr.ctrls());
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    };
+    let wait = |what: &str, f: &dyn Fn() -> bool| wait_for(&fr, what, f);
     let dcs = || discovery_ctrls(&fr);
     let k = Arc::new(Recorder::new(&root));
     k.set_log_page(DC_ADDR, page(1, &[SUB1]));
@@ -711,7 +707,7 @@ fn a_discovery_controller_someone_else_connected_stays_when_our_target_goes() {
     // Found live at the first start, with no record of ours: stafd's or an
     // administrator's. Dropping our target must not delete it.
     let fr = FakeRoot::new("boot-dc-foreign");
-    fr.write_conf("[Standalone]\ndiscovery-controller = transport=tcp;traddr=127.0.0.1\n");
+    fr.write_conf(DC_CONF);
     let root = fr.root();
     let k0 = Recorder::new(&root);
     k0.set_log_page(DC_ADDR, page(1, &[SUB1]));
@@ -748,15 +744,9 @@ fn a_vanished_discovery_controller_is_replaced_and_never_read_from_again() {
     // out, say). At the next look the plan connects another one, and the
     // page is read from that one: no read is tried on the gone device.
     let fr = FakeRoot::new("boot-dc-vanished");
-    fr.write_conf("[Standalone]\ndiscovery-controller = transport=tcp;traddr=127.0.0.1\n");
+    fr.write_conf(DC_CONF);
     let root = fr.root();
-    let wait = |what: &str, f: &dyn Fn() -> bool| {
-        let end = Instant::now() + Duration::from_secs(5);
-        while !f() {
-            assert!(Instant::now() < end, "{what}: {:?}", fr.ctrls());
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    };
+    let wait = |what: &str, f: &dyn Fn() -> bool| wait_for(&fr, what, f);
     let k = Arc::new(Recorder::new(&root));
     k.set_log_page(DC_ADDR, page(1, &[SUB1]));
     let (ctl, t) = start_daemon(&fr, &k);
