@@ -123,6 +123,22 @@ stacd_wait_exit() {
 	stacd_show_log
 }
 
+# stacd_cpu: set CPU_MS to the CPU time the running stacd has used so far
+# (user + system, all threads: fields 14 and 15 of proc(5)'s /proc/PID/stat,
+# in clock ticks of 10 ms), and RUN_MS to the time since its start
+stacd_cpu() {
+	local st
+	read -r st <"/proc/$STACD_PID/stat" || st=''
+	st=${st##*) } # the fields after the command name
+	# shellcheck disable=SC2086 # split into fields on purpose
+	set -- $st
+	# shellcheck disable=SC2034 # for the cases
+	CPU_MS=$(((${12:-0} + ${13:-0}) * 10))
+	ms_since "$STACD_T0"
+	# shellcheck disable=SC2034 # for the cases
+	RUN_MS=$MS
+}
+
 # stacd_stop [SIGNAL] [SECS]: send SIGNAL (default TERM) and wait for the exit
 # shellcheck disable=SC2120 # the arguments are optional
 stacd_stop() {
@@ -261,6 +277,38 @@ ctrl_snapshot() {
 		read -r nqn <"$c/subsysnqn"
 		read -r addr <"$c/address"
 		echo "${c##*/} $cntlid $nqn $addr"
+	done
+}
+
+# ctrls_live SNAPSHOT SECS: wait at most SECS for each controller of SNAPSHOT
+# that still exists to be live. The kernel resets a controller on its own when
+# a keep-alive or a command times out (a VM stalled under TCG), and while it
+# reconnects, the address has no src_addr= (drivers/nvme/host/tcp.c,
+# nvme_tcp_get_address adds it only while the admin queue is live): a snapshot
+# taken then differs though nothing touched the controller. stacd can only
+# connect and delete, which the uevent checks see. Says what it waited for,
+# with the kernel's messages on that controller, so that a reset is shown,
+# never hidden; a controller still not live fails the snapshot check after.
+ctrls_live() {
+	local n st waited t0
+	now_ns
+	t0=$NOW
+	deadline "$2"
+	for n in $(echo "$1" | cut -d' ' -f1); do
+		waited=0
+		while [ -e "/sys/class/nvme/$n" ]; do
+			read -r st <"/sys/class/nvme/$n/state" || st='?'
+			[ "$st" != live ] || break
+			[ $waited = 1 ] || echo "ctrls_live: $n is $st, not live; waiting for the kernel to reconnect it"
+			waited=1
+			timed_out && break
+			usleep 50000
+		done
+		[ $waited = 1 ] || continue
+		ms_since "$t0"
+		[ -e "/sys/class/nvme/$n" ] || st=gone
+		echo "ctrls_live: $n $st after $MS ms; the kernel's messages on it:"
+		dmesg | grep -E "nvme $n:|nvmet" | tail -n 12 | sed 's/^/    /'
 	done
 }
 
