@@ -300,10 +300,6 @@ impl Discoverer {
         self.dcs.iter().all(|d| d.read_ok)
     }
 
-    pub fn failed(&self) -> usize {
-        self.dcs.iter().filter(|d| !d.read_ok).count()
-    }
-
     /// A uevent of `ev.name`: a page change or a rediscover on one of our
     /// discovery controllers asks for a read; its removal for a read from
     /// the one the engine connects or finds next. True when something was
