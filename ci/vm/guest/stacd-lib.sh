@@ -139,6 +139,23 @@ stacd_cpu() {
 	RUN_MS=$MS
 }
 
+# stacd_threads: one line per thread of the running stacd: its name, state,
+# user and system CPU in clock ticks, and proc(5)'s /proc/PID/task/TID/syscall
+# (the call and its arguments; when not in one, -1 then the stack pointer and
+# the program counter, to look up in an unstripped build of the same commit);
+# and the kernel stack of those in a call
+stacd_threads() {
+	local t st
+	for t in /proc/"$STACD_PID"/task/*; do
+		read -r st <"$t/stat" || continue
+		st=${st##*) }
+		# shellcheck disable=SC2086 # split into fields on purpose
+		set -- $st
+		echo "    ${t##*/} $(cat "$t/comm" 2>/dev/null) $1 user=${12} sys=${13} syscall=$(cat "$t/syscall" 2>/dev/null)"
+		sed 's/^/        /' "$t/stack" 2>/dev/null | head -n 6
+	done
+}
+
 # stacd_stop [SIGNAL] [SECS]: send SIGNAL (default TERM) and wait for the exit
 # shellcheck disable=SC2120 # the arguments are optional
 stacd_stop() {
